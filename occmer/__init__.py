@@ -1,0 +1,3 @@
+"""occmer: synthetic occlusion and benchmarking for micro-expression recognition."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,142 @@
+"""What every database adapter yields: Clip records and the problems found reading them.
+
+Adapters only read metadata and list frame files; decoding frames is the pipeline's job.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from occmer.errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".bmp", ".png")
+_LAST_DIGITS = re.compile(r"(\d+)(?!.*\d)")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One micro-expression sample as read from a database, before any processing.
+
+    Frame numbers are the absolute numbers found in the image file names (never 0-based
+    offsets). `frames` lists every frame of the clip's folder sorted numerically.
+    """
+
+    sample_id: str  # unique within a file, ASCII, no "/": e.g. "casme2_sub01_EP02_01f"
+    database: str  # registry name: "casme2", "samm", "demo", ...
+    subject: str  # namespaced by database: "casme2/sub01"
+    filename: str  # the clip name as the sheet writes it
+    folder: Path
+    frames: tuple[tuple[int, Path], ...]  # (frame number, file), sorted by number
+    onset: int
+    apex: int
+    offset: int
+    apex_source: str = "annotated"  # "annotated" | "midpoint" | "flow" | "fixed"
+    emotion: str = ""
+    action_units: str = ""
+    objective_class: str = ""  # "I".."VII" or "" if unknown
+    objective_source: str = ""  # "given" | "derived" | ""
+    composite: str = ""  # MEGC 2019 class or "" if not in the composite set
+    fixes: tuple[str, ...] = ()  # annotation fixes applied, one line each
+
+    @property
+    def frame_numbers(self) -> tuple[int, ...]:
+        return tuple(n for n, _ in self.frames)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A defect found while reading a database: what, where, and what to do."""
+
+    sample_id: str
+    path: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.sample_id}: {self.message} ({self.path})"
+        return f"{text}; fix: {self.fix}" if self.fix else text
+
+
+@dataclass
+class ScanResult:
+    """Everything an adapter read: valid clips and the problems of the others."""
+
+    clips: list[Clip] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class Database(ABC):
+    """A database adapter: reads one database exactly as it is distributed."""
+
+    name: ClassVar[str]
+    env_var: ClassVar[str] = ""  # environment variable naming the root, if any
+    description: ClassVar[str] = ""
+
+    def __init__(self, root: Path, apex_policy: str = "midpoint") -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.apex_policy = apex_policy
+
+    @abstractmethod
+    def scan(self) -> ScanResult:
+        """Read the sheet and list the frames of every clip, collecting every problem."""
+
+
+def frame_number(path: Path) -> int | None:
+    """The frame number of an image file: the last run of digits in its name."""
+    match = _LAST_DIGITS.search(path.stem)
+    return int(match.group(1)) if match else None
+
+
+def list_frames(folder: Path) -> tuple[tuple[int, Path], ...]:
+    """Image files of a clip folder as (frame number, path), sorted numerically.
+
+    Raises DataError naming the folder and the expected pattern when none match.
+    """
+    if not folder.is_dir():
+        raise DataError(f"clip folder not found: {folder}")
+    frames = []
+    for path in folder.iterdir():
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            number = frame_number(path)
+            if number is not None:
+                frames.append((number, path))
+    if not frames:
+        raise DataError(
+            f"no frames in {folder}: expected image files named with a frame number "
+            f"(e.g. img46.jpg, reg_img46.jpg, 006_05562.jpg) with suffix {', '.join(IMAGE_SUFFIXES)}"
+        )
+    frames.sort(key=lambda item: item[0])
+    numbers = [n for n, _ in frames]
+    if len(set(numbers)) != len(numbers):
+        dup = sorted({n for n in numbers if numbers.count(n) > 1})[:5]
+        raise DataError(f"{folder}: several files share frame numbers {dup}; keep one file per frame")
+    return tuple(frames)
+
+
+FRAME_MODES = ("clip", "keyframes", "all")
+
+
+def select_frames(clip: Clip, mode: str = "clip") -> tuple[tuple[int, Path], ...]:
+    """The frames a run stores: onset..offset ("clip"), onset/apex/offset, or the folder."""
+    if mode == "all":
+        return clip.frames
+    if mode == "clip":
+        chosen = tuple((n, p) for n, p in clip.frames if clip.onset <= n <= clip.offset)
+    elif mode == "keyframes":
+        wanted = sorted({clip.onset, clip.apex, clip.offset})
+        chosen = tuple((n, p) for n, p in clip.frames if n in wanted)
+        if len(chosen) != len(wanted):
+            missing = sorted(set(wanted) - {n for n, _ in chosen})
+            raise DataError(f"{clip.sample_id}: key frames {missing} missing in {clip.folder}")
+    else:
+        raise ValueError(f"unknown frame mode {mode!r}; choose one of {FRAME_MODES}")
+    if not chosen:
+        raise DataError(
+            f"{clip.sample_id}: no frame between onset {clip.onset} and offset {clip.offset} "
+            f"in {clip.folder} (frames there: {clip.frames[0][0]}..{clip.frames[-1][0]})"
+        )
+    return chosen

@@ -1,0 +1,1 @@
+"""Faces: landmark backends, face topology, alignment and per-clip head motion."""

@@ -1,0 +1,61 @@
+"""Named landmark groups of the 478-point mediapipe face mesh (468 + 10 iris points).
+
+Every stage that needs "the eyes" or "the mouth" takes the indices from here, so a
+landmark set with another topology only has to provide this one table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_POINTS = 478  # mediapipe face mesh with iris refinement
+
+# Sides are the subject's own: "right" is on the image's left in a frontal, unmirrored frame.
+RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133
+LEFT_EYE_INNER, LEFT_EYE_OUTER = 362, 263
+RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER = 468, 473
+RIGHT_IRIS = (469, 470, 471, 472)
+LEFT_IRIS = (474, 475, 476, 477)
+RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+LEFT_EYE = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398)
+RIGHT_BROW = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
+LEFT_BROW = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
+NOSE_BRIDGE = (168, 6, 197, 195, 5)
+NOSE_TIP = 1
+NOSE = (1, 2, 4, 5, 6, 19, 45, 48, 64, 94, 97, 98, 115, 168, 195, 197, 220, 275, 278, 294, 326, 327, 344, 440)
+MOUTH_RIGHT_CORNER, MOUTH_LEFT_CORNER = 61, 291
+UPPER_LIP_TOP, LOWER_LIP_BOTTOM = 0, 17
+MOUTH = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+RIGHT_CHEEK = (50, 101, 118, 117, 123, 147, 187, 205, 36, 142)
+LEFT_CHEEK = (280, 330, 347, 346, 352, 376, 411, 425, 266, 371)
+CHIN = (152, 148, 176, 149, 150, 377, 400, 378, 379, 175, 199, 200)
+FOREHEAD_TOP = 10
+CHIN_BOTTOM = 152
+RIGHT_FACE_EDGE, LEFT_FACE_EDGE = 234, 454
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+    377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)
+# Points that move with the head but hardly with an expression: inner eye corners, nose
+# bridge and the sides of the face contour (not brows, lids' middles, lips or jaw).
+RIGID_POINTS = (133, 362, 168, 6, 197, 195, 5, 4, 234, 454, 127, 356, 93, 323, 132, 361, 33, 263)
+
+
+def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(right, left) eye centres: iris centres when present, else the mean of the corners."""
+    if len(landmarks) >= N_POINTS:
+        return landmarks[RIGHT_IRIS_CENTER], landmarks[LEFT_IRIS_CENTER]
+    right = (landmarks[RIGHT_EYE_OUTER] + landmarks[RIGHT_EYE_INNER]) / 2
+    left = (landmarks[LEFT_EYE_OUTER] + landmarks[LEFT_EYE_INNER]) / 2
+    return right, left
+
+
+def face_region_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean (H, W) mask of the face: the convex hull of the 468 mesh points."""
+    import cv2
+
+    points = np.asarray(landmarks[: min(len(landmarks), 468)], dtype=np.float32)
+    hull = cv2.convexHull(points.reshape(-1, 1, 2)).reshape(-1, 2)
+    mask = np.zeros(shape, dtype=np.uint8)
+    cv2.fillConvexPoly(mask, np.round(hull * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
