@@ -1,0 +1,356 @@
+"""`occmer synthesize`: clips -> frames -> landmarks -> alignment -> head motion -> occluder -> store.
+
+One clip is processed by `ClipProcessor.process`, a pure function of (clip, settings, seed):
+the same clip gives the same arrays whatever the worker count or order. `synthesize`
+spreads clips over worker processes, each writing its own shard (see store.writer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from occmer.databases import Clip, select_frames
+from occmer.databases.base import FRAME_MODES
+from occmer.errors import ConfigError, FaceNotFoundError, OccmerError
+from occmer.faces.align import alignment_transform, transform_points, warp_frame
+from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
+from occmer.faces.motion import estimate_head_motion
+from occmer.faces.topology import face_region_mask
+from occmer.frames import is_gray_rgb, read_frame
+from occmer.occluders import Occluder, make_occluder
+from occmer.occluders.compositing import composite
+from occmer.seeding import sample_rng
+from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
+
+ON_ERROR = ("stop", "skip")
+
+__all__ = [
+    "ClipProcessor", "ProcessedClip", "SynthesisSettings", "SynthesisSummary", "process_clip", "read_frame", "synthesize",
+]
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    """Everything that decides the arrays of a run (and so must match on --resume)."""
+
+    database: str = "demo"
+    mask: str = "none"
+    mask_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    size: int = 224
+    align: bool = True
+    frames: str = "clip"
+    landmarks: str = "mediapipe"
+    landmark_options: dict[str, Any] = field(default_factory=dict)
+    apex: str = "midpoint"
+    compression: int = 4
+
+    def __post_init__(self) -> None:
+        if self.frames not in FRAME_MODES:
+            raise ConfigError(f"--frames must be one of {', '.join(FRAME_MODES)}, got {self.frames!r}")
+        if self.landmarks not in LANDMARK_BACKENDS:
+            raise ConfigError(
+                f"unknown landmark backend {self.landmarks!r}; choose one of {', '.join(sorted(LANDMARK_BACKENDS))}"
+            )
+        if self.size < 32:
+            raise ConfigError(f"--size must be at least 32 pixels, got {self.size}")
+        if not 0 <= self.compression <= 9:
+            raise ConfigError(f"--compression must be 0..9, got {self.compression}")
+
+
+@dataclass
+class ProcessedClip:
+    """One clip after synthesis, before it is written."""
+
+    clip: Clip
+    frames: np.ndarray  # uint8 (T, H, W, C), occluded
+    clean_frames: np.ndarray  # uint8 (T, H, W, C), aligned, before occlusion
+    occlusion: np.ndarray  # uint8 (T, H, W)
+    landmarks: np.ndarray  # float32 (T, K, 2)
+    frame_numbers: np.ndarray  # int32 (T,)
+    head_motion: np.ndarray  # float64 (T, 2, 3), onset -> frame t
+    alignment: np.ndarray  # float64 (2, 3), original -> stored
+    placement: dict[str, Any]
+    occlusion_ratio: float
+
+    def record(self) -> ClipRecord:
+        clip = self.clip
+        row = {
+            "sample_id": clip.sample_id, "database": clip.database, "subject": clip.subject,
+            "filename": clip.filename, "emotion": clip.emotion, "objective_class": clip.objective_class,
+            "composite": clip.composite, "action_units": clip.action_units, "apex_source": clip.apex_source,
+            "onset": clip.onset, "apex": clip.apex, "offset": clip.offset, "n_frames": len(self.frame_numbers),
+            "occlusion_ratio": self.occlusion_ratio,
+        }
+        placement = dict(self.placement)
+        placement["annotation_fixes"] = list(clip.fixes)
+        placement["objective_source"] = clip.objective_source
+        return ClipRecord(
+            row=row, frames=self.frames, occlusion=self.occlusion, landmarks=self.landmarks,
+            frame_numbers=self.frame_numbers, placement=placement, extra={"head_motion": self.head_motion},
+        )
+
+
+def _onset_index(clip: Clip, numbers: Sequence[int]) -> int:
+    if clip.onset not in numbers:
+        raise OccmerError(f"{clip.sample_id}: onset frame {clip.onset} is not among the selected frames")
+    return list(numbers).index(clip.onset)
+
+
+def covered_fraction(alpha: np.ndarray, landmarks: np.ndarray) -> float:
+    """Fraction of the face region (landmark convex hull) covered by an alpha map (uint8)."""
+    face = face_region_mask(landmarks, alpha.shape)
+    area = face.sum()
+    return float(alpha[face].sum(dtype=np.float64) / (255.0 * area)) if area else 0.0
+
+
+class ClipProcessor:
+    """Processes clips one at a time with one landmark backend and one occluder (per worker)."""
+
+    def __init__(self, settings: SynthesisSettings) -> None:
+        self.settings = settings
+        self.occluder: Occluder = make_occluder(settings.mask, settings.mask_options)
+        self._backend: LandmarkBackend | None = None
+
+    @property
+    def backend(self) -> LandmarkBackend:
+        if self._backend is None:
+            self._backend = LANDMARK_BACKENDS[self.settings.landmarks](**self.settings.landmark_options)
+        return self._backend
+
+    def read(self, clip: Clip) -> tuple[list[np.ndarray], np.ndarray]:
+        chosen = select_frames(clip, self.settings.frames)
+        frames = [read_frame(path, clip.sample_id, number) for number, path in chosen]
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            raise OccmerError(f"{clip.sample_id}: frames of different sizes in {clip.folder}: {sorted(shapes)}")
+        if frames and is_gray_rgb(frames[0]):
+            frames = [f[:, :, :1] for f in frames]
+        return frames, np.array([n for n, _ in chosen], dtype=np.int32)
+
+    def process(self, clip: Clip) -> ProcessedClip:
+        s = self.settings
+        raw, numbers = self.read(clip)
+        onset = _onset_index(clip, numbers.tolist())
+        found = self.backend.detect(raw[onset], clip.sample_id, int(numbers[onset]))
+        if found is None:
+            path = dict(clip.frames).get(int(numbers[onset]), clip.folder)
+            raise FaceNotFoundError(
+                f"{clip.sample_id}: no face found on onset frame {int(numbers[onset])} ({path}); check the frame, "
+                "bring landmarks with --landmarks file, or pass --on-error skip to leave the clip out"
+            )
+        if s.align:
+            alignment = alignment_transform(found, s.size)
+            frames = [warp_frame(f, alignment, s.size) for f in raw]
+            onset_landmarks = transform_points(found, alignment).astype(np.float32)
+        else:
+            alignment = np.eye(2, 3)
+            frames, onset_landmarks = raw, found.astype(np.float32)
+        motion = estimate_head_motion(frames, onset, onset_landmarks)
+        rng = sample_rng(s.seed, clip.sample_id, "occluder")
+        layer = self.occluder.place(frames[onset], onset_landmarks, rng)
+        occluded, alphas, landmarks = [], [], []
+        for frame, transform in zip(frames, motion, strict=True):
+            image, alpha = composite(frame, layer, transform)
+            occluded.append(image)
+            alphas.append(alpha)
+            landmarks.append(transform_points(onset_landmarks, transform))
+        landmarks_arr = np.stack(landmarks).astype(np.float32)
+        ratio = float(np.mean([covered_fraction(a, lm) for a, lm in zip(alphas, landmarks_arr, strict=True)]))
+        placement = {
+            "occluder": self.occluder.name,
+            "spec": s.mask,
+            "parameters": layer.params,
+            "alignment": np.asarray(alignment).tolist(),
+            "landmark_backend": s.landmarks,
+            "max_head_motion_px": float(_max_displacement(motion, frames[0].shape[:2])),
+        }
+        return ProcessedClip(
+            clip=clip, frames=np.stack(occluded), clean_frames=np.stack(frames), occlusion=np.stack(alphas),
+            landmarks=landmarks_arr, frame_numbers=numbers, head_motion=np.asarray(motion, np.float64),
+            alignment=np.asarray(alignment, np.float64), placement=placement, occlusion_ratio=ratio,
+        )
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+
+def _max_displacement(motion: np.ndarray, shape: tuple[int, int]) -> float:
+    h, w = shape
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
+    moved = np.einsum("tij,kj->tki", np.asarray(motion, np.float64), corners)
+    return float(np.abs(moved - corners[None, :, :2]).max()) if len(motion) else 0.0
+
+
+def process_clip(clip: Clip, settings: SynthesisSettings) -> ProcessedClip:
+    """Process one clip with a fresh processor (convenient for previews and tests)."""
+    processor = ClipProcessor(settings)
+    try:
+        return processor.process(clip)
+    finally:
+        processor.close()
+
+
+# --- running a whole database -------------------------------------------------------------
+
+@dataclass
+class ClipResult:
+    sample_id: str
+    n_frames: int = 0
+    error: str = ""
+
+
+@dataclass
+class SynthesisSummary:
+    out: Path
+    clips: int
+    frames: int
+    seconds: float
+    skipped: list[dict[str, str]]
+    resumed: int
+
+    def line(self) -> str:
+        size = self.out.stat().st_size / 1e6 if self.out.exists() else 0.0
+        fps = self.frames / self.seconds if self.seconds > 0 else 0.0
+        text = (
+            f"wrote {self.out}: {self.clips} clips, {self.frames} frames in {self.seconds:.1f} s "
+            f"({fps:.0f} frames/s), {size:.1f} MB"
+        )
+        if self.resumed:
+            text += f"; {self.resumed} clips reused from the interrupted run"
+        if self.skipped:
+            text += f"; {len(self.skipped)} clips skipped (listed in the file's 'skipped' attribute)"
+        return text
+
+
+_WORKER: tuple[ClipProcessor, RunDirectory, str] | None = None
+
+
+def _init_worker(settings: SynthesisSettings, out: Path, on_error: str) -> None:
+    global _WORKER
+    _WORKER = (ClipProcessor(settings), RunDirectory(out), on_error)
+
+
+def _run_one(clip: Clip) -> ClipResult:
+    assert _WORKER is not None, "worker not initialised"
+    processor, run, on_error = _WORKER
+    try:
+        processed = processor.process(clip)
+    except OccmerError as exc:
+        if on_error == "skip":
+            return ClipResult(clip.sample_id, error=str(exc))
+        raise
+    run.write(processed.record(), processor.settings.compression)
+    return ClipResult(clip.sample_id, len(processed.frame_numbers))
+
+
+def _run_serial(clips: Sequence[Clip], advance: Callable[[ClipResult], None]) -> None:
+    for clip in clips:
+        advance(_run_one(clip))
+
+
+def _run_parallel(clips: Sequence[Clip], workers: int, init_args: tuple, advance: Callable[[ClipResult], None]) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=init_args) as pool:
+        pending = {pool.submit(_run_one, clip) for clip in clips}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    advance(future.result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def synthesize(
+    settings: SynthesisSettings,
+    clips: Sequence[Clip],
+    out: Path,
+    *,
+    workers: int = 1,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_error: str = "stop",
+    command: str = "",
+    invalid: Sequence[dict[str, str]] = (),
+    progress: bool = True,
+) -> SynthesisSummary:
+    """Write an occmer file for `clips` (already scanned and checked) to `out`."""
+    from tqdm import tqdm
+
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"--on-error must be one of {', '.join(ON_ERROR)}")
+    if not clips:
+        raise ConfigError("no clips to process: the database scan found none (see `occmer describe`)")
+    ids = [c.sample_id for c in clips]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise OccmerError(f"duplicate sample ids from the database adapter: {dup[:5]}")
+    out = Path(out).expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ClipProcessor(settings)  # validate the occluder options before any work
+    run = RunDirectory(out)
+    finished = run.start(_settings_dict(settings), resume=resume, overwrite=overwrite)
+    todo = [c for c in clips if c.sample_id not in finished]
+    skipped: list[dict[str, str]] = []
+    n_frames = 0
+    start = time.perf_counter()
+    bar = tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=not progress, desc="synthesize")
+
+    def advance(result: ClipResult) -> None:
+        nonlocal n_frames
+        if result.error:
+            skipped.append({"sample_id": result.sample_id, "reason": result.error})
+            tqdm.write(f"skipped {result.sample_id}: {result.error}")
+        n_frames += result.n_frames
+        bar.update(1)
+        bar.set_postfix(frames=n_frames)
+
+    init_args = (settings, out, on_error)
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            _init_worker(*init_args)
+            _run_serial(todo, advance)
+        else:
+            _run_parallel(todo, workers, init_args, advance)
+    except OccmerError as exc:
+        raise type(exc)(f"{exc}\n(finished clips are kept in {run.path}: fix the cause and rerun with --resume)") from exc
+    finally:
+        bar.close()
+    skipped_ids = {s["sample_id"] for s in skipped}
+    order = [sid for sid in ids if sid not in skipped_ids]
+    if not order:
+        raise OccmerError(f"every clip failed; nothing written to {out}. First reason: {skipped[0]['reason']}")
+    attrs = {
+        "database": settings.database,
+        "occluder": to_json({"spec": settings.mask, "options": settings.mask_options}),
+        "seed": settings.seed,
+        "command": command,
+        "settings": to_json(_settings_dict(settings)),
+        "skipped": to_json(skipped),
+        "invalid": to_json(list(invalid)),
+    }
+    from datetime import datetime, timezone
+
+    attrs["created_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    assemble(out, order, attrs)
+    return SynthesisSummary(
+        out=out, clips=len(order), frames=n_frames, seconds=time.perf_counter() - start,
+        skipped=skipped, resumed=len(clips) - len(todo),
+    )
+
+
+def _settings_dict(settings: SynthesisSettings) -> dict[str, Any]:
+    return asdict(settings)

@@ -1,0 +1,1 @@
+"""HDF5 format v1: writer (atomic, resumable), reader, verifier and inspector."""

@@ -1,0 +1,83 @@
+"""`occmer inspect`: a human summary of an occmer file (provenance, counts, sizes, occlusion)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from occmer.store import schema
+from occmer.store.reader import open_store, read_samples, root_attrs
+
+
+def _counts(title: str, values: list[str]) -> list[str]:
+    counts = Counter(v if v else "(none)" for v in values)
+    body = ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+    return [f"{title}: {body}"]
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n_bytes < 1024 or unit == "GB":
+            return f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} GB"
+
+
+def summarize(path: str | Path) -> str:
+    """The text `occmer inspect` prints."""
+    path = Path(path)
+    with open_store(path, require_complete=False) as f:
+        attrs = root_attrs(f)
+        samples = read_samples(f)
+        ids = list(samples["sample_id"])
+        shapes = Counter()
+        channels = Counter()
+        for sid in ids:
+            frames = f[schema.CLIPS][sid]["frames"]
+            shapes[f"{frames.shape[1]}x{frames.shape[2]}"] += 1
+            channels["gray" if frames.shape[3] == 1 else "RGB"] += 1
+        features = sorted(f[schema.FEATURES]) if schema.FEATURES in f else []
+        feature_lines = [
+            f"  {name}: {f[schema.FEATURES][name]['data'].shape} channels {f[schema.FEATURES][name].attrs.get('channels', '')}"
+            for name in features
+        ]
+    lines = [
+        f"file: {path} ({_size(path.stat().st_size)})",
+        f"complete: {attrs.get('complete')}  format: {attrs.get('format')} v{attrs.get('schema_version')}  "
+        f"written by occmer {attrs.get('occmer_version')} at {attrs.get('created_utc')}",
+        f"database: {attrs.get('database')}  seed: {attrs.get('seed')}",
+        f"occluder: {attrs.get('occluder')}",
+        f"command: {attrs.get('command')}",
+    ]
+    subjects = list(samples["subject"])
+    n_frames = np.asarray(samples["n_frames"])
+    lines.append(
+        f"clips: {len(ids)}  subjects: {len(set(subjects))}  frames: {int(n_frames.sum())} "
+        f"(per clip min {int(n_frames.min()) if len(ids) else 0}, max {int(n_frames.max()) if len(ids) else 0})"
+    )
+    lines.append("frame size: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(shapes.items())))
+    lines.append("colour: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(channels.items())))
+    lines += _counts("emotion", list(samples["emotion"]))
+    lines += _counts("objective class", list(samples["objective_class"]))
+    lines += _counts("MEGC 2019 composite", list(samples["composite"]))
+    lines += _counts("apex source", list(samples["apex_source"]))
+    per_subject = Counter(subjects)
+    lines.append("clips per subject: " + ", ".join(f"{k} {n}" for k, n in sorted(per_subject.items())))
+    ratio = np.asarray(samples["occlusion_ratio"], dtype=float)
+    if len(ratio):
+        q = np.percentile(ratio, [0, 25, 50, 75, 100])
+        lines.append(
+            "occlusion ratio: min {:.3f}  q1 {:.3f}  median {:.3f}  q3 {:.3f}  max {:.3f}  mean {:.3f}".format(
+                *q, ratio.mean()
+            )
+        )
+    for key in ("skipped", "invalid"):
+        entries = attrs.get(key) or []
+        if entries:
+            lines.append(f"{key}: {len(entries)} clips")
+            lines += [f"  {e.get('sample_id')}: {e.get('reason')}" for e in entries]
+    lines.append("features: " + ("none" if not features else ""))
+    lines += feature_lines
+    return "\n".join(lines)
