@@ -53,19 +53,17 @@ def loso_splits(index: pd.DataFrame, subject_column: str = "subject") -> list[Sp
 
 
 def label_indices(index: pd.DataFrame, scheme: str) -> tuple[np.ndarray, list[str]]:
-    """(label per row as int, -1 where the row is outside the scheme; class names)."""
+    """(class index per row, -1 where the row is outside the scheme; class names).
+
+    Classes are the scheme's classes present in the file, in the scheme's canonical order.
+    """
     from occmer.labels import classes, label_of
 
-    names = list(classes(scheme, index)) if _takes_index(classes) else list(classes(scheme))
-    lookup = {name: i for i, name in enumerate(names)}
     labels = [label_of(row, scheme) for row in index.to_dict("records")]
+    present = set(labels)
+    names = [name for name in classes(scheme) if name in present]
+    lookup = {name: i for i, name in enumerate(names)}
     return np.array([lookup.get(label, -1) for label in labels], dtype=np.int64), names
-
-
-def _takes_index(function) -> bool:
-    import inspect
-
-    return len(inspect.signature(function).parameters) > 1
 
 
 class OccmerDataset(Dataset):

@@ -1,0 +1,51 @@
+"""Shared fixtures: a private cache folder and one small demo database per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SMALL_DEMO = {"subjects": 3, "clips_per_subject": 3, "frames": 12, "size": 160}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Keep the demo cache of the test run away from the user's cache."""
+    cache = tmp_path_factory.mktemp("occmer-cache")
+    old = os.environ.get("OCCMER_CACHE")
+    os.environ["OCCMER_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("OCCMER_CACHE", None)
+    else:
+        os.environ["OCCMER_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny demo database (3 subjects x 3 clips x 12 frames, 160 px) in the CASME II layout."""
+    from occmer.demo import build_demo_database
+
+    return build_demo_database(tmp_path_factory.mktemp("demo") / "db", seed=0, **SMALL_DEMO)
+
+
+@pytest.fixture(scope="session")
+def small_demo_clips(small_demo_root: Path):
+    from occmer.databases.resolve import resolve_databases, scan_all
+
+    result = scan_all(resolve_databases("demo", (str(small_demo_root),)))
+    assert not result.problems
+    return result.clips
+
+
+@pytest.fixture(scope="session")
+def block_file(tmp_path_factory: pytest.TempPathFactory, small_demo_clips) -> Path:
+    """The small demo synthesized with a block occluder (seed 0, 96 px crops)."""
+    from occmer.pipeline import SynthesisSettings, synthesize
+
+    out = tmp_path_factory.mktemp("synth") / "block.h5"
+    settings = SynthesisSettings(database="demo", mask="block", size=96, seed=0)
+    synthesize(settings, small_demo_clips, out, progress=False)
+    return out
