@@ -26,9 +26,14 @@ def _fallback_roots(spec: str, roots: tuple[str, ...]) -> dict[str, Path]:
         return {}
     if any(r.startswith("demo=") for r in roots) or (roots and spec == "demo"):
         return {}
-    from occmer.demo import ensure_demo_database
+    from tqdm import tqdm
 
-    return {"demo": ensure_demo_database()}
+    from occmer.demo import DemoParams, ensure_demo_database
+
+    defaults = DemoParams()
+    with tqdm(total=defaults.subjects * defaults.clips_per_subject, unit="clip", desc="demo database (first use)",
+              leave=False) as bar:
+        return {"demo": ensure_demo_database(progress=lambda _sample: bar.update(1))}
 
 
 def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool):

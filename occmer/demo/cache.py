@@ -1,0 +1,64 @@
+"""The demo database cache: `--db demo` builds it once per parameter set and occmer version.
+
+The folder name is a hash of the parameters and the version, so a new release or another
+seed gets its own folder. Two processes building at once each build in a private
+temporary folder; the first rename wins and the other discards its copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from occmer import __version__
+from occmer.demo.build import DemoParams, build_into_temp, is_demo_database
+from occmer.errors import ConfigError, DataError
+from occmer.seeding import stable_hash
+
+CACHE_ENV = "OCCMER_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """$OCCMER_CACHE, else $XDG_CACHE_HOME/occmer, else ~/.cache/occmer."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "occmer"
+    return Path.home() / ".cache" / "occmer"
+
+
+def cache_key(params: DemoParams) -> str:
+    """Folder name of one parameter set under the cache: readable prefix + a stable hash."""
+    text = json.dumps({"version": __version__, **asdict(params)}, sort_keys=True)
+    return f"demo-{__version__}-s{params.seed}-{stable_hash(text):016x}"
+
+
+def ensure_demo_database(
+    cache_dir: Path | None = None, progress: Callable[[str], None] | None = None, **params: int
+) -> Path:
+    """The cached demo database for these parameters (see `build_demo_database`), built on first use."""
+    known = set(DemoParams.__dataclass_fields__)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"unknown demo database parameter(s) {unknown}; use only {sorted(known)}")
+    settings = DemoParams(**params).validate()
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    target = cache.absolute() / cache_key(settings)
+    if is_demo_database(target):
+        return target
+    if target.exists():
+        raise DataError(
+            f"{target} exists but is not a complete demo database (no demo.json); delete that folder and retry"
+        )
+    temp = build_into_temp(target.parent, target.name, settings, progress)
+    try:
+        temp.rename(target)
+    except OSError:
+        shutil.rmtree(temp, ignore_errors=True)
+        if not is_demo_database(target):
+            raise
+    return target
