@@ -75,6 +75,9 @@ class Database(ABC):
     name: ClassVar[str]
     env_var: ClassVar[str] = ""  # environment variable naming the root, if any
     description: ClassVar[str] = ""
+    fps: ClassVar[float] = 0.0  # recording frame rate, 0 when unknown
+    layout: ClassVar[str] = ""  # expected files under the root, for error messages and docs
+    published_size: ClassVar[str] = ""  # "255 clips / 26 subjects" as the database paper reports
 
     def __init__(self, root: Path, apex_policy: str = "midpoint") -> None:
         self.root = Path(root).expanduser().resolve()

@@ -1,0 +1,88 @@
+"""`occmer describe`: read a database as `synthesize` would, print what is there, write nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from occmer.errors import DataError
+from occmer.labels import LABEL_SCHEMES
+
+
+def _env_help() -> str:
+    from occmer.databases import DATABASES
+
+    by_var: dict[str, list[str]] = {}
+    for name, cls in sorted(DATABASES.items()):
+        if cls.env_var:
+            by_var.setdefault(cls.env_var, []).append(name)
+    listed = ", ".join(f"{var} ({', '.join(names)})" for var, names in sorted(by_var.items()))
+    return f"Root environment variables: {listed}."
+
+
+def _demo_fallback(spec: str, roots: tuple[str, ...]) -> dict[str, Path]:
+    """The cached demo database (built on first use) when demo is asked for without a root."""
+    names = [n.strip().lower() for n in spec.split("+")]
+    if "demo" not in names or os.environ.get("OCCMER_DEMO_ROOT"):
+        return {}
+    if any(r.startswith("demo=") for r in roots) or (roots and names == ["demo"]):
+        return {}
+    from occmer.demo import ensure_demo_database
+
+    return {"demo": ensure_demo_database()}
+
+
+def _list_databases() -> str:
+    from occmer.databases import DATABASES
+
+    lines = []
+    for name, cls in sorted(DATABASES.items()):
+        env = f"  env: {cls.env_var}" if cls.env_var else ""
+        lines.append(f"{name:9s} {cls.description} [{cls.published_size}]{env}\n          layout: {cls.layout}")
+    return "\n".join(lines)
+
+
+@click.command("describe", epilog=_env_help())
+@click.option("--db", default="demo", show_default=True,
+              help="Database name, or several joined by '+' (casme2+samm, smic-hs+casme2+samm).")
+@click.option("--root", "roots", multiple=True,
+              help="Database folder; with several databases NAME=PATH, repeated. Default: the environment "
+                   "variable of each database (see below).")
+@click.option("--labels", "scheme", type=click.Choice(sorted(LABEL_SCHEMES)), default="emotion", show_default=True,
+              help="Label scheme of the class counts.")
+@click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
+              help="How a missing apex is filled (flow reads the frames of those clips).")
+@click.option("--strict", is_flag=True, help="Exit with an error (code 2) when any problem is found.")
+@click.option("--list", "list_only", is_flag=True, help="List the supported databases and their layouts, then exit.")
+def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, strict: bool, list_only: bool) -> None:
+    """Pre-flight check: read a database without writing anything.
+
+    Prints the clips per class and subject under the chosen label scheme, frame counts,
+    how each apex was obtained, the annotation fixes applied and every problem found
+    (a row whose folder or frames are missing, onset <= apex <= offset violated, key frames
+    outside the folder). `synthesize` runs the same checks before writing.
+
+    \b
+    Examples:
+      occmer describe --list
+      occmer describe --db casme2 --root /data/CASME2 --labels objective
+      occmer describe --db smic-hs+casme2+samm --root smic-hs=/data/SMIC --root casme2=/data/CASME2 \\
+          --root samm=/data/SAMM --labels megc2019
+    """
+    if list_only:
+        click.echo(_list_databases())
+        return
+    from occmer.databases.resolve import resolve_databases, scan_all
+    from occmer.databases.summary import format_databases, format_summary, summarise
+
+    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=_demo_fallback(db, roots))
+    result = scan_all(databases)
+    click.echo(format_databases(databases))
+    click.echo(format_summary(summarise(result, scheme)))
+    if strict and result.problems:
+        raise DataError(f"{len(result.problems)} problems in {db} (listed above); fix them or run without --strict")
+
+
+COMMANDS = [describe_command]

@@ -1,0 +1,139 @@
+"""CASME II (and the synthetic demo database, which is written in the same layout).
+
+Layout under the root: the coding sheet `CASME2-coding-*.xlsx`, optionally
+`CASME2-ObjectiveClasses.xlsx`, and the frames in `CASME2_RAW_selected/sub01/EP02_01f/img46.jpg`,
+`Cropped/sub01/EP02_01f/reg_img46.jpg` or directly `sub01/EP02_01f/img46.jpg`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+
+from occmer.databases import register
+from occmer.databases.base import Problem
+from occmer.databases.common import Entry, FixTable, SheetDatabase
+from occmer.databases.sheets import Row, find_child_dir, find_optional_sheet, find_sheet, read_sheet
+from occmer.errors import DataError
+
+CODING_COLUMNS = {
+    "subject": ("Subject",),
+    "filename": ("Filename", "File Name"),
+    "onset": ("OnsetFrame", "Onset Frame", "Onset"),
+    "apex": ("ApexFrame", "Apex Frame", "Apex", "ApexF1"),
+    "offset": ("OffsetFrame", "Offset Frame", "Offset"),
+    "action_units": ("Action Units", "ActionUnits", "AU", "AUs"),
+    "emotion": ("Estimated Emotion", "Emotion"),
+}
+CODING_REQUIRED = ("subject", "filename", "onset", "apex", "offset", "emotion")
+OBJECTIVE_COLUMNS = {
+    "subject": ("Subject",),
+    "filename": ("Filename", "File Name"),
+    "objective_class": ("Objective Class", "Objective Classes", "Class"),
+}
+_SUBJECT_FOLDER = re.compile(r"^sub\d+$", re.IGNORECASE)
+
+# Known annotation errors, keyed by (subject folder, filename). Each fix names the cell it
+# expects (so a corrected release is left alone) and why. No entry is listed until it has
+# been checked against the released sheet; see docs/databases.md to add one.
+CASME2_FIXES: FixTable = {}
+
+
+def subject_folder(value: str, prefix: str = "sub", width: int = 2) -> str:
+    """The folder of a subject id as the sheet writes it: 1 / "1" / 1.0 -> "sub01"; "sub01" stays."""
+    text = value.strip()
+    if text.isdigit():
+        return f"{prefix}{int(text):0{width}d}"
+    if text.lower().startswith(prefix) and text[len(prefix):].isdigit():
+        return f"{prefix}{int(text[len(prefix):]):0{width}d}"
+    raise ValueError(f"subject {value!r} is neither a number nor {prefix}NN")
+
+
+def row_to_entry(row: Row, frames_root: Path, objective: dict[tuple[str, str], str]) -> Entry:
+    """One coding-sheet row as an Entry; a malformed cell becomes the entry's error."""
+    filename = row.text("filename")
+    subject_cell = row.text("subject")
+    try:
+        subject = subject_folder(subject_cell)
+    except ValueError as exc:
+        return Entry(subject_cell or "unknown", filename, frames_root, None, None, None, row.source, error=str(exc))
+    folder = frames_root / subject / filename
+    try:
+        onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
+    except ValueError as exc:
+        return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
+    return Entry(
+        subject=subject,
+        filename=filename,
+        folder=folder,
+        onset=onset,
+        apex=apex,
+        offset=offset,
+        source=row.source,
+        emotion=row.text("emotion"),
+        action_units=row.text("action_units"),
+        objective_class=objective.get((subject, filename), ""),
+    )
+
+
+@register
+class CASME2(SheetDatabase):
+    name = "casme2"
+    env_var = "OCCMER_CASME2_ROOT"
+    description = "CASME II (Yan et al. 2014), 200 fps"
+    fps = 200.0
+    layout = (
+        "CASME2-coding-*.xlsx [+ CASME2-ObjectiveClasses.xlsx] and CASME2_RAW_selected/sub01/EP02_01f/img46.jpg "
+        "or Cropped/sub01/EP02_01f/reg_img46.jpg or sub01/EP02_01f/img46.jpg"
+    )
+    published_size = "255 clips / 26 subjects"
+    coding_patterns: ClassVar[tuple[str, ...]] = ("CASME2-coding-*.xlsx", "CASME2-coding-*.csv")
+    objective_patterns: ClassVar[tuple[str, ...]] = ("CASME2-ObjectiveClasses*.xlsx", "*objective*class*.xlsx")
+    frame_folders: ClassVar[tuple[str, ...]] = ("CASME2_RAW_selected", "Cropped")
+    fixes: ClassVar[FixTable] = CASME2_FIXES
+
+    def frames_root(self) -> Path:
+        """Where the sub%02d folders are: the first of the known frame folders present, else the root."""
+        for name in self.frame_folders:
+            found = find_child_dir(self.root, name)
+            if found is not None:
+                return found
+        if any(p.is_dir() and _SUBJECT_FOLDER.match(p.name) for p in self.root.iterdir()):
+            return self.root
+        raise DataError(
+            f"no frame folders in {self.root}: expected {' or '.join(f'{n}/sub01/...' for n in self.frame_folders)} "
+            f"or sub01/EP02_01f/img46.jpg directly under the root; pass the folder that holds them as --root"
+        )
+
+    def read_objective(self) -> dict[tuple[str, str], str]:
+        """(subject folder, filename) -> objective class from the optional objective-class sheet."""
+        path = find_optional_sheet(self.root, self.objective_patterns)
+        if path is None:
+            return {}
+        table = {}
+        for row in read_sheet(path, OBJECTIVE_COLUMNS, tuple(OBJECTIVE_COLUMNS)):
+            try:
+                table[(subject_folder(row.text("subject")), row.text("filename"))] = row.text("objective_class")
+            except ValueError:
+                continue  # a note or a total line below the table
+        return table
+
+    def read_entries(self) -> tuple[list[Entry], list[Problem]]:
+        sheet = find_sheet(self.root, self.coding_patterns, f"{self.description} coding sheet")
+        frames_root = self.frames_root()
+        objective = self.read_objective()
+        rows = read_sheet(sheet, CODING_COLUMNS, CODING_REQUIRED)
+        return [row_to_entry(row, frames_root, objective) for row in rows], []
+
+
+@register
+class Demo(CASME2):
+    """The synthetic demo database: CASME II layout, its own name (subjects "demo/sub01")."""
+
+    name = "demo"
+    env_var = "OCCMER_DEMO_ROOT"
+    description = "occmer synthetic demo database (CASME II layout)"
+    fps = 200.0
+    published_size = "generated"
+    fixes: ClassVar[FixTable] = {}

@@ -1,0 +1,75 @@
+"""CAS(ME)^3 part A (Li et al. 2022): about 1,100 micro-expressions of 100 subjects at 30 fps.
+
+Layout under the root: `cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx` (possibly in `annotation/`)
+and frames `{subject}/{filename}/color/{n}.jpg` somewhere below the root. One video
+(Filename) holds several micro-expressions, so the same (subject, filename) repeats: every
+row keeps a unique sample id (its onset is appended) and the video is listed once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from occmer.databases import register
+from occmer.databases.base import Problem
+from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir
+from occmer.databases.sheets import Row, find_child_dir, find_optional_sheet, find_sheet, read_sheet
+
+COLUMNS = {
+    "subject": ("Subject", "sub"),
+    "filename": ("Filename", "seq"),
+    "onset": ("Onset", "Onset Frame", "OnsetFrame"),
+    "apex": ("Apex", "Apex Frame", "ApexFrame"),
+    "offset": ("Offset", "Offset Frame", "OffsetFrame"),
+    "action_units": ("AU", "Action Units", "AUs"),
+    "emotion": ("emotion", "Estimated Emotion"),
+    "objective_class": ("Objective class", "Objective classes", "Objective Class"),
+}
+REQUIRED = ("subject", "filename", "onset", "apex", "offset", "emotion")
+
+CASME3_FIXES: FixTable = {}
+
+
+@register
+class CASME3(SheetDatabase):
+    name = "casme3"
+    env_var = "OCCMER_CASME3_ROOT"
+    description = "CAS(ME)^3 part A (Li et al. 2022), 30 fps, colour frames"
+    fps = 30.0
+    layout = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx [in annotation/] and <subject>/<filename>/color/<n>.jpg"
+    published_size = "about 1,100 clips / 100 subjects"
+    sheet_patterns: ClassVar[tuple[str, ...]] = ("cas(me)3_part_A_ME_label*.xlsx", "cas(me)*3*part*A*ME*label*.xlsx")
+    fixes: ClassVar[FixTable] = CASME3_FIXES
+
+    def find_label_sheet(self) -> Path:
+        annotation = find_child_dir(self.root, "annotation")
+        if annotation is not None:
+            found = find_optional_sheet(annotation, self.sheet_patterns)
+            if found is not None:
+                return found
+        return find_sheet(self.root, self.sheet_patterns, "CAS(ME)^3 part A ME label sheet")
+
+    def read_entries(self) -> tuple[list[Entry], list[Problem]]:
+        rows = read_sheet(self.find_label_sheet(), COLUMNS, REQUIRED)
+        subjects = sorted({row.text("subject") for row in rows if row.text("subject")})
+        frames_root = locate_dir(self.root, subjects[:20] or ["spNO.1"], self.layout, max_depth=4)
+        return [self.row_to_entry(row, frames_root) for row in rows], []
+
+    def row_to_entry(self, row: Row, frames_root: Path) -> Entry:
+        subject, filename = row.text("subject"), row.text("filename")
+        video = frames_root / subject / filename
+        color = find_child_dir(video, "color")
+        folder = color if color is not None else video
+        if not subject or not filename:
+            return Entry(subject or "unknown", filename or "unknown", folder, None, None, None, row.source,
+                         error="subject or filename cell is empty")
+        try:
+            onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
+        except ValueError as exc:
+            return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
+        return Entry(
+            subject, filename, folder, onset, apex, offset, row.source,
+            emotion=row.text("emotion"), action_units=row.text("action_units"),
+            objective_class=row.text("objective_class"),
+        )

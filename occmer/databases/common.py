@@ -1,0 +1,333 @@
+"""The part every sheet-driven adapter shares: sheet rows -> validated Clip records or Problems.
+
+An adapter only turns its sheet (or folder tree) into `Entry` rows; `SheetDatabase.scan`
+assigns unique sample ids, applies the database's table of known annotation fixes,
+lists the frames, resolves a missing apex with the chosen policy, checks
+onset <= apex <= offset against the frames on disk, and fills the label fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from abc import abstractmethod
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from occmer.databases.apex import APEX_POLICIES, check_apex_policy
+from occmer.databases.base import Clip, Database, Problem, ScanResult, list_frames
+from occmer.databases.sheets import cell_int, cell_text, read_sheet
+from occmer.errors import AnnotationError, DataError
+from occmer.labels import composite_label, normalise_emotion, normalise_objective, objective_from_aus
+
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+FIXABLE_FIELDS = ("onset", "apex", "offset", "emotion", "action_units", "objective_class")
+
+
+def sanitise_id(text: str) -> str:
+    """An ASCII sample id with no "/" or spaces: unsafe runs become one "_"."""
+    ascii_text = text.encode("ascii", "ignore").decode("ascii")
+    return _UNSAFE_ID_CHARS.sub("_", ascii_text).strip("_") or "sample"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One clip as a sheet (or folder tree) describes it, before its frames are looked at."""
+
+    subject: str  # the subject's folder name: "sub01", "006", "s1"
+    filename: str  # the clip name as the sheet writes it
+    folder: Path  # where its frames should be
+    onset: int | None
+    apex: int | None
+    offset: int | None
+    source: str  # "sheet.xlsx:Sheet1:row 14", for messages
+    emotion: str = ""
+    action_units: str = ""
+    objective_class: str = ""  # the class the database ships, raw; "" when it ships none
+    whole_folder: bool = False  # the clip is the whole folder (SMIC): onset/offset = first/last frame
+    error: str = ""  # a defect found while reading the row; the entry becomes a Problem
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A correction of one sheet cell, applied only while the cell still holds `expect`."""
+
+    field: str
+    value: int | str | None
+    reason: str
+    expect: int | str | None = None
+
+    def __post_init__(self) -> None:
+        if self.field not in FIXABLE_FIELDS:
+            raise ValueError(f"cannot fix field {self.field!r}; fixable: {FIXABLE_FIELDS}")
+
+
+FixTable = Mapping[tuple[str, str], Sequence[Fix]]
+
+
+@dataclass(frozen=True)
+class AppliedFixes:
+    """The fixes that changed an entry: one readable line each, and the fields they touched."""
+
+    lines: tuple[str, ...] = ()
+    fields: frozenset[str] = frozenset()
+
+
+def apply_fixes(entry: Entry, fixes: Sequence[Fix]) -> tuple[Entry, AppliedFixes]:
+    """The entry with its fixes applied, and what was actually changed."""
+    lines, fields = [], set()
+    for fix in fixes:
+        current = getattr(entry, fix.field)
+        if fix.expect is not None and current != fix.expect:
+            continue  # the release at hand already differs: leave it as it is
+        if current == fix.value:
+            continue
+        entry = dataclasses.replace(entry, **{fix.field: fix.value})
+        lines.append(f"{fix.field} {current!r} -> {fix.value!r}: {fix.reason}")
+        fields.add(fix.field)
+    return entry, AppliedFixes(tuple(lines), frozenset(fields))
+
+
+USER_FIXES_FILE = "occmer_fixes.csv"
+USER_FIX_COLUMNS = {
+    "subject": ("subject",), "filename": ("filename",), "field": ("field",), "value": ("value",),
+    "reason": ("reason",), "expect": ("expect", "expected"),
+}
+_INT_FIELDS = ("onset", "apex", "offset")
+
+
+def _fix_value(field: str, value: object, where: str) -> int | str | None:
+    if field not in _INT_FIELDS:
+        return cell_text(value)
+    try:
+        return cell_int(value)
+    except ValueError as exc:
+        raise AnnotationError(f"{where}: {exc}; {field} takes a frame number") from None
+
+
+def read_user_fixes(root: Path) -> dict[tuple[str, str], tuple[Fix, ...]]:
+    """Fixes from `occmer_fixes.csv` in the root (subject folder, filename, field, value, reason[, expect]).
+
+    Lets a user apply a correction they have checked without editing occmer; applied fixes are
+    recorded per sample exactly like the built-in ones.
+    """
+    path = root / USER_FIXES_FILE
+    if not path.is_file():
+        return {}
+    table: dict[tuple[str, str], list[Fix]] = defaultdict(list)
+    for row in read_sheet(path, USER_FIX_COLUMNS, ("subject", "filename", "field", "value", "reason")):
+        field_name = row.text("field")
+        if field_name not in FIXABLE_FIELDS:
+            raise AnnotationError(f"{row.source}: cannot fix {field_name!r}; fixable fields: {', '.join(FIXABLE_FIELDS)}")
+        if not row.text("reason"):
+            raise AnnotationError(f"{row.source}: every fix needs a one-line reason")
+        expect = row.values.get("expect")
+        table[(row.text("subject"), row.text("filename"))].append(Fix(
+            field_name, _fix_value(field_name, row.values.get("value"), row.source), row.text("reason"),
+            None if cell_text(expect) == "" else _fix_value(field_name, expect, row.source),
+        ))
+    return {key: tuple(fixes) for key, fixes in table.items()}
+
+
+def merge_fixes(*tables: FixTable) -> dict[tuple[str, str], tuple[Fix, ...]]:
+    """Several fix tables as one; later tables add their fixes after the earlier ones."""
+    merged: dict[tuple[str, str], tuple[Fix, ...]] = {}
+    for table in tables:
+        for key, fixes in table.items():
+            merged[key] = (*merged.get(key, ()), *fixes)
+    return merged
+
+
+def assign_sample_ids(database: str, entries: Sequence[Entry]) -> list[str]:
+    """Unique ids "<database>_<subject>_<filename>"; a repeated name also gets its onset (then a counter)."""
+    bases = [sanitise_id(f"{database}_{e.subject}_{e.filename}") for e in entries]
+    counts: dict[str, int] = defaultdict(int)
+    for base in bases:
+        counts[base] += 1
+    ids = []
+    taken: set[str] = set()
+    for base, entry in zip(bases, entries, strict=True):
+        candidate = base if counts[base] == 1 else f"{base}_{entry.onset if entry.onset is not None else 'x'}"
+        unique, k = candidate, 2
+        while unique in taken:
+            unique, k = f"{candidate}_{k}", k + 1
+        taken.add(unique)
+        ids.append(unique)
+    return ids
+
+
+class SheetDatabase(Database):
+    """An adapter that reads entries from a sheet or folder tree and validates them the same way."""
+
+    fixes: ClassVar[FixTable] = {}
+
+    def __init__(self, root: Path, apex_policy: str = "midpoint") -> None:
+        super().__init__(root, check_apex_policy(apex_policy))
+
+    @abstractmethod
+    def read_entries(self) -> tuple[list[Entry], list[Problem]]:
+        """The clips the database lists, and problems of rows that cannot become entries at all."""
+
+    def subject_name(self, entry: Entry) -> str:
+        """The subject id stored in the output: namespaced by database ("casme2/sub01")."""
+        return f"{self.name}/{entry.subject}"
+
+    def scan(self) -> ScanResult:
+        entries, problems = self.read_entries()
+        entries = [drop_negative_frames(e) for e in entries]
+        result = ScanResult(problems=list(problems))
+        listings: dict[Path, tuple | DataError] = {}  # one listing per folder (CAS(ME)^3 clips share videos)
+        table = merge_fixes(self.fixes, read_user_fixes(self.root))
+        for sample_id, entry in zip(assign_sample_ids(self.name, entries), entries, strict=True):
+            entry, applied = apply_fixes(entry, table.get((entry.subject, entry.filename), ()))
+            outcome = self.build_clip(sample_id, entry, applied, listings)
+            if isinstance(outcome, Problem):
+                result.problems.append(outcome)
+            else:
+                result.clips.append(outcome)
+        return result
+
+    def build_clip(
+        self, sample_id: str, entry: Entry, applied: AppliedFixes = AppliedFixes(), listings: dict | None = None
+    ) -> Clip | Problem:
+        """A validated Clip, or the first Problem that prevents one."""
+        where = str(entry.folder)
+        if entry.error:
+            return Problem(sample_id, entry.source, entry.error, "correct the row in the sheet or skip the clip")
+        listing = cached_listing(entry.folder, {} if listings is None else listings)
+        if isinstance(listing, DataError):
+            exc = listing
+            return Problem(
+                sample_id, where, f"{exc} (listed at {entry.source})",
+                "check that the clip's frames were extracted under the root; otherwise skip the clip (--skip-invalid)",
+            )
+        frames = listing
+        numbers = [n for n, _ in frames]
+        onset, offset = entry.onset, entry.offset
+        if entry.whole_folder:
+            onset = numbers[0] if onset is None else onset
+            offset = numbers[-1] if offset is None else offset
+        if onset is None or offset is None:
+            missing = "onset" if onset is None else "offset"
+            return Problem(sample_id, entry.source, f"{missing} frame is missing", "fill in the frame number in the sheet")
+        apex, apex_source = entry.apex, ("fixed" if "apex" in applied.fields else "annotated")
+        if apex is None:
+            if onset > offset:
+                return Problem(sample_id, entry.source, f"onset {onset} > offset {offset}", "correct the sheet row")
+            try:
+                apex = APEX_POLICIES[self.apex_policy](frames, onset, offset)
+            except DataError as exc:
+                return Problem(sample_id, where, str(exc), "replace the damaged frame or use --apex midpoint")
+            apex_source = self.apex_policy
+        problem = check_order(sample_id, entry, onset, apex, offset, numbers)
+        if problem is not None:
+            return problem
+        try:
+            labels = clip_labels(self.name, entry)
+        except ValueError as exc:
+            return Problem(sample_id, entry.source, str(exc), "correct the objective class column")
+        return Clip(
+            sample_id=sample_id,
+            database=self.name,
+            subject=self.subject_name(entry),
+            filename=entry.filename,
+            folder=entry.folder,
+            frames=frames,
+            onset=onset,
+            apex=apex,
+            offset=offset,
+            apex_source=apex_source,
+            action_units=entry.action_units,
+            fixes=applied.lines,
+            **labels,
+        )
+
+
+def clip_labels(database: str, entry: Entry) -> dict[str, str]:
+    """emotion, objective_class (+ given/derived) and MEGC 2019 composite of an entry; ValueError on a bad class."""
+    given = normalise_objective(entry.objective_class)
+    derived = "" if given else objective_from_aus(entry.action_units)
+    emotion = normalise_emotion(entry.emotion)
+    return {
+        "emotion": emotion,
+        "objective_class": given or derived,
+        "objective_source": "given" if given else ("derived" if derived else ""),
+        "composite": composite_label(database, emotion),
+    }
+
+
+def cached_listing(folder: Path, listings: dict) -> tuple | DataError:
+    """list_frames(folder), or the DataError it raised, computed once per folder."""
+    if folder not in listings:
+        try:
+            listings[folder] = list_frames(folder)
+        except DataError as exc:
+            listings[folder] = exc
+    return listings[folder]
+
+
+def drop_negative_frames(entry: Entry) -> Entry:
+    """Frame numbers below 0 (some sheets write -1 for "unknown") are treated as missing."""
+    changes = {f: None for f in ("onset", "apex", "offset") if (getattr(entry, f) or 0) < 0}
+    return dataclasses.replace(entry, **changes) if changes else entry
+
+
+def _child_dirs(folder: Path) -> list[Path]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(Path(e.path) for e in entries if e.is_dir())
+    except OSError:
+        return []
+
+
+def locate_dir(root: Path, names: Sequence[str], layout: str, max_depth: int = 3) -> Path:
+    """The folder under `root` (itself included, breadth first) that has a child named one of `names`.
+
+    Releases nest their frame folders differently (`SAMM/006/...`, `part_A/data/ME_A/spNO.1/...`);
+    this finds the level that holds them. DataError naming the layout when nothing matches.
+    """
+    wanted = {n.lower() for n in names}
+    level = [root]
+    for _ in range(max_depth + 1):
+        following = []
+        for folder in level:
+            children = _child_dirs(folder)
+            if any(c.name.lower() in wanted for c in children):
+                return folder
+            following.extend(children)
+        level = following
+    shown = ", ".join(sorted(names)[:3])
+    raise DataError(
+        f"no folder named {shown} found within {max_depth} levels under {root}; expected {layout}; "
+        f"pass the folder that holds the database as --root"
+    )
+
+
+def check_order(
+    sample_id: str, entry: Entry, onset: int, apex: int, offset: int, numbers: Sequence[int]
+) -> Problem | None:
+    """A Problem when onset <= apex <= offset fails or a key frame is not among the folder's frames."""
+    if not onset <= apex <= offset:
+        return Problem(
+            sample_id, entry.source, f"onset {onset}, apex {apex}, offset {offset} violate onset <= apex <= offset",
+            "correct the frame numbers in the sheet (or add a fix to the database's fix table)",
+        )
+    first, last = numbers[0], numbers[-1]
+    if onset < first or offset > last:
+        return Problem(
+            sample_id, str(entry.folder),
+            f"onset..offset {onset}..{offset} lies outside the folder's frames {first}..{last}",
+            "check that the folder holds the whole clip and that the sheet row belongs to it",
+        )
+    present = set(numbers)
+    missing = [n for n in sorted({onset, apex, offset}) if n not in present]
+    if missing:
+        return Problem(
+            sample_id, str(entry.folder), f"key frames {missing} have no image file",
+            "restore the missing frames from the release or correct the sheet",
+        )
+    return None

@@ -1,0 +1,234 @@
+"""Reading annotation sheets as they are distributed (xlsx or csv).
+
+The sheets are hand-made: the header is not always on the first row (SAMM), columns are
+spelled differently between releases ("OnsetFrame", "Onset Frame", "Onset"), blank columns
+sit between the useful ones and cells hold "/" for missing values. Reading is therefore
+driven by a header search over aliases, never by column position or row number.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from occmer.errors import AnnotationError
+
+MAX_HEADER_ROW = 40
+MISSING_MARKS = frozenset({"", "/", "-", "--", "na", "n/a", "nan", "none", "null", "?"})
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def normalise_header(text: object) -> str:
+    """A column title reduced to lowercase letters and digits ("Onset Frame" -> "onsetframe")."""
+    return _NOT_ALNUM.sub("", str(text or "").lower())
+
+
+@dataclass(frozen=True)
+class Row:
+    """One data row of a sheet: values keyed by canonical column name, plus where it came from."""
+
+    source: str  # "file.xlsx:sheet:row 14", for messages
+    values: Mapping[str, object]
+
+    def text(self, column: str) -> str:
+        return cell_text(self.values.get(column))
+
+    def integer(self, column: str) -> int | None:
+        """The cell as an int; None when blank or marked missing; ValueError when not a number."""
+        return cell_int(self.values.get(column))
+
+
+def cell_text(value: object) -> str:
+    """A cell as stripped text; integral floats lose their ".0" (Excel stores 12 as 12.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def cell_int(value: object) -> int | None:
+    """A frame-number cell: int, or None for blank / "/" / "-"; ValueError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not a frame number: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        if not value.is_integer():
+            raise ValueError(f"not a whole frame number: {value!r}")
+        return int(value)
+    text = str(value).strip()
+    if text.lower() in MISSING_MARKS:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"not a frame number: {text!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"not a whole frame number: {text!r}")
+    return int(number)
+
+
+def _raw_tables(path: Path, sheet: str | None) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """(sheet name, rows of raw cell values) for each sheet of an xlsx, or the one table of a csv."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            sample = handle.read(4096)
+            handle.seek(0)
+            delimiter = "\t" if suffix == ".tsv" or sample.count("\t") > sample.count(",") else ","
+            return [("csv", [tuple(row) for row in csv.reader(handle, delimiter=delimiter)])]
+    if suffix not in (".xlsx", ".xlsm"):
+        raise AnnotationError(f"{path}: unsupported sheet format {suffix!r}; save it as .xlsx or .csv")
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise AnnotationError(f"{path}: cannot be read as an Excel workbook ({exc}); re-save it as .xlsx") from exc
+    try:
+        names = [sheet] if sheet else list(book.sheetnames)
+        tables = []
+        for name in names:
+            if name not in book.sheetnames:
+                raise AnnotationError(f"{path}: no sheet named {name!r}; sheets: {', '.join(book.sheetnames)}")
+            tables.append((name, [tuple(row) for row in book[name].iter_rows(values_only=True)]))
+        return tables
+    finally:
+        book.close()
+
+
+def _find_header(
+    rows: Sequence[tuple[object, ...]], columns: Mapping[str, Sequence[str]], required: Sequence[str]
+) -> tuple[int, dict[str, int]] | None:
+    """(header row index, canonical name -> column index) for the first row naming every required column."""
+    aliases = {canonical: {normalise_header(a) for a in names} for canonical, names in columns.items()}
+    for index, row in enumerate(rows[:MAX_HEADER_ROW]):
+        titles = [normalise_header(cell) for cell in row]
+        mapping: dict[str, int] = {}
+        for canonical, names in aliases.items():
+            for position, title in enumerate(titles):
+                if title and title in names:
+                    mapping[canonical] = position
+                    break
+        if all(name in mapping for name in required):
+            return index, mapping
+    return None
+
+
+def read_sheet(
+    path: Path,
+    columns: Mapping[str, Sequence[str]],
+    required: Sequence[str],
+    sheet: str | None = None,
+) -> list[Row]:
+    """Data rows of the first sheet (or the named one) whose header names every required column.
+
+    `columns` maps a canonical name to the titles it may have; titles are compared after
+    `normalise_header`. Rows with no value in any mapped column are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(f"annotation sheet not found: {path}")
+    tables = _raw_tables(path, sheet)
+    for sheet_name, rows in tables:
+        found = _find_header(rows, columns, required)
+        if found is None:
+            continue
+        header_index, mapping = found
+        result = []
+        for index in range(header_index + 1, len(rows)):
+            raw = rows[index]
+            values = {name: (raw[pos] if pos < len(raw) else None) for name, pos in mapping.items()}
+            if all(cell_text(v) == "" for v in values.values()):
+                continue
+            where = f"{path.name}:{sheet_name}:row {index + 1}" if sheet_name != "csv" else f"{path.name}:row {index + 1}"
+            result.append(Row(source=where, values=values))
+        return result
+    wanted = ", ".join(f"{name} (e.g. {columns[name][0]!r})" for name in required)
+    raise AnnotationError(
+        f"{path}: no header row with the columns {wanted} in the first {MAX_HEADER_ROW} rows of "
+        f"{'sheet ' + repr(sheet) if sheet else 'any sheet'}; check that this is the database's original sheet"
+    )
+
+
+def read_positional(path: Path, names: Sequence[str], sheet_index: int = 0) -> list[Row]:
+    """Rows of a sheet that has no header: column k gets `names[k]`; blank rows are skipped.
+
+    For releases that ship bare tables (CAS(ME)^2); the reader must check each row's cells.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(f"annotation sheet not found: {path}")
+    tables = _raw_tables(path, None)
+    if sheet_index >= len(tables):
+        raise AnnotationError(
+            f"{path}: expected at least {sheet_index + 1} sheets, found {len(tables)} "
+            f"({', '.join(n for n, _ in tables)}); check that this is the original release file"
+        )
+    sheet_name, rows = tables[sheet_index]
+    result = []
+    for index, raw in enumerate(rows):
+        values = {name: (raw[k] if k < len(raw) else None) for k, name in enumerate(names)}
+        if all(cell_text(v) == "" for v in values.values()):
+            continue
+        result.append(Row(source=f"{path.name}:{sheet_name}:row {index + 1}", values=values))
+    return result
+
+
+def find_sheet(root: Path, patterns: Sequence[str], what: str) -> Path:
+    """The one file in `root` matching a glob pattern (case-insensitive); AnnotationError when none.
+
+    When several match, the last in name order is used (release sheets carry dates in their names).
+    """
+    matches = find_optional_sheet(root, patterns)
+    if matches is None:
+        raise AnnotationError(
+            f"{what} not found in {root}: expected a file named like {' or '.join(patterns)}; "
+            f"copy the sheet from the database release into that folder or pass the right --root"
+        )
+    return matches
+
+
+def find_optional_sheet(root: Path, patterns: Sequence[str]) -> Path | None:
+    """Like find_sheet, but None when nothing matches."""
+    if not root.is_dir():
+        return None
+    regexes = [re.compile(_glob_to_regex(p), re.IGNORECASE) for p in patterns]
+    hits = sorted(
+        p for p in root.iterdir() if p.is_file() and not p.name.startswith("~$") and any(r.fullmatch(p.name) for r in regexes)
+    )
+    return hits[-1] if hits else None
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out = []
+    for char in pattern:
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def find_child_dir(parent: Path, name: str) -> Path | None:
+    """The sub-folder of `parent` called `name`, compared case-insensitively, or None."""
+    direct = parent / name
+    if direct.is_dir():
+        return direct
+    if not parent.is_dir():
+        return None
+    lowered = name.lower()
+    for child in sorted(parent.iterdir()):
+        if child.is_dir() and child.name.lower() == lowered:
+            return child
+    return None

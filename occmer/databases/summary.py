@@ -1,0 +1,143 @@
+"""Pre-flight summary of a scan: clips per class and subject, frame counts, apex sources, fixes, problems.
+
+Pure computation and text formatting; `occmer describe` prints it and nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from occmer.databases.base import Clip, Database, Problem, ScanResult
+from occmer.labels import classes as scheme_classes
+from occmer.labels import label_of
+
+NOT_IN_SCHEME = "(not in scheme)"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """min / median / max of a count over clips."""
+
+    low: int
+    median: float
+    high: int
+
+    @classmethod
+    def of(cls, values: Sequence[int]) -> Spread:
+        if not values:
+            return cls(0, 0.0, 0)
+        return cls(min(values), float(statistics.median(values)), max(values))
+
+    def __str__(self) -> str:
+        return f"min {self.low}, median {self.median:g}, max {self.high}"
+
+
+@dataclass
+class Summary:
+    """What describe reports for one scan under one label scheme."""
+
+    scheme: str
+    clips: int
+    subjects: int
+    classes: list[str]
+    per_subject: dict[str, Counter] = field(default_factory=dict)
+    per_database: dict[str, int] = field(default_factory=dict)
+    folder_frames: Spread = Spread(0, 0.0, 0)
+    clip_frames: Spread = Spread(0, 0.0, 0)
+    apex_sources: Counter = field(default_factory=Counter)
+    objective_sources: Counter = field(default_factory=Counter)
+    fixes: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def totals(self) -> Counter:
+        total: Counter = Counter()
+        for counts in self.per_subject.values():
+            total.update(counts)
+        return total
+
+
+def summarise(result: ScanResult, scheme: str) -> Summary:
+    """Counts of a scan under a label scheme; clips outside the scheme are counted apart."""
+    per_subject: dict[str, Counter] = {}
+    for clip in result.clips:
+        label = label_of(clip, scheme) or NOT_IN_SCHEME
+        per_subject.setdefault(clip.subject, Counter())[label] += 1
+    present = {label for counts in per_subject.values() for label in counts} - {NOT_IN_SCHEME}
+    known = scheme_classes(scheme)
+    if scheme == "emotion":  # the emotion vocabulary differs per database: show the labels present
+        known = [c for c in known if c in present]
+    ordered = known + sorted(present - set(known))
+    if any(NOT_IN_SCHEME in counts for counts in per_subject.values()):
+        ordered.append(NOT_IN_SCHEME)
+    return Summary(
+        scheme=scheme,
+        clips=len(result.clips),
+        subjects=len(per_subject),
+        classes=ordered,
+        per_subject=dict(sorted(per_subject.items(), key=lambda item: _natural(item[0]))),
+        per_database=dict(Counter(c.database for c in result.clips)),
+        folder_frames=Spread.of([len(c.frames) for c in result.clips]),
+        clip_frames=Spread.of([_clip_length(c) for c in result.clips]),
+        apex_sources=Counter(c.apex_source for c in result.clips),
+        objective_sources=Counter(c.objective_source or "none" for c in result.clips),
+        fixes=[(c.sample_id, line) for c in result.clips for line in c.fixes],
+        problems=list(result.problems),
+    )
+
+
+def _clip_length(clip: Clip) -> int:
+    return sum(1 for n in clip.frame_numbers if clip.onset <= n <= clip.offset)
+
+
+def _natural(text: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
+
+
+def format_databases(databases: Sequence[Database]) -> str:
+    """One line per database: name, root, description and published size."""
+    lines = []
+    for db in databases:
+        published = f"; published: {db.published_size}" if db.published_size else ""
+        lines.append(f"{db.name}: {db.root} ({db.description}{published})")
+    return "\n".join(lines)
+
+
+def format_summary(summary: Summary) -> str:
+    """The describe report as text."""
+    lines = [
+        f"clips: {summary.clips} valid, {len(summary.problems)} with problems; subjects: {summary.subjects}"
+        + (f" ({', '.join(f'{k} {v}' for k, v in summary.per_database.items())})" if len(summary.per_database) > 1
+           else ""),
+        f"frames per clip folder: {summary.folder_frames}",
+        f"frames onset..offset: {summary.clip_frames}",
+        "apex: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.apex_sources.items())),
+        "objective class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.objective_sources.items())),
+        "",
+        f"clips per class and subject ({summary.scheme}):",
+    ]
+    lines.extend(_table(summary))
+    if summary.fixes:
+        lines += ["", f"annotation fixes applied ({len(summary.fixes)}):"]
+        lines += [f"  - {sample}: {line}" for sample, line in summary.fixes]
+    lines += ["", f"problems ({len(summary.problems)}):" if summary.problems else "problems: none"]
+    lines += [f"  - {problem}" for problem in summary.problems]
+    return "\n".join(lines)
+
+
+def _table(summary: Summary) -> list[str]:
+    header = ["subject", *summary.classes, "total"]
+    rows = [["total", *(str(summary.totals.get(c, 0)) for c in summary.classes), str(summary.clips)]]
+    for subject, counts in summary.per_subject.items():
+        rows.append([subject, *(str(counts.get(c, 0)) for c in summary.classes), str(sum(counts.values()))])
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+
+    def render(row: list[str]) -> str:
+        return "  " + "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w) for k, (cell, w) in
+                                enumerate(zip(row, widths, strict=True)))
+
+    return [render(header), *(render(r) for r in rows)]

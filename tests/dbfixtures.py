@@ -1,0 +1,333 @@
+"""Tiny database trees in the real layouts, written by the tests themselves.
+
+Each `write_<database>(root, ...)` writes sheets with the real headers and quirks (blank
+columns, "/" apex, AU strings with side/intensity letters, header not on the first row)
+and small face-free frames (32x24), and returns the root to pass to the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FRAME_SIZE = (24, 32)  # (height, width)
+
+
+def _texture(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return 128 + 60 * np.sin(x / 2.3) * np.cos(y / 3.1) + 40 * np.sin((x + y) / 4.7)
+
+
+def frame_image(number: int, gray: bool = False, shift: float = 0.0) -> np.ndarray:
+    """A deterministic textured frame; `shift` moves the texture of the central block right by that many
+    pixels (a local deformation, like an expression, not a global head shift)."""
+    h, w = FRAME_SIZE
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    value = _texture(xx, yy)
+    block = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))
+    value[block] = _texture(xx - shift, yy)[block]
+    value = np.clip(value + (number % 7), 0, 255).astype(np.uint8)
+    if gray:
+        return value
+    return np.stack([value, np.roll(value, 3, axis=1), 255 - value], axis=-1)
+
+
+def write_frames(
+    folder: Path,
+    numbers: Iterable[int],
+    pattern: str = "img{n}.jpg",
+    gray: bool = False,
+    shifts: dict[int, float] | None = None,
+) -> list[Path]:
+    """Write one small image per frame number; BGR/gray as cv2 writes them."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in numbers:
+        image = frame_image(n, gray=gray, shift=(shifts or {}).get(n, 0.0))
+        path = folder / pattern.format(n=n)
+        if not cv2.imwrite(str(path), image if gray else image[..., ::-1]):
+            raise OSError(f"could not write {path}")
+        paths.append(path)
+    return paths
+
+
+def write_xlsx(path: Path, rows: Sequence[Sequence[object]], sheet: str = "Sheet1", extra_sheets: int = 0) -> Path:
+    """An xlsx with the rows as given (None = empty cell); optional empty sheets before it."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    first = book.active
+    if extra_sheets:
+        first.title = "notes"
+        first.append(["this sheet holds notes only"])
+        for k in range(1, extra_sheets):
+            book.create_sheet(f"notes{k}")
+        target = book.create_sheet(sheet)
+    else:
+        first.title = sheet
+        target = first
+    for row in rows:
+        target.append(list(row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------
+# CASME II (and the demo database, same layout)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CasmeRow:
+    subject: object  # as the sheet writes it (an int for CASME II)
+    filename: str
+    onset: object
+    apex: object
+    offset: object
+    action_units: str
+    emotion: str
+    objective: str = ""  # "" = not listed in the objective-class sheet
+    frames: tuple[int, ...] | None = None  # None = no folder on disk
+
+
+CASME2_ROWS = (
+    CasmeRow(1, "EP02_01f", 46, 50, 58, "4+7", "disgust", "III", tuple(range(46, 61))),
+    CasmeRow(1, "EP03_02", 11, "/", 20, "R12", "happiness", "I", tuple(range(10, 25))),
+    CasmeRow(2, "EP01_11f", 98, 105, 110, "L10+25", "repression", "", tuple(range(95, 113))),
+    CasmeRow(2, "EP04_03", 3, 6, 9, "1+2", "Surprise", "II", tuple(range(1, 13))),
+    CasmeRow(13, "EP05_01", 5, 9, 14, "14", "others", "", tuple(range(5, 16))),
+    CasmeRow(13, "EP06_02f", 20, 22, 27, "R15+17", "sadness", "V", tuple(range(20, 30))),
+)
+CASME2_FOLDERS = {"raw": ("CASME2_RAW_selected", "img{n}.jpg"), "cropped": ("Cropped", "reg_img{n}.jpg"),
+                  "flat": ("", "img{n}.jpg")}
+CASME2_HEADER = ("Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",
+                 "Estimated Emotion")
+
+
+def write_casme2(
+    root: Path,
+    rows: Sequence[CasmeRow] = CASME2_ROWS,
+    layout: str = "raw",
+    sheet_name: str = "CASME2-coding-20140508.xlsx",
+    objective: bool = True,
+    frame_suffix: str = ".jpg",
+) -> Path:
+    """A CASME II tree: coding sheet (blank columns, "/" apex), optional objective-class sheet, frames."""
+    folder_name, pattern = CASME2_FOLDERS[layout]
+    pattern = pattern.replace(".jpg", frame_suffix)
+    frames_root = root / folder_name if folder_name else root
+    sheet = [CASME2_HEADER]
+    for r in rows:
+        sheet.append((r.subject, r.filename, None, r.onset, r.apex, r.offset, None, r.action_units, r.emotion))
+        if r.frames is not None:
+            subject = f"sub{int(r.subject):02d}" if str(r.subject).isdigit() else str(r.subject)
+            write_frames(frames_root / subject / r.filename, r.frames, pattern)
+    write_xlsx(root / sheet_name, sheet)
+    if objective:
+        classes = [("Subject", "Filename", "Objective Class")]
+        classes += [(r.subject, r.filename, r.objective) for r in rows if r.objective]
+        write_xlsx(root / "CASME2-ObjectiveClasses.xlsx", classes)
+    return root
+
+
+def write_demo(root: Path, rows: Sequence[CasmeRow] = CASME2_ROWS) -> Path:
+    """The demo database layout: CASME II sheets named -demo, frames directly under the root."""
+    return write_casme2(root, rows, layout="flat", sheet_name="CASME2-coding-demo.xlsx")
+
+
+def write_workbook(path: Path, sheets: dict[str, Sequence[Sequence[object]]]) -> Path:
+    """An xlsx with several sheets, in the given order."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        target = book.create_sheet(name)
+        for row in rows:
+            target.append(list(row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------
+# SAMM: notes above the header, grayscale frames 006_05562.jpg, objective classes shipped
+# ------------------------------------------------------------------------------------------
+
+SAMM_HEADER = ("Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame", "Duration",
+               "Micro", "Action Units", "Notes", "Estimated Emotion", "Objective Classes")
+
+
+@dataclass(frozen=True)
+class SammRow:
+    subject: object
+    filename: str
+    onset: object
+    apex: object
+    offset: object
+    action_units: str
+    emotion: str
+    objective: object
+    frames: tuple[int, ...] | None = None
+
+
+SAMM_ROWS = (
+    SammRow(6, "006_1_2", 5562, 5566, 5572, "R14A", "Contempt", 7, tuple(range(5560, 5576))),
+    SammRow(6, "006_1_3", 1201, None, 1209, "R12 or 12+25", "Happiness", "1", tuple(range(1200, 1212))),
+    SammRow(7, "007_3_1", 80, 84, 90, "4+7", "Anger", 3, tuple(range(78, 92))),
+    SammRow(7, "007_5_2", 995, 1000, 1004, "1+2", "Surprise", 2, tuple(range(990, 1006))),
+    SammRow(11, "011_2_1", 300, 303, 308, "L12", "Other", "", tuple(range(300, 310))),
+)
+
+
+def write_samm(root: Path, rows: Sequence[SammRow] = SAMM_ROWS, nested: bool = False, notes: int = 12) -> Path:
+    """A SAMM tree: the sheet opens with `notes` rows of text, frames are grayscale."""
+    frames_root = root / "SAMM" if nested else root
+    sheet: list[Sequence[object]] = [(f"note line {k}: coding conventions",) for k in range(notes)]
+    sheet.append(SAMM_HEADER)
+    for r in rows:
+        sheet.append((r.subject, r.filename, "1", r.onset, r.apex, r.offset, None, "Micro - 1/2", r.action_units,
+                      None, r.emotion, r.objective))
+        if r.frames is not None:
+            subject = f"{int(r.subject):03d}"
+            write_frames(frames_root / subject / r.filename, r.frames, subject + "_{n:05d}.jpg", gray=True)
+    write_xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", sheet)
+    return root
+
+
+# ------------------------------------------------------------------------------------------
+# SMIC: no sheet; HS / VIS / NIR camera folders, emotion from the folder, .bmp frames
+# ------------------------------------------------------------------------------------------
+
+SMIC_CLIPS = (  # (subject, emotion folder, clip folder, frame numbers)
+    ("s1", "negative", "s1_ne_01", tuple(range(26573, 26581))),
+    ("s1", "positive", "s1_po_01", tuple(range(1090, 1096))),
+    ("s2", "surprise", "s2_sur_01", tuple(range(95, 105))),
+    ("s10", "negative", "s10_ne_02", tuple(range(500, 506))),
+)
+
+
+def write_smic(root: Path, cameras: Sequence[str] = ("HS", "VIS", "NIR"), clips=SMIC_CLIPS) -> Path:
+    """A SMIC tree with micro/ and non_micro/ folders; NIR frames are grayscale."""
+    for camera in cameras:
+        for subject, emotion, clip, numbers in clips:
+            folder = root / camera / subject / "micro" / emotion / clip
+            write_frames(folder, numbers, "image{n:06d}.bmp", gray=camera == "NIR")
+        (root / camera / "s3" / "non_micro" / "s3_no_01").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+# ------------------------------------------------------------------------------------------
+# CAS(ME)^3 part A: repeated filenames, AUs separated by commas, color/ sub-folders
+# ------------------------------------------------------------------------------------------
+
+CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "Duration", "AU", "Objective class", "emotion")
+CASME3_ROWS = (  # subject, filename, onset, apex, offset, AU, objective, emotion
+    ("spNO.1", "a", 5, 8, 12, "4,7", "III", "anger"),
+    ("spNO.1", "a", 30, 33, 38, "12", "I", "happy"),
+    ("spNO.1", "b", 2, 6, 9, "L1+R2", "", "surprise"),
+    ("spNO.2", "a", 10, "/", 16, "9", "IV", "disgust"),
+)
+CASME3_VIDEOS = {("spNO.1", "a"): range(1, 41), ("spNO.1", "b"): range(1, 11), ("spNO.2", "a"): range(8, 20)}
+
+
+def write_casme3(root: Path, rows=CASME3_ROWS, videos=CASME3_VIDEOS) -> Path:
+    """A CAS(ME)^3 part A tree: annotation/<sheet> (sheet 'label') and data/part_A/<subject>/<video>/color/."""
+    sheet = [CASME3_HEADER]
+    for subject, filename, onset, apex, offset, au, objective, emotion in rows:
+        duration = offset - onset if isinstance(offset, int) and isinstance(onset, int) else None
+        sheet.append((subject, filename, onset, apex, offset, duration, au, objective, emotion))
+    write_workbook(root / "annotation" / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", {"label": sheet})
+    for (subject, video), numbers in videos.items():
+        write_frames(root / "data" / "part_A" / subject / video / "color", numbers, "{n}.jpg")
+    return root
+
+
+# ------------------------------------------------------------------------------------------
+# MMEW: frames under Micro_Expression/<emotion>/<clip>/
+# ------------------------------------------------------------------------------------------
+
+MMEW_HEADER = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "remarks", "Action Units",
+               "Estimated Emotion")
+MMEW_ROWS = (  # subject, filename, onset, apex, offset, AU, emotion, emotion folder on disk
+    ("S01", "S01_happy_1", 3, 7, 12, "R6+R12", "happiness", "happiness"),
+    ("S01", "S01_sur_1", 1, 4, 9, "1+2+5", "surprise", "surprise"),
+    ("S02", "S02_dis_1", 2, 5, 10, "4+9", "disgust", "fear"),  # stored in the wrong emotion folder
+    ("S02", "S02_others_1", 1, 3, 6, "14", "others", "others"),
+)
+
+
+def write_mmew(root: Path, rows=MMEW_ROWS) -> Path:
+    sheet = [MMEW_HEADER]
+    for subject, filename, onset, apex, offset, au, emotion, folder in rows:
+        sheet.append((subject, filename, onset, apex, offset, None, au, emotion))
+        write_frames(root / "MMEW" / "Micro_Expression" / folder / filename, range(1, 14), "{n}.jpg")
+    write_xlsx(root / "MMEW_Micro_Exp.xlsx", sheet)
+    return root
+
+
+# ------------------------------------------------------------------------------------------
+# CAS(ME)^2: a headerless code sheet plus two naming sheets; long videos under rawpic/
+# ------------------------------------------------------------------------------------------
+
+CASME2X_EXPRESSIONS = (
+    (1, "disgust1_1", 10, 14, 20, "4+7", "disgust", "micro-expression", "disgust"),
+    (1, "disgust1_2", 30, 40, 60, "4+9", "disgust", "macro-expression", "disgust"),
+    (1, "disgust1_3", 45, 47, 52, "R12", "positive", "micro-expression", "happy"),
+    (2, "anger1_1", 5, 9, 14, "1+2", "surprise", "micro-expression", "surprise"),
+)
+CASME2X_SUBJECTS = (("participant", "code", "number"), (None, "s15", 1), (None, "s16", 2))
+CASME2X_VIDEOS = (("0101", "disgust1"), ("0401", "anger1"))
+CASME2X_FOLDERS = {("s15", "15_0101disgustingteeth"): range(1, 61), ("s16", "16_0401girlcrashing"): range(1, 21)}
+
+
+def write_casme2x(root: Path, expressions=CASME2X_EXPRESSIONS) -> Path:
+    write_workbook(root / "CAS(ME)^2code_final.xlsx", {
+        "Sheet1": expressions, "naming rule1": CASME2X_SUBJECTS, "naming rule2": CASME2X_VIDEOS,
+    })
+    for (subject, video), numbers in CASME2X_FOLDERS.items():
+        write_frames(root / "rawpic" / subject / video, numbers, "img{n}.jpg")
+    return root
+
+
+# ------------------------------------------------------------------------------------------
+# folder: a CSV manifest
+# ------------------------------------------------------------------------------------------
+
+FOLDER_MANIFEST = (
+    "subject,folder,onset,apex,offset,emotion,action_units,objective_class\n"
+    "p1,clips/p1/take1,3,5,8,Happy,6+12,\n"
+    "p1,clips/p1/take2,,,,surprise,1+2,II\n"
+    "p2,clips/p2/take1,2,,9,disgust,R10,\n"
+)
+
+
+def write_folder_db(root: Path, manifest: str = FOLDER_MANIFEST) -> Path:
+    (root / "occmer_manifest.csv").parent.mkdir(parents=True, exist_ok=True)
+    (root / "occmer_manifest.csv").write_text(manifest, encoding="utf-8")
+    write_frames(root / "clips" / "p1" / "take1", range(1, 11), "frame_{n:03d}.png")
+    write_frames(root / "clips" / "p1" / "take2", range(1, 7), "{n}.jpg")
+    write_frames(root / "clips" / "p2" / "take1", range(1, 12), "f{n}.bmp")
+    return root
+
+
+WRITERS = {
+    "casme2": write_casme2, "demo": write_demo, "samm": write_samm,
+    "smic-hs": write_smic, "smic-vis": write_smic, "smic-nir": write_smic,
+    "casme3": write_casme3, "mmew": write_mmew, "casme2x": write_casme2x, "folder": write_folder_db,
+}
+EXPECTED_CLIPS = {
+    "casme2": len(CASME2_ROWS), "demo": len(CASME2_ROWS), "samm": len(SAMM_ROWS),
+    "smic-hs": len(SMIC_CLIPS), "smic-vis": len(SMIC_CLIPS), "smic-nir": len(SMIC_CLIPS),
+    "casme3": len(CASME3_ROWS), "mmew": len(MMEW_ROWS), "casme2x": 3, "folder": 3,
+}
+
+
+def write_database(name: str, root: Path) -> Path:
+    """The fixture tree of a registered database, by name (for tests that loop over adapters)."""
+    return WRITERS[name](root)
