@@ -1,0 +1,62 @@
+"""`occmer features`: options reach the library, reruns say 'up to date', user errors exit 2 in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from occmer.cli import cli
+from occmer.features import feature_names, read_features
+from occmer.features.groundtruth import GroundTruthClip, write_groundtruth_file
+
+
+@pytest.fixture()
+def small(tmp_path) -> Path:
+    clips = [GroundTruthClip("a", "s1", "AU4"), GroundTruthClip("b", "s2", "AU12")]
+    return write_groundtruth_file(tmp_path / "small.h5", clips, size=96, n_frames=3, gray=True)
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["features", *args])
+
+
+def test_compute_list_and_rerun(small):
+    result = run(str(small), "--flow", "dis,farneback", "--size", "16,32", "--diff", "--normalise", "maxabs",
+                 "--flow-param", "winsize=9", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "/features/flow_farneback_32: written" in result.output
+    assert feature_names(small) == ["flow_dis_16", "flow_dis_32", "flow_farneback_16", "flow_farneback_32"]
+    fs = read_features(small, "flow_farneback_16")
+    assert fs.channels == ["u", "v", "strain", "diff"] and fs.attrs["params"]["winsize"] == 9
+    assert fs.attrs["normalisation"] == "maxabs" and fs.data.shape == (2, 4, 16, 16)
+    again = run(str(small), "--flow", "dis", "--size", "16", "--diff", "--normalise", "maxabs", "--no-progress")
+    assert again.exit_code == 0 and "flow_dis_16: up to date" in again.output
+    listing = run(str(small), "--list")
+    assert listing.exit_code == 0 and "flow_dis_32: 2 x 4 x 32 x 32 (u, v, strain, diff), method dis" in listing.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--flow", "lucas"], "unknown flow method 'lucas'"),
+        (["--size", "28,x"], "--size expects integers"),
+        (["--flow-param", "nscales"], "--flow-param expects KEY=VALUE"),
+        (["--flow", "dis", "--flow-param", "nscales=3"], "--flow-param nscales: not a setting of dis"),
+        (["--workers", "0"], "--workers must be at least 1"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(small, args, message):
+    result = run(str(small), *args, "--no-progress")
+    assert result.exit_code == 2
+    assert message in result.output and result.output.count("\n") == 1
+
+
+def test_settings_conflict_needs_overwrite(small):
+    assert run(str(small), "--flow", "dis", "--size", "16", "--no-progress").exit_code == 0
+    conflict = run(str(small), "--flow", "dis", "--size", "16", "--diff", "--no-progress")
+    assert conflict.exit_code == 2 and "--overwrite" in conflict.output
+    replaced = run(str(small), "--flow", "dis", "--size", "16", "--diff", "--overwrite", "--no-progress")
+    assert replaced.exit_code == 0 and "flow_dis_16: written" in replaced.output
+    assert read_features(small, "flow_dis_16").channels[-1] == "diff"
