@@ -2,56 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
+from occmer.cli.common import load_clips, mask_options
+from occmer.databases.apex import APEX_POLICIES
 from occmer.databases.base import FRAME_MODES
-from occmer.errors import DataError
-
-
-def _mask_options(coverage, region, fill, variant, choices) -> dict:
-    options = {"coverage": coverage, "region": region, "fill": fill, "variant": variant}
-    if choices:
-        options["choices"] = [c.strip() for c in choices.split(",") if c.strip()]
-    return {k: v for k, v in options.items() if v is not None}
-
-
-def _fallback_roots(spec: str, roots: tuple[str, ...]) -> dict[str, Path]:
-    """Build (once, cached) the demo database when it is asked for without a root."""
-    if "demo" not in spec.split("+") or os.environ.get("OCCMER_DEMO_ROOT"):
-        return {}
-    if any(r.startswith("demo=") for r in roots) or (roots and spec == "demo"):
-        return {}
-    from tqdm import tqdm
-
-    from occmer.demo import DemoParams, ensure_demo_database
-
-    defaults = DemoParams()
-    with tqdm(total=defaults.subjects * defaults.clips_per_subject, unit="clip", desc="demo database (first use)",
-              leave=False) as bar:
-        return {"demo": ensure_demo_database(progress=lambda _sample: bar.update(1))}
-
-
-def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool):
-    """Scan the databases named by `db`; stop on problems unless skip_invalid."""
-    from occmer.databases.resolve import resolve_databases, scan_all
-
-    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=_fallback_roots(db, roots))
-    result = scan_all(databases)
-    invalid = [{"sample_id": p.sample_id, "reason": f"{p.message} ({p.path})"} for p in result.problems]
-    if result.problems and not skip_invalid:
-        listing = "\n".join(f"  - {p}" for p in result.problems)
-        raise DataError(
-            f"{len(result.problems)} problems in {db} (nothing was written):\n{listing}\n"
-            "fix them, or pass --skip-invalid to leave those clips out (they are recorded in the output)"
-        )
-    for p in result.problems:
-        click.echo(f"skipping invalid clip {p}", err=True)
-    return result.clips, invalid
 
 
 @click.command("synthesize")
@@ -78,7 +37,7 @@ def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool):
               help="Landmark backend: mediapipe (bundled model) or file (your own landmarks, see docs/landmarks.md).")
 @click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="file backend: folder of per-clip landmark files.")
-@click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
+@click.option("--apex", type=click.Choice(sorted(APEX_POLICIES)), default="midpoint", show_default=True,
               help="How a missing apex is filled (recorded per clip in apex_source).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (parallel over clips).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command.")
@@ -110,7 +69,7 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
 
     landmark_options = {"folder": str(landmarks_dir.resolve())} if landmarks_dir else {}
     settings = SynthesisSettings(
-        database=db, mask=mask, mask_options=_mask_options(coverage, region, fill, variant, choices), seed=seed,
+        database=db, mask=mask, mask_options=mask_options(coverage, region, fill, variant, choices), seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options,
         apex=apex, compression=compression,
     )

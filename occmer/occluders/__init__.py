@@ -20,8 +20,19 @@ register(NoOccluder)
 
 
 def _load_builtin() -> None:
-    # from occmer.occluders import block  (each family module is imported here)
-    return None
+    """Register the built-in families (imported here so the registry has no import cycle)."""
+    from occmer.occluders.block import BlockOccluder
+    from occmer.occluders.custom import CustomOccluder
+    from occmer.occluders.glasses import GlassesOccluder, SunglassesOccluder
+    from occmer.occluders.masks import ClothMaskOccluder, N95MaskOccluder, SurgicalMaskOccluder
+    from occmer.occluders.random_choice import RandomOccluder
+
+    families = (
+        BlockOccluder, GlassesOccluder, SunglassesOccluder, SurgicalMaskOccluder, N95MaskOccluder,
+        ClothMaskOccluder, CustomOccluder, RandomOccluder,
+    )
+    for cls in families:
+        register(cls)
 
 
 _load_builtin()

@@ -1,15 +1,23 @@
-"""Blend an occluder layer into frames, moved by each frame's rigid head motion."""
+"""Blend an occluder layer into frames, moved by each frame's rigid head motion.
+
+Also the placement-time helpers every family shares: feathered alpha edges, matching the
+occluder's brightness and colour to the face's local illumination, and the covered
+fraction of the face. These run once per clip on the onset frame, so nothing they do
+can flicker between frames.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from occmer.faces import topology as topo
 from occmer.occluders.base import OccluderLayer
 
 # Transforms closer to the identity than this (in pixels of displacement at the frame
 # corners) are treated as the identity, so a still face gets bit-identical occluders.
 IDENTITY_TOLERANCE_PX = 1e-3
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def is_identity(transform: np.ndarray | None, shape: tuple[int, int]) -> bool:
@@ -39,13 +47,98 @@ def warp_layer(layer: OccluderLayer, transform: np.ndarray | None) -> tuple[np.n
 def composite(frame: np.ndarray, layer: OccluderLayer, transform: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(occluded frame uint8, occlusion alpha uint8 0..255) for one frame.
 
-    frame: (H, W, C) uint8 with C = 3 (RGB) or 1 (gray); gray frames get the layer's
-    luminance, so an occluder on SAMM or SMIC-NIR stays gray.
+    frame: (H, W, C) uint8 with C = 3 (RGB) or 1 (gray), or (H, W) gray; gray frames get
+    the layer's luminance, so an occluder on SAMM or SMIC-NIR stays gray. The output has
+    the input's shape.
     """
+    squeeze = frame.ndim == 2
+    image = frame[:, :, None] if squeeze else frame
     color, alpha = warp_layer(layer, transform)
-    if frame.shape[2] == 1:
-        color = (color @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+    if image.shape[2] == 1:
+        color = (color @ LUMA)[:, :, None]
     a = alpha[:, :, None]
-    out = frame.astype(np.float32) * (1.0 - a) + color
+    out = image.astype(np.float32) * (1.0 - a) + color
     occluded = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    if squeeze:
+        occluded = occluded[:, :, 0]
     return occluded, np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
+
+
+def feather(alpha: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Soften alpha edges with a Gaussian of `sigma_px` pixels (0 = unchanged).
+
+    A hard 0/1 edge on a face looks pasted on; a one-pixel soft edge looks printed on.
+    """
+    if sigma_px <= 0:
+        return alpha.astype(np.float32, copy=True)
+    soft = cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), sigmaX=float(sigma_px), borderType=cv2.BORDER_CONSTANT)
+    return np.clip(soft, 0.0, 1.0)
+
+
+def luminance(frame: np.ndarray) -> np.ndarray:
+    """Float32 (H, W) luminance 0..255 of an RGB or gray frame."""
+    image = frame.astype(np.float32)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 1:
+        return image[:, :, 0]
+    return image @ LUMA
+
+
+def illumination_gain(
+    frame: np.ndarray, landmarks: np.ndarray, reference: float = 170.0, strength: float = 0.7
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(gain map (H, W), colour cast (3,), record) that lights an occluder like the face.
+
+    The gain map is the face's low-frequency luminance (shadows, a lit side) relative to
+    `reference` (a well lit face), tempered by `strength` so an occluder on a dark face is
+    darker but still readable. The colour cast is the face's mean colour relative to its
+    own luminance (a warm or a blue light), also tempered; gray frames get no cast.
+    """
+    h, w = frame.shape[:2]
+    face = topo.face_region_mask(landmarks, (h, w))
+    lum = luminance(frame)
+    face_size = max(4.0, float(np.sqrt(face.sum())))
+    sigma = face_size / 6.0
+    weight = cv2.GaussianBlur(face.astype(np.float32), (0, 0), sigma) + 1e-6
+    local = cv2.GaussianBlur(lum * face, (0, 0), sigma) / weight
+    face_mean = float(lum[face].mean()) if face.any() else reference
+    local = np.where(weight > 0.05, local, face_mean)
+    gain = (local / reference) ** strength
+    gain = np.clip(gain, 0.25, 1.4).astype(np.float32)
+    cast = np.ones(3, np.float32)
+    if frame.ndim == 3 and frame.shape[2] == 3 and face.any():
+        mean_rgb = frame[face].astype(np.float32).mean(0)
+        cast = (mean_rgb / max(1.0, float(mean_rgb @ LUMA))) ** (0.25 * strength)
+        cast = (cast / float(cast @ LUMA)).astype(np.float32)
+    record = {
+        "reference": reference,
+        "strength": strength,
+        "face_luminance": round(face_mean, 3),
+        "cast": [round(float(c), 4) for c in cast],
+    }
+    return gain, cast, record
+
+
+def match_illumination(
+    color: np.ndarray, frame: np.ndarray, landmarks: np.ndarray, strength: float = 0.7
+) -> tuple[np.ndarray, dict]:
+    """The occluder colour lit like the face around it (see illumination_gain)."""
+    gain, cast, record = illumination_gain(frame, landmarks, strength=strength)
+    lit = color * gain[:, :, None] * cast[None, None, :]
+    return np.clip(lit, 0.0, 255.0).astype(np.float32), record
+
+
+def occlusion_ratio(alpha: np.ndarray, landmarks: np.ndarray) -> float:
+    """Covered fraction of the face region (convex hull of the mesh), alpha-weighted.
+
+    alpha: (H, W) float in 0..1 or uint8 in 0..255.
+    """
+    a = alpha.astype(np.float32)
+    if alpha.dtype == np.uint8:
+        a = a / 255.0
+    face = topo.face_region_mask(landmarks, a.shape[:2])
+    area = int(face.sum())
+    if area == 0:
+        return 0.0
+    return float(a[face].sum() / area)
