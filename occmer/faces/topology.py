@@ -39,6 +39,66 @@ FACE_OVAL = (
 # Points that move with the head but hardly with an expression: inner eye corners, nose
 # bridge and the sides of the face contour (not brows, lids' middles, lips or jaw).
 RIGID_POINTS = (133, 362, 168, 6, 197, 195, 5, 4, 234, 454, 127, 356, 93, 323, 132, 361, 33, 263)
+# The points head-motion tracking follows: the rigid points without the face contour (an
+# LK window on the contour sees the static background and drags the estimate toward zero
+# motion), plus interior points that move with the skull: beside the nose bridge (245, 465,
+# 122, 351), the nose walls (196, 419, 236, 456, 198, 420, 131, 360, 45, 275, 217, 437), the
+# lateral orbits (35, 265, 111, 340, 143, 372) and mid forehead (151). Spread over regions so
+# that no single action unit moves most of them (brows drag the eye corners; a smile the
+# orbits; only a strong nose wrinkle, AU9, moves a majority).
+HEAD_MOTION_POINTS = (
+    133, 362, 33, 263, 168, 6, 197, 195, 5, 4, 1, 245, 465, 122, 351,
+    196, 419, 236, 456, 198, 420, 131, 360, 45, 275, 217, 437, 35, 265, 111, 340, 143, 372, 151,
+)
+
+
+# Named groups by the names other stages use; a landmark set that lacks points of a group
+# (NaN rows, e.g. a 68-point file converted by occmer.faces.pointsets) serves only part of it.
+GROUPS: dict[str, tuple[int, ...]] = {
+    "right_eye_corners": (RIGHT_EYE_OUTER, RIGHT_EYE_INNER),
+    "left_eye_corners": (LEFT_EYE_INNER, LEFT_EYE_OUTER),
+    "eye_centers": (RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER),
+    "right_eye": RIGHT_EYE,
+    "left_eye": LEFT_EYE,
+    "right_iris": RIGHT_IRIS,
+    "left_iris": LEFT_IRIS,
+    "right_brow": RIGHT_BROW,
+    "left_brow": LEFT_BROW,
+    "nose_bridge": NOSE_BRIDGE,
+    "nose_tip": (NOSE_TIP,),
+    "nose": NOSE,
+    "mouth_corners": (MOUTH_RIGHT_CORNER, MOUTH_LEFT_CORNER),
+    "mouth": MOUTH,
+    "right_cheek": RIGHT_CHEEK,
+    "left_cheek": LEFT_CHEEK,
+    "chin": CHIN,
+    "chin_bottom": (CHIN_BOTTOM,),
+    "forehead_top": (FOREHEAD_TOP,),
+    "face_edges": (RIGHT_FACE_EDGE, LEFT_FACE_EDGE),
+    "face_oval": FACE_OVAL,
+    "rigid": RIGID_POINTS,
+    "head_motion": HEAD_MOTION_POINTS,
+}
+
+
+def group_points(landmarks: np.ndarray, group: str, min_points: int = 1, sample_id: str = "") -> np.ndarray:
+    """The finite points (N, 2) of a named group; raises DataError when fewer than min_points are present.
+
+    Stages that may receive partial landmark sets (68-point files) call this instead of
+    indexing, so a missing group fails with a message instead of spreading NaN.
+    """
+    from occmer.errors import DataError
+
+    if group not in GROUPS:
+        raise KeyError(f"unknown landmark group {group!r}; known: {', '.join(sorted(GROUPS))}")
+    points = np.asarray(landmarks)[list(GROUPS[group])]
+    points = points[np.all(np.isfinite(points), axis=1)]
+    if len(points) < min_points:
+        raise DataError(
+            f"sample {sample_id or '?'}: the landmarks provide {len(points)} of the {min_points} point(s) needed "
+            f"for group {group!r}; this landmark set cannot serve it, use the mediapipe backend or 478-point files"
+        )
+    return points
 
 
 def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +115,7 @@ def face_region_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarra
     import cv2
 
     points = np.asarray(landmarks[: min(len(landmarks), 468)], dtype=np.float32)
+    points = points[np.all(np.isfinite(points), axis=1)]
     hull = cv2.convexHull(points.reshape(-1, 1, 2)).reshape(-1, 2)
     mask = np.zeros(shape, dtype=np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
