@@ -55,13 +55,15 @@ def loso_splits(index: pd.DataFrame, subject_column: str = "subject") -> list[Sp
 def label_indices(index: pd.DataFrame, scheme: str) -> tuple[np.ndarray, list[str]]:
     """(class index per row, -1 where the row is outside the scheme; class names).
 
-    Classes are the scheme's classes present in the file, in the scheme's canonical order.
+    Classes are the scheme's classes present in the file, in the scheme's canonical order,
+    then any other label present (a database's own emotion word), sorted.
     """
     from occmer.labels import classes, label_of
 
     labels = [label_of(row, scheme) for row in index.to_dict("records")]
-    present = set(labels)
-    names = [name for name in classes(scheme) if name in present]
+    present = set(labels) - {""}
+    canonical = classes(scheme)
+    names = [name for name in canonical if name in present] + sorted(present - set(canonical))
     lookup = {name: i for i, name in enumerate(names)}
     return np.array([lookup.get(label, -1) for label in labels], dtype=np.int64), names
 
@@ -74,7 +76,7 @@ class OccmerDataset(Dataset):
     frames: None, "keyframes" (onset, apex, offset), "onset_apex", or "all" (variable T).
     features: a /features/<name> group (e.g. "flow_tvl1_28") returned as "x" and "occlusion".
     Each item is a dict: sample_id, subject, label, and frames uint8 (T, C, H, W),
-    landmarks float32 (K, 2) of the onset frame, x float32 (C, S, S), occlusion (S, S).
+    landmarks float32 (K, 2) of the onset frame, x float32 (C, S, S), occlusion (1, S, S).
     """
 
     def __init__(
@@ -100,13 +102,14 @@ class OccmerDataset(Dataset):
         self.labels = codes
         self.sample_ids = self.index["sample_id"].tolist()
         if features is not None:
-            with open_store(self.path) as f:
-                if schema.FEATURES not in f or features not in f[schema.FEATURES]:
-                    have = sorted(f[schema.FEATURES]) if schema.FEATURES in f else []
-                    raise FeatureError(
-                        f"{self.path} has no features {features!r} (has: {', '.join(have) or 'none'}); "
-                        f"compute them with `occmer features {self.path} ...`"
-                    )
+            from occmer.features import feature_names
+
+            have = feature_names(self.path)
+            if features not in have:
+                raise FeatureError(
+                    f"{self.path} has no features {features!r} (has: {', '.join(have) or 'none'}); "
+                    f"compute them with `occmer features {self.path} ...`"
+                )
         self._file = None
         self._pid = None
 
@@ -146,7 +149,7 @@ class OccmerDataset(Dataset):
             group = f[schema.FEATURES][self.features]
             out["x"] = torch.from_numpy(group["data"][row])
             if "occlusion" in group:
-                out["occlusion"] = torch.from_numpy(group["occlusion"][row])
+                out["occlusion"] = torch.from_numpy(group["occlusion"][row][None])
         return out
 
     def _frame_positions(self, row: int, numbers: list[int]) -> list[int] | None:

@@ -25,11 +25,10 @@ from occmer.databases.base import FRAME_MODES
 from occmer.errors import ConfigError, FaceNotFoundError, OccmerError
 from occmer.faces.align import alignment_transform, transform_points, warp_frame
 from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
-from occmer.faces.motion import estimate_head_motion
-from occmer.faces.topology import face_region_mask
+from occmer.faces.motion import track_head_motion
 from occmer.frames import is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
-from occmer.occluders.compositing import composite
+from occmer.occluders.compositing import composite, occlusion_ratio
 from occmer.seeding import sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
 
@@ -91,14 +90,12 @@ class ProcessedClip:
             "filename": clip.filename, "emotion": clip.emotion, "objective_class": clip.objective_class,
             "composite": clip.composite, "action_units": clip.action_units, "apex_source": clip.apex_source,
             "onset": clip.onset, "apex": clip.apex, "offset": clip.offset, "n_frames": len(self.frame_numbers),
-            "occlusion_ratio": self.occlusion_ratio,
+            "occlusion_ratio": self.occlusion_ratio, "objective_source": clip.objective_source,
+            "fixes": json.dumps(list(clip.fixes)),
         }
-        placement = dict(self.placement)
-        placement["annotation_fixes"] = list(clip.fixes)
-        placement["objective_source"] = clip.objective_source
         return ClipRecord(
             row=row, frames=self.frames, occlusion=self.occlusion, landmarks=self.landmarks,
-            frame_numbers=self.frame_numbers, placement=placement, extra={"head_motion": self.head_motion},
+            frame_numbers=self.frame_numbers, placement=self.placement, extra={"head_motion": self.head_motion},
         )
 
 
@@ -106,13 +103,6 @@ def _onset_index(clip: Clip, numbers: Sequence[int]) -> int:
     if clip.onset not in numbers:
         raise OccmerError(f"{clip.sample_id}: onset frame {clip.onset} is not among the selected frames")
     return list(numbers).index(clip.onset)
-
-
-def covered_fraction(alpha: np.ndarray, landmarks: np.ndarray) -> float:
-    """Fraction of the face region (landmark convex hull) covered by an alpha map (uint8)."""
-    face = face_region_mask(landmarks, alpha.shape)
-    area = face.sum()
-    return float(alpha[face].sum(dtype=np.float64) / (255.0 * area)) if area else 0.0
 
 
 class ClipProcessor:
@@ -157,7 +147,10 @@ class ClipProcessor:
         else:
             alignment = np.eye(2, 3)
             frames, onset_landmarks = raw, found.astype(np.float32)
-        motion = estimate_head_motion(frames, onset, onset_landmarks)
+        tracked = track_head_motion(
+            frames, onset, onset_landmarks, sample_id=clip.sample_id, frame_numbers=numbers.tolist()
+        )
+        motion = tracked.transforms
         rng = sample_rng(s.seed, clip.sample_id, "occluder")
         layer = self.occluder.place(frames[onset], onset_landmarks, rng)
         occluded, alphas, landmarks = [], [], []
@@ -167,14 +160,14 @@ class ClipProcessor:
             alphas.append(alpha)
             landmarks.append(transform_points(onset_landmarks, transform))
         landmarks_arr = np.stack(landmarks).astype(np.float32)
-        ratio = float(np.mean([covered_fraction(a, lm) for a, lm in zip(alphas, landmarks_arr, strict=True)]))
+        ratio = float(np.mean([occlusion_ratio(a, lm) for a, lm in zip(alphas, landmarks_arr, strict=True)]))
         placement = {
             "occluder": self.occluder.name,
             "spec": s.mask,
             "parameters": layer.params,
             "alignment": np.asarray(alignment).tolist(),
             "landmark_backend": s.landmarks,
-            "max_head_motion_px": float(_max_displacement(motion, frames[0].shape[:2])),
+            "head_motion": tracked.summary(),
         }
         return ProcessedClip(
             clip=clip, frames=np.stack(occluded), clean_frames=np.stack(frames), occlusion=np.stack(alphas),
@@ -185,13 +178,6 @@ class ClipProcessor:
     def close(self) -> None:
         if self._backend is not None:
             self._backend.close()
-
-
-def _max_displacement(motion: np.ndarray, shape: tuple[int, int]) -> float:
-    h, w = shape
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
-    moved = np.einsum("tij,kj->tki", np.asarray(motion, np.float64), corners)
-    return float(np.abs(moved - corners[None, :, :2]).max()) if len(motion) else 0.0
 
 
 def process_clip(clip: Clip, settings: SynthesisSettings) -> ProcessedClip:

@@ -33,7 +33,9 @@ class OccmerGroup(click.Group):
         except KeyboardInterrupt:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo("interrupted: finished work is kept; rerun the same command with --resume", err=True)
+            click.echo(
+                "interrupted: finished work is kept; rerun the same command (synthesize: add --resume)", err=True
+            )
             ctx.exit(EXIT_INTERRUPTED)
 
 

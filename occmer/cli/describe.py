@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 
 from occmer.errors import DataError
@@ -20,18 +17,6 @@ def _env_help() -> str:
             by_var.setdefault(cls.env_var, []).append(name)
     listed = ", ".join(f"{var} ({', '.join(names)})" for var, names in sorted(by_var.items()))
     return f"Root environment variables: {listed}."
-
-
-def _demo_fallback(spec: str, roots: tuple[str, ...]) -> dict[str, Path]:
-    """The cached demo database (built on first use) when demo is asked for without a root."""
-    names = [n.strip().lower() for n in spec.split("+")]
-    if "demo" not in names or os.environ.get("OCCMER_DEMO_ROOT"):
-        return {}
-    if any(r.startswith("demo=") for r in roots) or (roots and names == ["demo"]):
-        return {}
-    from occmer.demo import ensure_demo_database
-
-    return {"demo": ensure_demo_database()}
 
 
 def _list_databases() -> str:
@@ -76,8 +61,9 @@ def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, st
         return
     from occmer.databases.resolve import resolve_databases, scan_all
     from occmer.databases.summary import format_databases, format_summary, summarise
+    from occmer.demo import demo_fallback_roots
 
-    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=_demo_fallback(db, roots))
+    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots))
     result = scan_all(databases)
     click.echo(format_databases(databases))
     click.echo(format_summary(summarise(result, scheme)))

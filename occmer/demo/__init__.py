@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from occmer.demo.actions import ACTION_UNITS, EXPRESSIONS
 from occmer.demo.build import DemoParams, build_demo_database, is_demo_database
-from occmer.demo.cache import default_cache_dir, ensure_demo_database
+from occmer.demo.cache import default_cache_dir, demo_fallback_roots, ensure_demo_database
 from occmer.demo.sheets import CODING_SHEET, MANIFEST, OBJECTIVE_SHEET, read_manifest
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "DemoParams",
     "build_demo_database",
     "default_cache_dir",
+    "demo_fallback_roots",
     "ensure_demo_database",
     "is_demo_database",
     "read_manifest",

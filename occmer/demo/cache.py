@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -62,3 +62,21 @@ def ensure_demo_database(
         if not is_demo_database(target):
             raise
     return target
+
+
+def demo_fallback_roots(spec: str, roots: Sequence[str], progress: bool = True) -> dict[str, Path]:
+    """{"demo": cached demo root} when `spec` names demo and no root was given for it.
+
+    The CLI commands pass this as `fallback_roots` to `resolve_databases`, so `--db demo`
+    works with no data; the database is built (with a progress bar) only on first use.
+    """
+    names = [n.strip().lower() for n in spec.split("+")]
+    if "demo" not in names or os.environ.get("OCCMER_DEMO_ROOT"):
+        return {}
+    if any(r.startswith("demo=") for r in roots) or (roots and names == ["demo"]):
+        return {}
+    from tqdm import tqdm
+
+    total = DemoParams().subjects * DemoParams().clips_per_subject
+    with tqdm(total=total, unit="clip", desc="demo database (first use)", leave=False, disable=not progress) as bar:
+        return {"demo": ensure_demo_database(progress=lambda _sample: bar.update(1))}

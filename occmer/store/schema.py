@@ -18,6 +18,7 @@ ROOT_ATTRS = (
 STRING_COLUMNS = (
     "sample_id", "database", "subject", "filename", "emotion", "objective_class",
     "composite", "action_units", "apex_source",
+    "objective_source", "fixes",  # v1 extensions: "given"/"derived"/"", JSON list of annotation fixes
 )
 INT_COLUMNS = ("onset", "apex", "offset", "n_frames")
 FLOAT_COLUMNS = ("occlusion_ratio",)

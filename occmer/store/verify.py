@@ -124,6 +124,11 @@ def _check_features(f: h5py.File, n: int) -> list[str]:
         return []
     problems = []
     for name, group in f[schema.FEATURES].items():
+        if name.startswith("."):
+            problems.append(f"/features/{name}: leftover of an interrupted write; rerun `occmer features` on the file")
+            continue
+        if not bool(group.attrs.get("complete", False)):
+            problems.append(f"/features/{name}: not marked complete; recompute it with `occmer features --overwrite`")
         if "data" not in group:
             problems.append(f"/features/{name}: dataset 'data' missing")
             continue

@@ -1,0 +1,30 @@
+"""`occmer report`: re-render tables and plots from finished `occmer bench` runs (and merge shards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("report")
+@click.argument("dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the merged report (default: the first DIR).")
+@click.option("--no-plots", is_flag=True, help="Write tables, metrics and predictions only.")
+def report_command(dirs: tuple[Path, ...], out: Path | None, no_plots: bool) -> None:
+    """Recompute metrics from the fold files of one or more bench result directories and write
+    predictions.csv, metrics.json, table.md, table.csv and the plots.
+
+    Several DIRs are merged: shards run with `occmer bench --folds i/n` on different machines
+    give the same table as one run. Cells with missing folds are marked partial.
+
+    Example: occmer report shard1/ shard2/ shard3/ --out merged/
+    """
+    from occmer.bench.report import render
+
+    render(list(dirs), out or dirs[0], plots=not no_plots, echo=click.echo)
+
+
+COMMANDS = [report_command]
