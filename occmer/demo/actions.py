@@ -112,10 +112,10 @@ ACTION_UNITS: dict[int, ActionUnit] = {
         ActionUnit(
             6,
             "cheek raiser",
-            (Region("cheek", "all", 0.0, 1.0, sigma_iod=0.2), Region("eye", "lower", 0.0, 1.0, 0.4, 0.1)),
+            (Region("cheek", "outer", 0.0, 1.0, sigma_iod=0.12), Region("eye", "lower", 0.0, 1.0, 0.4, 0.08)),
         ),
         ActionUnit(7, "lid tightener", (Region("eye", "lower", 0.0, 1.0, weight=0.8, sigma_iod=0.1),)),
-        ActionUnit(12, "lip corner puller", (Region("mouth_corner", "all", -0.8, 0.6, sigma_iod=0.2),)),
+        ActionUnit(12, "lip corner puller", (Region("mouth_corner", "all", -0.8, 0.6, sigma_iod=0.14),)),
     )
 }
 
