@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,14 +252,12 @@ def _run_parallel(clips: Sequence[Clip], workers: int, init_args: tuple, advance
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=init_args) as pool:
-        pending = {pool.submit(_run_one, clip) for clip in clips}
+        futures = [pool.submit(_run_one, clip) for clip in clips]
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    advance(future.result())
+            for future in as_completed(futures):
+                advance(future.result())
         except BaseException:
-            for future in pending:
+            for future in futures:
                 future.cancel()
             raise
 

@@ -15,12 +15,12 @@ def mask_options(coverage, region, fill, variant, choices) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool):
+def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool, progress: bool = True):
     """Scan the databases named by `db`; stop on problems unless skip_invalid."""
     from occmer.databases.resolve import resolve_databases, scan_all
     from occmer.demo import demo_fallback_roots
 
-    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots))
+    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots, progress))
     result = scan_all(databases)
     invalid = [{"sample_id": p.sample_id, "reason": f"{p.message} ({p.path})"} for p in result.problems]
     if result.problems and not skip_invalid:

@@ -75,7 +75,7 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     )
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
-    clips, invalid = load_clips(db, roots, apex, skip_invalid)
+    clips, invalid = load_clips(db, roots, apex, skip_invalid, progress=not no_progress)
     command = "occmer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     summary = synthesize(
         settings, clips, out, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,

@@ -77,6 +77,10 @@ def demo_fallback_roots(spec: str, roots: Sequence[str], progress: bool = True) 
         return {}
     from tqdm import tqdm
 
-    total = DemoParams().subjects * DemoParams().clips_per_subject
+    params = DemoParams().validate()
+    cached = default_cache_dir().absolute() / cache_key(params)
+    if is_demo_database(cached):
+        return {"demo": cached}
+    total = params.subjects * params.clips_per_subject
     with tqdm(total=total, unit="clip", desc="demo database (first use)", leave=False, disable=not progress) as bar:
         return {"demo": ensure_demo_database(progress=lambda _sample: bar.update(1))}

@@ -6,8 +6,12 @@ alignment. Backends are created inside each worker process (mediapipe is not pic
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,24 +44,51 @@ class LandmarkBackend(ABC):
         return cls()
 
 
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence the C++ log lines mediapipe/TFLite print on start-up (they bypass Python logging).
+
+    Set OCCMER_MEDIAPIPE_LOGS=1 to see them.
+    """
+    if os.environ.get("OCCMER_MEDIAPIPE_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class MediapipeBackend(LandmarkBackend):
     """mediapipe 0.10.21 face mesh, models bundled in the wheel (no download)."""
 
     name = "mediapipe"
 
     def __init__(self, min_detection_confidence: float = 0.5) -> None:
-        import mediapipe as mp
+        with quiet_native_stderr():
+            import mediapipe as mp
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-        )
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence,
+            )
+        self._warm = False
 
     def detect(self, image: np.ndarray, sample_id: str = "", frame_number: int | None = None) -> np.ndarray | None:
         rgb = as_rgb(image)
-        result = self._mesh.process(rgb)
+        if self._warm:
+            result = self._mesh.process(rgb)
+        else:  # the first call prints the rest of the start-up log lines
+            with quiet_native_stderr():
+                result = self._mesh.process(rgb)
+            self._warm = True
         if not result.multi_face_landmarks:
             return None
         h, w = rgb.shape[:2]
