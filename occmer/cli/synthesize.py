@@ -34,9 +34,10 @@ from occmer.databases.base import FRAME_MODES
 @click.option("--frames", "frames_mode", type=click.Choice(FRAME_MODES), default="clip", show_default=True,
               help="clip = onset..offset, keyframes = onset/apex/offset, all = the whole folder.")
 @click.option("--landmarks", default="mediapipe", show_default=True,
-              help="Landmark backend: mediapipe (bundled model) or file (your own landmarks, see docs/landmarks.md).")
+              help="Landmark backend: mediapipe (bundled model) or file:FOLDER (your own landmarks, one file per "
+                   "clip, see docs/landmarks.md).")
 @click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="file backend: folder of per-clip landmark files.")
+              help="file backend: folder of per-clip landmark files (same as --landmarks file:FOLDER).")
 @click.option("--apex", type=click.Choice(sorted(APEX_POLICIES)), default="midpoint", show_default=True,
               help="How a missing apex is filled (recorded per clip in apex_source).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (parallel over clips).")
@@ -67,6 +68,8 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     """
     from occmer.pipeline import SynthesisSettings, synthesize
 
+    if landmarks.startswith("file:"):
+        landmarks, landmarks_dir = "file", Path(landmarks.split(":", 1)[1])
     landmark_options = {"folder": str(landmarks_dir.resolve())} if landmarks_dir else {}
     settings = SynthesisSettings(
         database=db, mask=mask, mask_options=mask_options(coverage, region, fill, variant, choices), seed=seed,
