@@ -36,12 +36,14 @@ def _protocol_help() -> str:
 @click.option("--features", default=None, metavar="NAME",
               help="Feature set to train on (e.g. flow_tvl1_28). Default: flow of each model's input size.")
 @click.option("--train-on", "train_on", multiple=True, metavar="CONDITION",
-              help="Train only on these conditions (repeatable); each is tested on every --test-on condition.")
+              help="Train only on these conditions (repeatable); each is tested on every --test-on condition "
+                   "(all conditions when --test-on is not given).")
 @click.option("--test-on", "test_on", multiple=True, metavar="CONDITION",
               help="Test only on these conditions (repeatable), e.g. --train-on clean --test-on glasses.")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
               help="Fixed epoch budget per fold (no selection on the test subject).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Training batch size (a last batch of one sample joins the previous batch).")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="AdamW learning rate.")
 @click.option("--weight-decay", type=float, default=1e-4, show_default=True, help="AdamW weight decay.")
 @click.option("--val-subjects", type=click.IntRange(min=0), default=0, show_default=True,
@@ -56,8 +58,8 @@ def _protocol_help() -> str:
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when available), cpu, cuda or cuda:N. CUDA trains with bf16 autocast.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_out"),
-              show_default=True, help="Results directory (config.json, folds/, tables, plots).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out: finished folds are not retrained.")
+              show_default=True, help="Results directory (config.json, folds/, tables, plots). If it holds a run "
+                                      "with the same settings, that run continues: finished folds are kept.")
 @click.option("--folds", "shard", default="1/1", show_default=True, metavar="i/n",
               help="Run only shard i of n of the fold jobs (merge the shards with `occmer report`).")
 @click.option("--max-folds", type=click.IntRange(min=1), default=None,
@@ -67,7 +69,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                   demo_clips: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
-                  hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path, resume: bool,
+                  hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
                   shard: str, max_folds: int | None, no_progress: bool) -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
@@ -103,7 +105,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
-        max_folds=max_folds, shard=Shard.parse(shard), resume=resume,
+        max_folds=max_folds, shard=Shard.parse(shard),
     )
     run_bench(request, progress=not no_progress, echo=click.echo)
     click.echo(f"results in {out}")

@@ -1,0 +1,209 @@
+"""Conditions: named groups of occmer files (clean, glasses, ...) read into arrays for training.
+
+A condition is one occluder setting; it may span several files (one per database, e.g.
+CASME II and SAMM for MEGC 2018), which are concatenated. `--data NAME=FILE` names it; a
+bare `--data FILE` takes the occluder recorded in the file ("none" reads as "clean").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from occmer.data import read_index
+from occmer.errors import BenchError, FeatureError
+from occmer.features import feature_names, read_features
+from occmer.labels import label_of
+from occmer.models.regions import region_boxes
+from occmer.store import schema
+from occmer.store.reader import open_store, root_attrs
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+CLEAN = "clean"
+
+
+@dataclass
+class ConditionData:
+    """One condition's samples, labels and model inputs, rows in `table` order."""
+
+    name: str
+    files: tuple[str, ...]
+    feature: str
+    channels: tuple[str, ...]
+    table: pd.DataFrame  # sample_id, database, subject, label, ... (one row per sample)
+    x: np.ndarray  # float32 (N, C, S, S)
+    occlusion: np.ndarray  # float32 (N, S, S)
+    regions: np.ndarray | None  # float32 (N, R, 4) normalised boxes, None when not asked for
+
+    def take(self, sample_ids: Sequence[str]) -> ConditionData:
+        """The rows of `sample_ids`, in that order (a BenchError names the first missing id)."""
+        position = {sid: i for i, sid in enumerate(self.table["sample_id"])}
+        missing = [sid for sid in sample_ids if sid not in position]
+        if missing:
+            raise BenchError(
+                f"condition {self.name} ({', '.join(self.files)}) has no sample {missing[0]!r} "
+                f"({len(missing)} missing); cross-condition runs need files of the same clips"
+            )
+        rows = np.array([position[sid] for sid in sample_ids], dtype=np.int64)
+        return ConditionData(
+            self.name, self.files, self.feature, self.channels, self.table.iloc[rows].reset_index(drop=True),
+            self.x[rows], self.occlusion[rows], None if self.regions is None else self.regions[rows],
+        )
+
+
+def parse_data_option(value: str) -> tuple[str | None, Path]:
+    """`NAME=FILE` or `FILE` -> (name or None, path)."""
+    name, sep, path = value.partition("=")
+    if sep and _NAME.match(name) and not Path(value).exists():
+        return name, Path(path).expanduser()
+    return None, Path(value).expanduser()
+
+
+def occluder_name(path: Path) -> str:
+    """The condition name a file implies: its occluder's registry name, "clean" for none."""
+    with open_store(path) as f:
+        occluder = root_attrs(f).get("occluder", "")
+    if isinstance(occluder, dict):
+        occluder = occluder.get("name") or occluder.get("spec") or ""
+    name = str(occluder or "").split(":", 1)[0].strip()
+    if name in ("", "none"):
+        return CLEAN
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+
+
+def group_conditions(values: Sequence[str]) -> dict[str, tuple[Path, ...]]:
+    """`--data` values -> {condition name: files}, in first-seen order."""
+    groups: dict[str, list[Path]] = {}
+    for value in values:
+        name, path = parse_data_option(value)
+        if not path.exists():
+            raise BenchError(f"--data {value}: file {path} not found")
+        name = name or occluder_name(path)
+        if path.resolve() in [p.resolve() for p in groups.get(name, [])]:
+            raise BenchError(f"--data {value}: {path} is given twice for condition {name}")
+        groups.setdefault(name, []).append(path)
+    return {name: tuple(paths) for name, paths in groups.items()}
+
+
+def file_checksum(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a data file, recorded in config.json so a result names exactly what it read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def choose_feature(files: Sequence[Path], size: int, requested: str | None) -> str:
+    """The feature set to read: `requested`, else flow at the model's size (TV-L1 first), else the only one."""
+    have = set(feature_names(files[0]))
+    for path in files[1:]:
+        have &= set(feature_names(path))
+    listing = ", ".join(sorted(have)) or "none"
+    hint = "compute one with `occmer features FILE --flow tvl1 --size S`"
+    if requested:
+        if requested not in have:
+            raise FeatureError(f"--features {requested}: not in every file of {[str(p) for p in files]} "
+                               f"(common features: {listing}); {hint}")
+        return requested
+    preferred = [f"flow_tvl1_{size}"] + sorted(n for n in have if n.startswith("flow_") and n.endswith(f"_{size}"))
+    for name in preferred:
+        if name in have:
+            return name
+    if len(have) == 1:
+        return next(iter(have))
+    raise FeatureError(
+        f"no feature set of size {size} in {[str(p) for p in files]} (common features: {listing}); "
+        f"pass --features NAME or {hint}"
+    )
+
+
+def label_table(files: Sequence[Path], scheme: str) -> pd.DataFrame:
+    """The /samples tables of `files` stacked, with `label`, `file` and `row` columns added."""
+    parts = []
+    for number, path in enumerate(files):
+        index = read_index(path)
+        index["file"] = number
+        index["row"] = np.arange(len(index))
+        parts.append(index)
+    table = pd.concat(parts, ignore_index=True)
+    duplicated = table["sample_id"][table["sample_id"].duplicated()]
+    if len(duplicated):
+        raise BenchError(
+            f"sample {duplicated.iloc[0]!r} appears in more than one of {[str(p) for p in files]}; "
+            "give each file its own condition name with --data NAME=FILE"
+        )
+    table["label"] = [label_of(row, scheme) for row in table.to_dict("records")]
+    return table
+
+
+def onset_landmarks(path: Path, sample_ids: Sequence[str], onsets: Sequence[int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Landmarks (N, K, 2) of each clip's aligned onset frame, and the frame size (W, H)."""
+    out = []
+    size = (0, 0)
+    with open_store(path) as f:
+        for sid, onset in zip(sample_ids, onsets, strict=True):
+            clip = f[schema.CLIPS][sid]
+            numbers = clip["frame_numbers"][()].tolist()
+            if int(onset) not in numbers:
+                raise BenchError(f"{path}: clip {sid} has no onset frame {onset} among its frames; rerun synthesize")
+            out.append(clip["landmarks"][numbers.index(int(onset))])
+            shape = clip["frames"].shape
+            size = (int(shape[2]), int(shape[1]))
+    return np.stack(out).astype(np.float32), size
+
+
+def load_condition(
+    name: str, files: Sequence[Path], scheme: str, feature: str, with_regions: bool
+) -> ConditionData:
+    """Read every sample of a condition: labels, feature arrays, occlusion and region boxes."""
+    table = label_table(files, scheme)
+    xs, occlusions, regions, channels = [], [], [], None
+    for number, path in enumerate(files):
+        part = table[table["file"] == number]
+        features = read_features(path, feature)
+        if list(features.sample_ids) != list(part["sample_id"]):
+            raise FeatureError(f"{path}: /features/{feature} rows do not match /samples; recompute the features")
+        if channels is not None and tuple(features.channels) != channels:
+            raise FeatureError(f"{path}: feature {feature} has channels {features.channels}, other files {channels}")
+        channels = tuple(features.channels)
+        xs.append(np.asarray(features.data, dtype=np.float32))
+        occlusions.append(np.asarray(features.occlusion, dtype=np.float32))
+        if with_regions:
+            regions.append(_region_boxes(path, part))
+    return ConditionData(
+        name=name,
+        files=tuple(str(p) for p in files),
+        feature=feature,
+        channels=channels or (),
+        table=table,
+        x=np.concatenate(xs),
+        occlusion=np.concatenate(occlusions),
+        regions=np.concatenate(regions) if with_regions else None,
+    )
+
+
+def _region_boxes(path: Path, part: pd.DataFrame) -> np.ndarray:
+    landmarks, size = onset_landmarks(path, list(part["sample_id"]), list(part["onset"]))
+    return np.stack([region_boxes(points, size) for points in landmarks]).astype(np.float32)
+
+
+def region_occlusion(regions: np.ndarray, occlusion: np.ndarray) -> np.ndarray:
+    """Mean occluder alpha inside each region box: (N, R) in [0, 1] from boxes (N, R, 4) and maps (N, S, S)."""
+    n, r = regions.shape[:2]
+    size = occlusion.shape[-1]
+    out = np.zeros((n, r), dtype=np.float32)
+    for i in range(n):
+        for j in range(r):
+            x0, y0, x1, y1 = regions[i, j]
+            c0, r0 = int(np.floor(np.clip(x0, 0, 1) * size)), int(np.floor(np.clip(y0, 0, 1) * size))
+            c1, r1 = int(np.ceil(np.clip(x1, 0, 1) * size)), int(np.ceil(np.clip(y1, 0, 1) * size))
+            window = occlusion[i, r0:max(r1, r0 + 1), c0:max(c1, c0 + 1)]
+            out[i, j] = float(window.mean()) if window.size else 0.0
+    return out

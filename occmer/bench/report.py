@@ -1,0 +1,282 @@
+"""Tables, metrics and plots from finished fold files, merged over run directories (shards).
+
+`render(dirs, out)` is all `occmer report` does; `occmer bench` calls it at the end. The
+scores are recomputed from the per-fold predictions every time, so a report of shards
+equals the report of one run that did every fold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, write_json_atomic
+from occmer.bench.metrics import METRIC_NAMES, Scores, mean_std, score
+from occmer.errors import BenchError
+
+LABELS = {"uf1": "UF1", "uar": "UAR", "accuracy": "Acc", "weighted_f1": "wF1"}
+
+
+@dataclass
+class Run:
+    """The merged view of one or more run directories."""
+
+    config: dict[str, Any]
+    records: list[dict[str, Any]]
+    dirs: list[str]
+
+
+@dataclass
+class CellSummary:
+    """Scores of one (model, condition): per seed, per database, and mean/std over seeds."""
+
+    model: str
+    condition: str
+    train: str
+    test: str
+    classes: list[str]
+    folds_expected: int
+    folds_done: dict[int, int]
+    per_seed: dict[int, Scores]
+    by_database: dict[str, dict[int, Scores]] = field(default_factory=dict)
+
+    @property
+    def complete_seeds(self) -> list[int]:
+        return [s for s, n in self.folds_done.items() if n >= self.folds_expected]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.folds_done) and len(self.complete_seeds) == len(self.folds_done)
+
+    def used_seeds(self) -> list[int]:
+        """Seeds whose every fold is done; all seeds found when none is complete (marked partial)."""
+        return self.complete_seeds or sorted(self.per_seed)
+
+    def stat(self, metric: str, database: str | None = None) -> tuple[float, float]:
+        source = self.per_seed if database is None else self.by_database.get(database, {})
+        return mean_std([getattr(source[s], metric) for s in self.used_seeds() if s in source])
+
+
+def merge_configs(configs: Sequence[dict[str, Any]], dirs: Sequence[str]) -> dict[str, Any]:
+    """One config for several directories; BenchError when their settings or data differ."""
+    base = json.loads(json.dumps(configs[0]))
+    for config, directory in zip(configs[1:], dirs[1:], strict=True):
+        if config.get("settings") != base.get("settings"):
+            a, b = base.get("settings", {}), config.get("settings", {})
+            keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            raise BenchError(f"{directory} was run with different settings than {dirs[0]} ({', '.join(keys)}); "
+                             "only shards of the same run can be merged")
+        for name, files in config.get("conditions", {}).items():
+            known = base["conditions"].get(name)
+            if known is not None and [f["sha256"] for f in known] != [f["sha256"] for f in files]:
+                raise BenchError(f"{directory}: condition {name} used other data files than {dirs[0]}; cannot merge")
+            base["conditions"].setdefault(name, files)
+        base["models"] = list(dict.fromkeys([*base["models"], *config.get("models", [])]))
+        labels = [c["condition"] for c in base["cells"]]
+        base["cells"] += [c for c in config.get("cells", []) if c["condition"] not in labels]
+        base["seeds"] = sorted(set(base["seeds"]) | set(config.get("seeds", [])))
+        for key, entry in config.get("plan", {}).items():
+            base["plan"].setdefault(key, entry)
+    return base
+
+
+def load_run(dirs: Sequence[Path]) -> Run:
+    """Configs and fold records of `dirs`; a fold found in two directories counts once."""
+    configs = []
+    for directory in dirs:
+        path = Path(directory) / CONFIG_FILE
+        if not path.exists():
+            raise BenchError(f"{directory}: no {CONFIG_FILE}; pass the --out folder of an `occmer bench` run")
+        configs.append(json.loads(path.read_text(encoding="utf-8")))
+    config = merge_configs(configs, [str(d) for d in dirs])
+    records, seen = [], {}
+    for directory in dirs:
+        for fold_file in sorted((Path(directory) / FOLDS_DIR).rglob("*.json")):
+            try:
+                record = json.loads(fold_file.read_text(encoding="utf-8"))
+            except ValueError:
+                continue  # a torn file from a killed run: the fold counts as not done
+            key = (record["model"], record["condition"], int(record["seed"]), record["fold"])
+            if key in seen:
+                if seen[key]["pred"] != record["pred"]:
+                    raise BenchError(f"fold {key} has different predictions in two directories ({fold_file}); "
+                                     "were they run with the same code and device?")
+                continue
+            seen[key] = record
+            records.append(record)
+    return Run(config=config, records=records, dirs=[str(d) for d in dirs])
+
+
+def predictions_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (model, condition, seed, sample): fold, true, predicted and class probabilities."""
+    rows = []
+    for record in records:
+        for i, sid in enumerate(record["sample_id"]):
+            row = {
+                "model": record["model"], "condition": record["condition"], "train_condition": record["train_condition"],
+                "test_condition": record["test_condition"], "seed": record["seed"], "fold": record["fold"],
+                "sample_id": sid, "database": record["database"][i], "subject": record["subject"][i],
+                "true": record["true"][i], "predicted": record["pred"][i],
+            }
+            for cls, p in zip(record["classes"], record["probabilities"][i], strict=True):
+                row[f"p_{cls}"] = p
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["model", "condition", "seed", "fold", "sample_id"], kind="stable").reset_index(drop=True)
+
+
+def summarise(run: Run) -> list[CellSummary]:
+    """Pooled scores per (model, condition, seed) and per database, in plan order."""
+    grouped: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = {}
+    for record in run.records:
+        grouped.setdefault((record["model"], record["condition"]), {}).setdefault(int(record["seed"]), []).append(record)
+    summaries = []
+    for entry in _ordered_plan(run.config):
+        by_seed = grouped.get((entry["model"], entry["condition"]), {})
+        summary = CellSummary(
+            model=entry["model"], condition=entry["condition"], train=entry["train"], test=entry["test"],
+            classes=entry["classes"], folds_expected=len(entry["folds"]),
+            folds_done={s: len({r["fold"] for r in by_seed.get(s, []) if r["fold"] in entry["folds"]})
+                        for s in sorted(set(run.config.get("seeds", [])) | set(by_seed))},
+            per_seed={},
+        )
+        for seed, recs in sorted(by_seed.items()):
+            recs = [r for r in recs if r["fold"] in entry["folds"]]
+            if not recs:
+                continue
+            true = [t for r in recs for t in r["true"]]
+            pred = [p for r in recs for p in r["pred"]]
+            databases = np.array([d for r in recs for d in r["database"]])
+            summary.per_seed[seed] = score(true, pred, entry["classes"])
+            if len(set(databases)) > 1:
+                for db in sorted(set(databases)):
+                    keep = databases == db
+                    summary.by_database.setdefault(db, {})[seed] = score(
+                        np.array(true)[keep], np.array(pred)[keep], entry["classes"])
+        summaries.append(summary)
+    return summaries
+
+
+def _ordered_plan(config: dict[str, Any]) -> list[dict[str, Any]]:
+    models = config.get("models", [])
+    cells = [c["condition"] for c in config.get("cells", [])]
+    entries = list(config.get("plan", {}).values())
+
+    def rank(entry: dict[str, Any]) -> tuple[int, int]:
+        m = models.index(entry["model"]) if entry["model"] in models else len(models)
+        c = cells.index(entry["condition"]) if entry["condition"] in cells else len(cells)
+        return m, c
+
+    return sorted(entries, key=rank)
+
+
+def _cell_text(summary: CellSummary, metrics: Sequence[str], database: str | None = None) -> str:
+    if not summary.per_seed:
+        return "-"
+    parts = []
+    for metric in metrics:
+        mean, std = summary.stat(metric, database)
+        parts.append(f"{mean:.3f}" if len(summary.used_seeds()) < 2 else f"{mean:.3f}±{std:.3f}")
+    text = " / ".join(parts)
+    if not summary.complete_seeds:
+        done = max(summary.folds_done.values(), default=0)
+        text += f" (partial: {done}/{summary.folds_expected} folds)"
+    return text
+
+
+def markdown_table(summaries: Sequence[CellSummary], metrics: Sequence[str] = ("uf1", "uar", "accuracy"),
+                   database: str | None = None) -> str:
+    """Rows models, columns conditions; each cell `UF1 / UAR / Acc` (mean±std over seeds)."""
+    models = list(dict.fromkeys(s.model for s in summaries))
+    conditions = list(dict.fromkeys(s.condition for s in summaries))
+    lookup = {(s.model, s.condition): s for s in summaries}
+    header = "| model | " + " | ".join(conditions) + " |"
+    lines = [header, "|" + "---|" * (len(conditions) + 1)]
+    for model in models:
+        cells = [_cell_text(lookup[(model, c)], metrics, database) if (model, c) in lookup else "" for c in conditions]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summary_frame(summaries: Sequence[CellSummary]) -> pd.DataFrame:
+    """table.csv: one row per (model, condition[, database]) with mean and std of every metric."""
+    rows = []
+    for s in summaries:
+        for database in [None, *sorted(s.by_database)]:
+            row = {"model": s.model, "condition": s.condition, "train_condition": s.train, "test_condition": s.test,
+                   "database": database or "all", "seeds": len(s.used_seeds()) if s.per_seed else 0,
+                   "folds_expected": s.folds_expected, "folds_done": min(s.folds_done.values(), default=0),
+                   "complete": s.complete}
+            for metric in METRIC_NAMES:
+                mean, std = s.stat(metric, database) if s.per_seed else (float("nan"), float("nan"))
+                row[f"{metric}_mean"], row[f"{metric}_std"] = round(mean, 6), round(std, 6)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics_payload(run: Run, summaries: Sequence[CellSummary]) -> dict[str, Any]:
+    """metrics.json: settings plus, per cell, the scores of every seed and database and the mean/std."""
+    cells = []
+    for s in summaries:
+        cells.append({
+            "model": s.model, "condition": s.condition, "train_condition": s.train, "test_condition": s.test,
+            "classes": s.classes, "folds_expected": s.folds_expected,
+            "folds_done": {str(k): v for k, v in s.folds_done.items()}, "complete": s.complete,
+            "seeds": {str(k): v.as_dict() for k, v in s.per_seed.items()},
+            "by_database": {db: {str(k): v.as_dict() for k, v in seeds.items()} for db, seeds in s.by_database.items()},
+            "mean": {m: s.stat(m)[0] for m in METRIC_NAMES} if s.per_seed else {},
+            "std": {m: s.stat(m)[1] for m in METRIC_NAMES} if s.per_seed else {},
+        })
+    return {"settings": run.config["settings"], "label_scheme": run.config.get("label_scheme"),
+            "directories": run.dirs, "cells": cells}
+
+
+def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
+    """table.md: the main table, per-database tables for multi-database data, and how to read them."""
+    settings = run.config["settings"]
+    classes = list(dict.fromkeys(c for s in summaries for c in s.classes))
+    lines = [
+        f"# occmer bench: {settings['protocol']}, labels {run.config.get('label_scheme')}",
+        "",
+        "Cells: UF1 / UAR / accuracy on predictions pooled over folds; mean±std over seeds "
+        f"{run.config.get('seeds')}. Training: {settings['train']['epochs']} epochs, batch "
+        f"{settings['train']['batch_size']}, lr {settings['train']['lr']}"
+        + (f", best epoch chosen on {settings['val_subjects']} validation subjects carved from training subjects"
+           if settings.get("val_subjects") else ", fixed epoch budget (no selection)") + ".",
+        f"Classes: {', '.join(classes)}; chance UAR = {1 / max(len(classes), 1):.3f}.",
+        "",
+        markdown_table(summaries),
+    ]
+    databases = sorted({db for s in summaries for db in s.by_database})
+    for db in databases:
+        lines += ["", f"## {db} only (same predictions, scored on this database's samples)", "",
+                  markdown_table([s for s in summaries if db in s.by_database], database=db)]
+    return "\n".join(lines) + "\n"
+
+
+def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, echo: Callable[[str], None] = print) -> Run:
+    """Write predictions.csv, metrics.json, table.md, table.csv and the plots into `out`; print the table."""
+    run = load_run(dirs)
+    summaries = summarise(run)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    predictions = predictions_frame(run.records)
+    predictions.to_csv(out / "predictions.csv", index=False)
+    write_json_atomic(out / "metrics.json", metrics_payload(run, summaries))
+    summary_frame(summaries).to_csv(out / "table.csv", index=False)
+    text = markdown_report(run, summaries)
+    (out / "table.md").write_text(text, encoding="utf-8")
+    if plots and not predictions.empty:
+        from occmer.bench import plots as plotting
+
+        plotting.render_all(run, summaries, predictions, out)
+    echo(text)
+    return run

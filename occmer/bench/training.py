@@ -1,0 +1,213 @@
+"""One fold's training and prediction: a pure function of (tensors, model, settings, seed).
+
+The fold's tensors are moved to the device once; batches are index selections on the
+device, the running loss stays on the device (one host sync per epoch, for the log line),
+and CUDA runs under bf16 autocast. On CPU the same seed gives bit-identical predictions.
+There is no selection on the test set: training runs a fixed number of epochs, or picks
+the epoch with the best validation UF1 when validation samples (carved from the training
+subjects) are given.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+from torch import nn
+
+from occmer.errors import BenchError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by every fold of a run."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
+            raise BenchError(
+                f"invalid training settings epochs={self.epochs} batch_size={self.batch_size} lr={self.lr} "
+                f"weight_decay={self.weight_decay}: epochs and batch size must be >= 1, lr > 0"
+            )
+
+
+@dataclass
+class FoldTensors:
+    """The arrays of one side of a fold, in the model batch contract (docs/architecture.md)."""
+
+    x: np.ndarray  # float32 (N, C, S, S)
+    y: np.ndarray  # int64 (N,)
+    regions: np.ndarray | None = None  # float32 (N, R, 4)
+    occlusion: np.ndarray | None = None  # float32 (N, S, S)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def subset(self, positions: np.ndarray) -> FoldTensors:
+        return FoldTensors(
+            x=self.x[positions],
+            y=self.y[positions],
+            regions=None if self.regions is None else self.regions[positions],
+            occlusion=None if self.occlusion is None else self.occlusion[positions],
+        )
+
+
+@dataclass
+class FoldOutput:
+    """Test-set probabilities and per-sample extras (such as region attention) of one fold."""
+
+    probabilities: np.ndarray  # float32 (N_test, K)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # per-sample arrays, first dim N_test
+    epochs: int = 0  # epochs whose weights were used for prediction
+    train_seconds: float = 0.0
+    samples_per_s: float = 0.0
+
+
+LossFn = Callable[[nn.Module, Any, dict[str, torch.Tensor]], torch.Tensor]
+ModelFactory = Callable[[int, int, int], nn.Module]  # (num_classes, in_channels, input_size) -> model
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when torch sees a GPU, else the CPU; an unavailable CUDA is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"--device {name}: torch sees no CUDA device on this machine; use --device cpu or auto")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise BenchError(f"--device {name!r} is not one of auto, cpu, cuda")
+    return torch.device(name)
+
+
+def to_device(tensors: FoldTensors, device: torch.device) -> dict[str, torch.Tensor]:
+    """All arrays of one fold side, moved to the device once (pinned first for an async copy)."""
+    arrays = {"x": tensors.x, "label": tensors.y}
+    if tensors.regions is not None:
+        arrays["regions"] = tensors.regions
+    if tensors.occlusion is not None:
+        arrays["occlusion"] = tensors.occlusion[:, None]
+    out = {}
+    for key, array in arrays.items():
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if device.type == "cuda":
+            tensor = tensor.pin_memory().to(device, non_blocking=True)
+        out[key] = tensor
+    return out
+
+
+def _autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def _batch(data: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {key: value.index_select(0, index) for key, value in data.items()}
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator | None, device: torch.device):
+    """Index tensors per batch; a trailing batch of one sample joins the previous one (BatchNorm)."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    order = order.to(device, non_blocking=True)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    for i, start in enumerate(starts):
+        stop = starts[i + 1] if i + 1 < len(starts) else n
+        yield order[start:stop]
+
+
+def predict(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device) -> FoldOutput:
+    """Softmax probabilities and per-sample extras for every sample of `data`, in order."""
+    model.eval()
+    n = int(data["x"].shape[0])
+    logits, extras = [], {}
+    with torch.no_grad(), _autocast(device):
+        for index in _batches(n, max(batch_size, 1) * 4, None, device):
+            output = model(_batch(data, index))
+            logits.append(output.logits.float())
+            for key, value in (getattr(output, "extras", None) or {}).items():
+                if torch.is_tensor(value) and value.dim() >= 1 and value.shape[0] == index.shape[0]:
+                    extras.setdefault(key, []).append(value.float())
+    probabilities = torch.softmax(torch.cat(logits), dim=1).cpu().numpy().astype(np.float32)
+    return FoldOutput(
+        probabilities=probabilities,
+        extras={key: torch.cat(parts).cpu().numpy().astype(np.float32) for key, parts in extras.items()},
+    )
+
+
+def _val_score(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device) -> float:
+    probabilities = predict(model, data, batch_size, device).probabilities
+    y_true = data["label"].cpu().numpy()
+    return float(f1_score(y_true, probabilities.argmax(1), labels=np.unique(y_true), average="macro", zero_division=0))
+
+
+def train_fold(
+    factory: ModelFactory,
+    loss_fn: LossFn,
+    train: FoldTensors,
+    test: FoldTensors,
+    num_classes: int,
+    config: TrainConfig,
+    seed: int,
+    val: FoldTensors | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> FoldOutput:
+    """Train a fresh model on `train` and return its predictions on `test`.
+
+    The model is built after `torch.manual_seed(seed)`, and shuffling uses a generator seeded
+    from the same value, so the result depends only on the arguments.
+    """
+    if len(train) < 2:
+        raise BenchError(f"a fold has {len(train)} training sample(s); the protocol left too little data")
+    device = resolve_device(config.device)
+    if device.type == "cuda":  # cheap for these small models, and repeatable numbers on one GPU
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    torch.manual_seed(seed)
+    model = factory(num_classes, int(train.x.shape[1]), int(train.x.shape[-1])).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    train_data = to_device(train, device)
+    val_data = to_device(val, device) if val is not None and len(val) else None
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    n = len(train)
+    start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        total = torch.zeros((), device=device)
+        for index in _batches(n, config.batch_size, generator, device):
+            batch = _batch(train_data, index)
+            with _autocast(device):
+                loss = loss_fn(model, model(batch), batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total = total + loss.detach().float() * index.shape[0]
+        if on_epoch is not None:
+            on_epoch(epoch, float(total) / n)
+        if val_data is not None:
+            value = _val_score(model, val_data, config.batch_size, device)
+            if best is None or value > best[0]:
+                best = (value, epoch, copy.deepcopy(model.state_dict()))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    epochs_used = config.epochs
+    if best is not None:
+        model.load_state_dict(best[2])
+        epochs_used = best[1]
+    output = predict(model, to_device(test, device), config.batch_size, device)
+    output.epochs = epochs_used
+    output.train_seconds = seconds
+    output.samples_per_s = n * config.epochs / seconds if seconds > 0 else 0.0
+    return output

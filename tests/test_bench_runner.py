@@ -1,0 +1,195 @@
+"""End-to-end bench on tiny files: outputs, determinism, resume after a killed fold, shard merging."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+from test_bench_support import write_tiny
+
+import occmer.bench.runner as runner_module
+from occmer.cli import cli
+
+torch.set_num_threads(1)
+
+BASE = ["--epochs", "1", "--batch-size", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bench_data")
+    return {"clean": write_tiny(root / "clean.h5"), "surgical": write_tiny(root / "mask.h5", occluded=True)}
+
+
+def _bench(args: list[str]) -> object:
+    result = CliRunner().invoke(cli, ["bench", *args], catch_exceptions=False)
+    return result
+
+
+def _fold_files(out: Path) -> list[Path]:
+    return sorted((out / "folds").rglob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def full_run(files, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("full") / "run"
+    result = _bench(["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
+                     "--out", str(out), *BASE])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_end_to_end_writes_every_output(full_run, files):
+    for name in ("config.json", "predictions.csv", "metrics.json", "table.md", "table.csv",
+                 "confusion_ststnet_clean.png", "confusion_ststnet_surgical.png", "uf1_by_model_condition.png"):
+        assert (full_run / name).exists(), name
+    config = json.loads((full_run / "config.json").read_text())
+    assert config["settings"]["protocol"] == "loso"
+    assert [f["path"] for f in config["conditions"]["clean"]] == [str(files["clean"])]
+    assert len(config["conditions"]["clean"][0]["sha256"]) == 64
+    assert config["plan"]["ststnet|clean"]["folds"] == ["demo/s00", "demo/s01", "demo/s02", "demo/s03"]
+    predictions = pd.read_csv(full_run / "predictions.csv")
+    # 12 samples x 2 conditions x 2 seeds, each tested exactly once per (condition, seed).
+    assert len(predictions) == 48
+    assert predictions.groupby(["condition", "seed"])["sample_id"].nunique().eq(12).all()
+    assert {"p_happiness", "p_surprise", "p_disgust"} <= set(predictions.columns)
+    table = pd.read_csv(full_run / "table.csv")
+    assert set(table["condition"]) == {"clean", "surgical"}
+    assert table["complete"].all() and table["seeds"].eq(2).all()
+    assert "| ststnet |" in (full_run / "table.md").read_text()
+
+
+def test_same_command_gives_bit_identical_predictions(full_run, files, tmp_path):
+    out = tmp_path / "again"
+    result = _bench(["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
+                     "--out", str(out), *BASE])
+    assert result.exit_code == 0, result.output
+    for a, b in zip(_fold_files(full_run), _fold_files(out), strict=True):
+        first, second = json.loads(a.read_text()), json.loads(b.read_text())
+        assert first["probabilities"] == second["probabilities"]
+        assert first["pred"] == second["pred"]
+
+
+def test_a_run_with_other_settings_is_refused(full_run, files):
+    result = CliRunner().invoke(cli, ["bench", "ststnet", "--data", str(files["clean"]), "--out", str(full_run),
+                                      "--epochs", "2", "--no-progress"])
+    assert result.exit_code == 2
+    assert "different settings (train)" in result.output and "new --out" in result.output
+
+
+def test_resume_after_a_killed_fold_retrains_only_missing_folds(full_run, files, tmp_path, monkeypatch):
+    out = tmp_path / "killed"
+    args = ["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
+            "--out", str(out), *BASE]
+    real = runner_module.train_fold
+    calls = {"n": 0}
+
+    def dies_on_third(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(runner_module, "train_fold", dies_on_third)
+    result = CliRunner().invoke(cli, ["bench", *args])
+    assert result.exit_code == 130 and "rerun the same command" in result.output
+    finished = _fold_files(out)
+    assert len(finished) == 2
+    stamps = {p: p.stat().st_mtime_ns for p in finished}
+
+    calls["n"] = 100
+    result = _bench(args)  # the same command continues the run
+    assert result.exit_code == 0, result.output
+    assert "2 already done" in result.output
+    assert calls["n"] == 100 + 14  # 16 folds in the grid, 2 kept
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    pd.testing.assert_frame_equal(pd.read_csv(out / "table.csv"), pd.read_csv(full_run / "table.csv"))
+
+
+def test_shards_merge_to_the_same_table_as_one_run(full_run, files, tmp_path):
+    shards = []
+    for i in (1, 2, 3):
+        out = tmp_path / f"shard{i}"
+        result = _bench(["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
+                         "--folds", f"{i}/3", "--out", str(out), *BASE])
+        assert result.exit_code == 0, result.output
+        shards.append(out)
+    assert sum(len(_fold_files(s)) for s in shards) == 16
+    assert "partial" in (shards[0] / "table.md").read_text()
+    assert not pd.read_csv(shards[0] / "table.csv")["complete"].any()
+    merged = tmp_path / "merged"
+    result = CliRunner().invoke(cli, ["report", *map(str, shards), "--out", str(merged), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(merged / "table.csv"), pd.read_csv(full_run / "table.csv"))
+    assert json.loads((merged / "metrics.json").read_text())["cells"] == \
+        json.loads((full_run / "metrics.json").read_text())["cells"]
+
+
+def test_report_refuses_runs_with_other_settings(full_run, files, tmp_path):
+    other = tmp_path / "other"
+    result = _bench(["ststnet", "--data", str(files["clean"]), "--lr", "0.01", "--max-folds", "1",
+                     "--out", str(other), *BASE])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["report", str(full_run), str(other), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "different settings" in result.output
+
+
+def test_train_clean_test_occluded_with_region_model(files, tmp_path):
+    out = tmp_path / "cross"
+    result = _bench(["rrrn", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--train-on", "clean",
+                     "--test-on", "surgical", "--max-folds", "2", "--out", str(out), *BASE])
+    assert result.exit_code == 0, result.output
+    record = json.loads(_fold_files(out)[0].read_text())
+    assert record["train_condition"] == "clean" and record["test_condition"] == "surgical"
+    weights, covered = record["extras"]["region_weights"], record["extras"]["region_occlusion"]
+    assert len(weights) == len(covered) == record["n_test"] == 3
+    assert covered[0][-1] == pytest.approx(0.5, abs=0.1)  # the whole-face box: lower half covered
+    assert "clean->surgical" in (out / "table.md").read_text()
+    assert (out / "attention_rrrn.png").exists()
+
+
+def test_user_errors_are_one_line(files, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["bench", "nosuchmodel", "--data", str(files["clean"]), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "unknown model" in result.output
+    result = runner.invoke(cli, ["bench", "ststnet", "--data", str(files["clean"]), "--protocol", "megc2018-hde",
+                                 "--out", str(tmp_path / "y"), *BASE])
+    assert result.exit_code == 2 and "one --data file per database" in result.output
+    result = runner.invoke(cli, ["bench", "ststnet", "--data", str(files["clean"]), "--hparam", "nope=1",
+                                 "--out", str(tmp_path / "z")])
+    assert result.exit_code == 2 and "no model accepts" in result.output
+
+
+@pytest.mark.slow
+def test_no_data_uses_the_cached_demo_conditions(tmp_path, monkeypatch):
+    """`occmer bench ststnet` with no --data builds the demo conditions (minutes: synthesis + flow)."""
+    monkeypatch.setenv("OCCMER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    result = _bench(["ststnet", "--demo-masks", "none,surgical", "--demo-subjects", "3", "--demo-clips", "3",
+                     "--max-folds", "2", "--out", str(out), *BASE])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "table.csv")
+    assert list(table["condition"]) == ["clean", "surgical"]
+    assert table["complete"].all()
+
+
+def test_hde_on_two_database_files_of_one_condition_with_validation(tmp_path):
+    casme2 = write_tiny(tmp_path / "casme2.h5", database="casme2", seed=1)
+    samm = write_tiny(tmp_path / "samm.h5", database="samm", seed=2)
+    out = tmp_path / "hde"
+    result = _bench(["ststnet", "--protocol", "megc2018-hde", "--data", f"clean={casme2}", "--data", f"clean={samm}",
+                     "--val-subjects", "1", "--out", str(out), *BASE])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(p.read_text()) for p in _fold_files(out)]
+    assert sorted(r["fold"] for r in records) == ["casme2->samm", "samm->casme2"]
+    for record in records:
+        assert record["n_train"] == 9 and record["n_val"] == 3 and record["n_test"] == 12  # 1 of 4 subjects held out
+        assert set(record["database"]) == {record["fold"].split("->")[1]}
+        assert record["classes"] == ["I", "II", "IV"]
+    table = pd.read_csv(out / "table.csv")
+    assert sorted(table["database"]) == ["all", "casme2", "samm"]
+    assert "## casme2 only" in (out / "table.md").read_text()
