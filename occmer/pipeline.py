@@ -28,7 +28,7 @@ from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
 from occmer.faces.motion import track_head_motion
 from occmer.frames import is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
-from occmer.occluders.compositing import composite, occlusion_ratio
+from occmer.occluders.compositing import Compositor, occlusion_ratio
 from occmer.seeding import sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
 
@@ -154,8 +154,9 @@ class ClipProcessor:
         rng = sample_rng(s.seed, clip.sample_id, "occluder")
         layer = self.occluder.place(frames[onset], onset_landmarks, rng)
         occluded, alphas, landmarks = [], [], []
+        compositor = Compositor(layer)
         for frame, transform in zip(frames, motion, strict=True):
-            image, alpha = composite(frame, layer, transform)
+            image, alpha = compositor.composite(frame, transform)
             occluded.append(image)
             alphas.append(alpha)
             landmarks.append(transform_points(onset_landmarks, transform))
@@ -229,6 +230,16 @@ def _init_worker(settings: SynthesisSettings, out: Path, on_error: str) -> None:
     _WORKER = (ClipProcessor(settings), RunDirectory(out), on_error)
 
 
+def _init_worker_process(settings: SynthesisSettings, out: Path, on_error: str) -> None:
+    """Worker start-up: native library logs (mediapipe, TFLite) go to OUT.parts/logs, not the terminal."""
+    run = RunDirectory(out)
+    log_dir = run.path / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"worker-{os.getpid()}.log", "a")  # noqa: SIM115 - kept open for the process
+    os.dup2(log.fileno(), 2)
+    _init_worker(settings, out, on_error)
+
+
 def _run_one(clip: Clip) -> ClipResult:
     assert _WORKER is not None, "worker not initialised"
     processor, run, on_error = _WORKER
@@ -251,7 +262,8 @@ def _run_parallel(clips: Sequence[Clip], workers: int, init_args: tuple, advance
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=init_args) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker_process,
+                             initargs=init_args) as pool:
         futures = [pool.submit(_run_one, clip) for clip in clips]
         try:
             for future in as_completed(futures):
