@@ -48,7 +48,8 @@ from occmer.databases.base import FRAME_MODES
 @click.option("--skip-invalid", is_flag=True, help="Leave out clips the pre-flight check rejects (recorded).")
 @click.option("--features", "feature_specs", multiple=True,
               help="Also compute motion features, e.g. tvl1:28 or farneback:112 (see `occmer features`).")
-@click.option("--compression", type=click.IntRange(0, 9), default=4, show_default=True, help="gzip level (0 = none).")
+@click.option("--compression", type=click.IntRange(0, 9), default=1, show_default=True,
+              help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices, out, seed, size, no_align,
                        frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,

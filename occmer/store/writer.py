@@ -69,7 +69,7 @@ def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=_json_default)
 
 
-def write_shard(directory: Path, record: ClipRecord, compression: int = 4) -> Path:
+def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Path:
     """Write one clip to `directory/<sample_id>.h5` atomically (temp file + rename)."""
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{record.sample_id}{SHARD_SUFFIX}"
@@ -142,7 +142,7 @@ class RunDirectory:
                 "with --resume, or pass --overwrite to start over"
             )
 
-    def write(self, record: ClipRecord, compression: int = 4) -> Path:
+    def write(self, record: ClipRecord, compression: int = 1) -> Path:
         return write_shard(self.clips, record, compression)
 
     def remove(self) -> None:
