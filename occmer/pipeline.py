@@ -138,7 +138,7 @@ class ClipProcessor:
             path = dict(clip.frames).get(int(numbers[onset]), clip.folder)
             raise FaceNotFoundError(
                 f"{clip.sample_id}: no face found on onset frame {int(numbers[onset])} ({path}); check the frame, "
-                "bring landmarks with --landmarks file, or pass --on-error skip to leave the clip out"
+                "bring landmarks with --landmarks file:FOLDER, or pass --on-error skip to leave the clip out"
             )
         if s.align:
             alignment = alignment_transform(found, s.size)
