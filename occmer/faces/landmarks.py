@@ -79,16 +79,19 @@ class MediapipeBackend(LandmarkBackend):
                 refine_landmarks=True,
                 min_detection_confidence=min_detection_confidence,
             )
-        self._warm = False
+            # The graph starts in background threads that log as they come up; one blank frame
+            # waits for them (static_image_mode keeps no state between frames).
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        self._first_face_seen = False  # the landmark stage logs once, on the first face
 
     def detect(self, image: np.ndarray, sample_id: str = "", frame_number: int | None = None) -> np.ndarray | None:
         rgb = as_rgb(image)
-        if self._warm:
+        if self._first_face_seen:
             result = self._mesh.process(rgb)
-        else:  # the first call prints the rest of the start-up log lines
+        else:
             with quiet_native_stderr():
                 result = self._mesh.process(rgb)
-            self._warm = True
+            self._first_face_seen = bool(result.multi_face_landmarks)
         if not result.multi_face_landmarks:
             return None
         h, w = rgb.shape[:2]
