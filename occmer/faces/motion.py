@@ -56,7 +56,7 @@ class MotionConfig:
     ransac_px: float = 1.0
     min_inliers: int = 6
     min_fraction: float = 0.4
-    window: int = 21
+    window: int = 15
     levels: int = 3
     on_lost: str = "raise"
     points: tuple[int, ...] = HEAD_MOTION_POINTS
