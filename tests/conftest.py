@@ -24,6 +24,29 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def aligned_hopper():
+    """(aligned 224 px RGB onset crop, its 478 landmarks) of the bundled Grace Hopper portrait,
+    from one mediapipe run and the pipeline's own alignment."""
+    import matplotlib.cbook as cbook
+    import numpy as np
+    from PIL import Image
+
+    from occmer.faces.align import alignment_transform, transform_points, warp_frame
+    from occmer.faces.landmarks import MediapipeBackend
+
+    with cbook.get_sample_data("grace_hopper.jpg") as fh:
+        image = np.array(Image.open(fh).convert("RGB"))
+    backend = MediapipeBackend()
+    try:
+        landmarks = backend.detect(image)
+    finally:
+        backend.close()
+    assert landmarks is not None, "mediapipe found no face in the bundled portrait"
+    m = alignment_transform(landmarks, 224)
+    return warp_frame(image, m, 224), transform_points(landmarks, m)
+
+
+@pytest.fixture(scope="session")
 def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo database (3 subjects x 3 clips x 12 frames, 160 px) in the CASME II layout."""
     from occmer.demo import build_demo_database

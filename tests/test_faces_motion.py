@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from occmer.errors import ConfigError
-from occmer.faces.align import alignment_transform, similarity_from_params, transform_points, warp_frame
+from occmer.faces.align import similarity_from_params, transform_points
 from occmer.faces.motion import (
     HeadTrackingError,
     MotionConfig,
@@ -19,25 +19,11 @@ from occmer.faces.motion import (
 from occmer.faces.synthetic import add_sensor_noise, moved_frame, rigid_clip
 from occmer.faces.topology import face_region_mask
 
-SIZE = 224
-
 
 @pytest.fixture(scope="module")
-def face() -> tuple[np.ndarray, np.ndarray]:
-    import matplotlib.cbook as cbook
-    from PIL import Image
-
-    from occmer.faces.landmarks import MediapipeBackend
-
-    with cbook.get_sample_data("grace_hopper.jpg") as fh:
-        image = np.array(Image.open(fh).convert("RGB"))
-    backend = MediapipeBackend()
-    try:
-        landmarks = backend.detect(image)
-    finally:
-        backend.close()
-    m = alignment_transform(landmarks, SIZE)
-    return warp_frame(image, m, SIZE), transform_points(landmarks, m)
+def face(aligned_hopper) -> tuple[np.ndarray, np.ndarray]:
+    """(aligned onset RGB crop, its 478 landmarks): the shared bundled portrait (conftest)."""
+    return aligned_hopper
 
 
 def shift(tx: float, ty: float) -> np.ndarray:

@@ -12,37 +12,22 @@ import cv2
 import numpy as np
 import pytest
 
-from occmer.faces.align import alignment_transform, similarity_params, transform_points, warp_frame
+from occmer.faces.align import similarity_params
 from occmer.faces.motion import estimate_head_motion
 from occmer.faces.synthetic import expression_clip, rigid_clip
 from occmer.faces.topology import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from occmer.occluders.base import OccluderLayer
 from occmer.occluders.compositing import composite
 
-SIZE = 224
 NOISE = 2.0
 N_FRAMES = 16
 APEX = 8
 
 
 @pytest.fixture(scope="module")
-def face() -> tuple[np.ndarray, np.ndarray]:
-    """(aligned onset RGB crop, its 478 landmarks), from one mediapipe run on the bundled portrait."""
-    import matplotlib.cbook as cbook
-    from PIL import Image
-
-    from occmer.faces.landmarks import MediapipeBackend
-
-    with cbook.get_sample_data("grace_hopper.jpg") as fh:
-        image = np.array(Image.open(fh).convert("RGB"))
-    backend = MediapipeBackend()
-    try:
-        landmarks = backend.detect(image)
-    finally:
-        backend.close()
-    assert landmarks is not None
-    m = alignment_transform(landmarks, SIZE)
-    return warp_frame(image, m, SIZE), transform_points(landmarks, m)
+def face(aligned_hopper) -> tuple[np.ndarray, np.ndarray]:
+    """(aligned onset RGB crop, its 478 landmarks): the shared bundled portrait (conftest)."""
+    return aligned_hopper
 
 
 def eye_band_layer(landmarks: np.ndarray, shape: tuple[int, int]) -> OccluderLayer:

@@ -71,15 +71,12 @@ class Protocol:
 
 def loso_folds(table: pd.DataFrame) -> list[Fold]:
     """Leave one subject out: one fold per (namespaced) subject, in sorted subject order."""
-    subjects = table["subject"].astype(str).to_numpy()
-    unique = sorted(set(subjects))
-    if len(unique) < 2:
-        raise BenchError(f"leave-one-subject-out needs at least 2 subjects; the data has {len(unique)}")
-    positions = np.arange(len(table))
-    return [
-        Fold(name=subject, train=positions[subjects != subject], test=positions[subjects == subject])
-        for subject in unique
-    ]
+    from occmer.data import loso_splits  # the loader's folds; imported here to keep torch out of CLI start-up
+
+    splits = loso_splits(table)
+    if len(splits) < 2:
+        raise BenchError(f"leave-one-subject-out needs at least 2 subjects; the data has {len(splits)}")
+    return [Fold(name=split.test_subject, train=split.train, test=split.test) for split in splits]
 
 
 def holdout_folds(table: pd.DataFrame) -> list[Fold]:
