@@ -68,14 +68,14 @@ OBJECTIVE_RULES: dict[str, tuple[frozenset[int], ...]] = {
 }
 
 _ROMAN = {str(i + 1): name for i, name in enumerate(OBJECTIVE_CLASSES)}
-_AU_TOKEN = re.compile(r"^(?:AU)?[LRBTU]?(?:AU)?(\d+)[A-E]?$", re.IGNORECASE)
+_AU_TOKEN = re.compile(r"^(?:AU)?[LRABTU]?(?:AU)?(\d+)[A-E]?$", re.IGNORECASE)
 _ALTERNATIVES = re.compile(r"\s+or\s+|/", re.IGNORECASE)
 
 
 def parse_action_units(au_string: object) -> list[frozenset[int]]:
     """The AU sets an AU string can mean: one set, or one per alternative of "X or Y".
 
-    Side (L/R, T/B) prefixes, an "AU" prefix and intensity letters (A-E) are stripped:
+    Side (L/R, T/B) and asymmetry (A) prefixes, an "AU" prefix and intensity letters (A-E) are stripped:
     "R12A+L10" -> [{10, 12}]; "4+7 or 4+10" -> [{4, 7}, {4, 10}]. Tokens that are not an
     AU (e.g. "?") are ignored.
     """

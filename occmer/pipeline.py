@@ -7,7 +7,6 @@ spreads clips over worker processes, each writing its own shard (see store.write
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -19,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from occmer import __version__
 from occmer.databases import Clip, select_frames
 from occmer.databases.base import FRAME_MODES
 from occmer.errors import ConfigError, FaceNotFoundError, OccmerError
@@ -354,53 +352,3 @@ def synthesize(
 
 def _settings_dict(settings: SynthesisSettings) -> dict[str, Any]:
     return asdict(settings)
-
-
-# --- demo conditions for the bench ---------------------------------------------------------
-# `occmer bench` with no --data trains on the demo database synthesized under each default
-# occluder; each condition is built once per (occluder, seed, sizes, occmer version).
-
-DEFAULT_CONDITIONS = ("none", "glasses", "sunglasses", "surgical", "block")
-DEFAULT_FEATURES = ("tvl1:28",)
-
-
-def condition_path(mask: str, features: Sequence[str], seed: int, cache_dir: Path, demo_params: dict) -> Path:
-    key = json.dumps({"mask": mask, "features": list(features), "seed": seed, "demo": demo_params,
-                      "version": __version__}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir / "conditions" / f"demo_{mask.replace(':', '-')}_{digest}.h5"
-
-
-def ensure_demo_condition(
-    mask: str,
-    *,
-    features: Sequence[str] = DEFAULT_FEATURES,
-    seed: int = 0,
-    cache_dir: Path | None = None,
-    workers: int = 1,
-    progress: bool = True,
-    demo_params: dict | None = None,
-) -> Path:
-    """The cached occmer file of the demo database under `mask` (built on first use)."""
-    from occmer.databases.resolve import resolve_databases, scan_all
-    from occmer.demo import default_cache_dir, ensure_demo_database
-    from occmer.features import add_features, parse_feature_spec
-
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    params = dict(demo_params or {})
-    out = condition_path(mask, features, seed, cache, params)
-    if out.exists():
-        return out
-    root = ensure_demo_database(cache_dir=cache, **params)
-    clips = scan_all(resolve_databases("demo", (str(root),))).clips
-    settings = SynthesisSettings(database="demo", mask=mask, seed=seed)
-    # Built under another name and renamed once the features are in: a cached file is always whole.
-    building = out.with_name(out.stem + ".building.h5")
-    synthesize(
-        settings, clips, building, workers=workers, resume=building.with_name(building.name + ".parts").exists(),
-        overwrite=True, command=f"occmer synthesize --db demo --mask {mask} --seed {seed}", progress=progress,
-    )
-    if features:
-        add_features(building, [parse_feature_spec(f) for f in features], workers=workers, progress=progress)
-    os.replace(building, out)
-    return out

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from occmer.bench.protocols import PROTOCOLS
+from occmer.demo.classes import BALANCES
+from occmer.demo.presets import PRESETS
 from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
 
@@ -26,9 +28,13 @@ def _protocol_help() -> str:
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
 @click.option("--demo-subjects", type=click.IntRange(min=2), default=None,
-              help="Subjects of the demo database (default: the demo's own default); e.g. 47 for a MEGC 2018 size.")
+              help="Subjects of the demo database (default: the demo's own default); e.g. 26 for a CASME II size.")
 @click.option("--demo-clips", type=click.IntRange(min=1), default=None,
               help="Clips per subject of the demo database (default: the demo's own default).")
+@click.option("--demo-preset", type=click.Choice(list(PRESETS)), default=None,
+              help="Recording the demo copies: frame rate, colour, timing (default: casme2). See docs/demo-database.md.")
+@click.option("--demo-balance", type=click.Choice(list(BALANCES)), default=None,
+              help="Class shares of the demo: balanced (default) or those of CASME II or SAMM.")
 @click.option("--protocol", type=click.Choice(list(PROTOCOLS)), default="loso", show_default=True,
               help=_protocol_help())
 @click.option("--labels", type=click.Choice(list(LABEL_SCHEMES)), default=None,
@@ -66,7 +72,7 @@ def _protocol_help() -> str:
               help="Run only the first N folds of each model and condition (quick checks).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar (per-fold lines are still printed).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
-                  demo_clips: int | None, protocol: str,
+                  demo_clips: int | None, demo_preset: str | None, demo_balance: str | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
@@ -95,7 +101,9 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     if data:
         conditions = group_conditions(data)
     else:
-        params = {k: v for k, v in (("subjects", demo_subjects), ("clips_per_subject", demo_clips)) if v is not None}
+        chosen = (("subjects", demo_subjects), ("clips_per_subject", demo_clips), ("preset", demo_preset),
+                  ("balance", demo_balance))
+        params = {k: v for k, v in chosen if v is not None}
         conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, not no_progress)
     settings = Settings(
         protocol=protocol, labels=scheme, features=features,
@@ -111,10 +119,10 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     click.echo(f"results in {out}")
 
 
-def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, int],
+def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, object],
                      progress: bool) -> dict[str, tuple[Path]]:
     """The cached demo files for each mask (built on first use) with flow at every size the models need."""
-    from occmer.pipeline import ensure_demo_condition
+    from occmer.bench.demo import ensure_demo_condition
 
     specs = tuple(sorted({f"tvl1:{s}" for s in sizes}))
     if features:

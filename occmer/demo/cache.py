@@ -13,10 +13,11 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from occmer import __version__
-from occmer.demo.build import DemoParams, build_into_temp, is_demo_database
-from occmer.errors import ConfigError, DataError
+from occmer.demo.build import GENERATOR_VERSION, DemoParams, build_into_temp, is_demo_database, make_params
+from occmer.errors import DataError
 from occmer.seeding import stable_hash
 
 CACHE_ENV = "OCCMER_CACHE"
@@ -33,19 +34,15 @@ def default_cache_dir() -> Path:
 
 def cache_key(params: DemoParams) -> str:
     """Folder name of one parameter set under the cache: readable prefix + a stable hash."""
-    text = json.dumps({"version": __version__, **asdict(params)}, sort_keys=True)
+    text = json.dumps({"version": __version__, "generator": GENERATOR_VERSION, **asdict(params)}, sort_keys=True)
     return f"demo-{__version__}-s{params.seed}-{stable_hash(text):016x}"
 
 
 def ensure_demo_database(
-    cache_dir: Path | None = None, progress: Callable[[str], None] | None = None, **params: int
+    cache_dir: Path | None = None, progress: Callable[[str], None] | None = None, **params: Any
 ) -> Path:
     """The cached demo database for these parameters (see `build_demo_database`), built on first use."""
-    known = set(DemoParams.__dataclass_fields__)
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ConfigError(f"unknown demo database parameter(s) {unknown}; use only {sorted(known)}")
-    settings = DemoParams(**params).validate()
+    settings = make_params(**params)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     target = cache.absolute() / cache_key(settings)
     if is_demo_database(target):
