@@ -51,6 +51,21 @@ def aligned_hopper():
 
 
 @pytest.fixture(scope="session")
+def demo_portrait_landmarks():
+    """(478, 2) landmarks of the demo's first identity (the astronaut), normalised as the demo does at 200 px."""
+    from occmer.demo import faces
+    from occmer.faces.landmarks import MediapipeBackend
+
+    backend = MediapipeBackend()
+    try:
+        face = faces.prepare_face(faces.portrait_sources()[0], backend, 200)
+    finally:
+        backend.close()
+    assert face is not None, "mediapipe found no face in the bundled astronaut portrait"
+    return face.landmarks
+
+
+@pytest.fixture(scope="session")
 def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo database (3 subjects x 3 clips x 12 frames, 160 px) in the CASME II layout."""
     from occmer.demo import build_demo_database

@@ -136,16 +136,8 @@ def test_backward_map_moves_content_forward_by_the_field():
 
 
 @pytest.fixture(scope="module")
-def astronaut_landmarks() -> np.ndarray:
-    from occmer.demo import faces
-
-    backend = MediapipeBackend()
-    try:
-        face = faces.prepare_face(faces.portrait_sources()[0], backend, 200)
-    finally:
-        backend.close()
-    assert face is not None
-    return face.landmarks
+def astronaut_landmarks(demo_portrait_landmarks) -> np.ndarray:
+    return demo_portrait_landmarks
 
 
 def field_at(result: actions.ExpressionField, point: np.ndarray) -> np.ndarray:

@@ -22,12 +22,10 @@ from occmer.demo import (
     build_demo_database,
     classes,
     distractors,
-    faces,
     read_manifest,
 )
 from occmer.demo.classes import AppliedUnit
 from occmer.faces import topology
-from occmer.faces.landmarks import MediapipeBackend
 from occmer.labels import objective_from_aus, parse_action_units
 
 # Where each AU must act (mediapipe landmarks per side: subject's right, left) and how that
@@ -57,14 +55,8 @@ UPPER_FACE = {1, 2, 4, 5, 6, 7, 9, 38, 40}
 
 
 @pytest.fixture(scope="module")
-def landmarks() -> np.ndarray:
-    backend = MediapipeBackend()
-    try:
-        face = faces.prepare_face(faces.portrait_sources()[0], backend, 200)
-    finally:
-        backend.close()
-    assert face is not None
-    return face.landmarks
+def landmarks(demo_portrait_landmarks) -> np.ndarray:
+    return demo_portrait_landmarks
 
 
 def face_components(axes: actions.FaceAxes, vector: np.ndarray, side: int) -> tuple[float, float]:
@@ -276,3 +268,24 @@ def test_samm_preset_writes_gray_frames_and_samm_notation(tmp_path: Path):
         assert text == clip["action_units_text"]
         assert all(token[-1] in "ABCDE" for token in text.split("+"))
         assert parse_action_units(text) == [frozenset(clip["action_units"])]
+
+
+@pytest.mark.parametrize(("name", "size"), [("casme2", (26, 10)), ("samm", (29, 5)), ("smic", (16, 10))])
+def test_database_size_mirrors_the_real_database(name, size):
+    assert PRESETS[name].database_size() == size
+    DemoParams(preset=name, subjects=size[0], clips_per_subject=size[1]).validate()
+
+
+@pytest.mark.slow
+def test_enough_faces_for_the_largest_database_sized_preset_we_promise():
+    """At least 29 distinct identities are detected (SAMM's 29 subjects), gray for the samm preset."""
+    from occmer.demo import faces
+    from occmer.faces.landmarks import MediapipeBackend
+    from occmer.seeding import sample_rng
+
+    backend = MediapipeBackend()
+    try:
+        found = faces.collect_faces(29, 200, backend, sample_rng(0, "demo", "identities"))
+    finally:
+        backend.close()
+    assert len({face.source for face in found}) == 29

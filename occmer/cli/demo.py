@@ -109,9 +109,7 @@ def demo_db(
     from tqdm import tqdm
 
     if database_size:
-        recording = PRESETS[preset]
-        subjects = recording.subjects
-        clips_per_subject = max(1, round(recording.clips / recording.subjects))
+        subjects, clips_per_subject = PRESETS[preset].database_size()
     values = {
         "seed": seed, "preset": preset, "balance": balance, "subjects": subjects,
         "clips_per_subject": clips_per_subject, "frames": frames, "size": size, "amplitude_median_px": amplitude,

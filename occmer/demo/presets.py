@@ -33,6 +33,10 @@ class Preset:
     jpeg_quality: int
     source: str
 
+    def database_size(self) -> tuple[int, int]:
+        """(subjects, clips per subject) closest to the real database's size."""
+        return self.subjects, max(1, round(self.clips / self.subjects))
+
     def frames(self, ms: float) -> int:
         """Whole frames of a duration at this frame rate (at least one)."""
         return max(1, int(round(ms * self.fps / 1000.0)))
