@@ -1,9 +1,9 @@
 """Build the synthetic demo database: plan every clip, render its frames, write CASME II layout.
 
 Planning (which face, which class and AUs, which timing, amplitude, blink, head motion and
-light) and rendering are pure
-and seeded per clip with `occmer.seeding.sample_rng`; only `write_database` touches the
-disk, and `build_demo_database` makes the result appear atomically (temp folder + rename).
+light) and rendering are pure and seeded per clip with `occmer.seeding.sample_rng`; only
+`write_database` touches the disk, and `build_demo_database` makes the result appear
+atomically (temp folder + rename).
 """
 
 from __future__ import annotations
