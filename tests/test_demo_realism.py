@@ -289,3 +289,23 @@ def test_enough_faces_for_the_largest_database_sized_preset_we_promise():
     finally:
         backend.close()
     assert len({face.source for face in found}) == 29
+
+
+def test_region_report_splits_predictions_by_where_the_aus_act(tmp_path: Path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("demo_regions", Path(__file__).parents[1] / "benchmark" / "demo_regions.py")
+    regions_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regions_module)
+    assert [regions_module.region_of(u) for u in ([1, 2], [12], [4, 9], [6, 12])] == [
+        "upper face", "lower face", "both", "both"]
+    fold = tmp_path / "folds" / "ststnet" / "glasses" / "seed0" / "f.json"
+    fold.parent.mkdir(parents=True)
+    fold.write_text(json.dumps({"model": "ststnet", "condition": "glasses", "sample_id": ["demo_sub01_EP01_01",
+                    "demo_sub01_EP02_01"], "true": ["surprise", "happiness"], "pred": ["surprise", "others"]}))
+    regions = {"demo_sub01_EP01_01": "upper face", "demo_sub01_EP02_01": "lower face"}
+    counts = regions_module.tally(tmp_path, regions)
+    assert counts[("ststnet", "glasses")]["upper face"] == [1, 1]
+    assert counts[("ststnet", "glasses")]["lower face"] == [0, 1]
+    assert "| ststnet | glasses | 1.000 (1) | 0.000 (1) | - |" in regions_module.table(counts)
