@@ -30,7 +30,7 @@ LIP_CORNERS = (topology.MOUTH_RIGHT_CORNER, topology.MOUTH_LEFT_CORNER)
 def demo_file(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
     # Distractors off and a clear amplitude: this checks where the AUs' motion lands, not robustness.
-    root = build_demo_database(folder / "db", subjects=2, clips_per_subject=7, frames=12, head_motion=0.0,
+    root = build_demo_database(folder / "db", subjects=1, clips_per_subject=7, frames=12, head_motion=0.0,
                                blink_share=0.0, flicker=0.0, amplitude_median_px=2.5, amplitude_spread=0.0)
     clips = scan_all(resolve_databases("demo", (str(root),))).clips
     out = folder / "demo.h5"
