@@ -46,9 +46,11 @@ def key_indices(frame_numbers: Sequence[int], onset: int, apex: int) -> tuple[in
 
 def describe_placement(params: dict[str, Any]) -> str:
     """A short human label for an occluder's recorded parameters."""
-    family = params.get("family", "none") if params else "none"
+    family = params.get("family", "none") if isinstance(params, dict) and params else "none"
     if family == "block":
-        return f"block {params.get('region')}/{params.get('fill')} target {params.get('coverage_target'):.2f}"
+        target = params.get("coverage_target")
+        target_text = f" target {target:.2f}" if isinstance(target, int | float) else ""
+        return f"block {params.get('region')}/{params.get('fill')}{target_text}"
     if params.get("variant"):
         return f"{family} {params['variant']}"
     if params.get("template"):

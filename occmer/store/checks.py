@@ -413,7 +413,8 @@ def clip_layout(f: h5py.File, sid: str, n_frames: int, keys: dict[str, int]) -> 
     for role, number in keys.items():
         if number not in stored:
             raise Bad(f"{where}: {role} frame {number} is not among the stored frame_numbers")
-    json_attr(group, "placement", f"{where}: /{schema.CLIPS}/{sid}", default={})
+    if not isinstance(json_attr(group, "placement", f"{where}: /{schema.CLIPS}/{sid}", default={}), dict):
+        raise Bad(f"{where}: attribute 'placement' must be a JSON object")
     return ClipLayout(frames, occ, lm, numbers, group)
 
 

@@ -77,7 +77,7 @@ def _verify(f: h5py.File, read_data: bool) -> list[str]:
     if contents == checks.FEATURES_ONLY and not complete:
         problems.append(f"/{schema.FEATURES}: a file of features only needs at least one complete feature set")
     for name in complete:
-        problems += _verify_feature(f, name, ids, read_data)
+        problems += _verify_feature(f, name, ids, read_values=not unsafe)
     return problems
 
 
@@ -112,10 +112,11 @@ def _read_clip_data(layout: checks.ClipLayout, sid: str) -> None:
         raise Bad(f"clip {sid}: data cannot be read ({type(exc).__name__}: {exc})") from None
 
 
-def _verify_feature(f: h5py.File, name: str, ids: list[str], read_data: bool) -> list[str]:
+def _verify_feature(f: h5py.File, name: str, ids: list[str], read_values: bool) -> list[str]:
+    """Shapes and row ids, and (even under --quick: training reads them) every value finite."""
     problems: list[str] = []
     layout = _attempt(problems, lambda: checks.feature_layout(f, name, ids))
-    if layout is None or not read_data:
+    if layout is None or not read_values:
         return problems
     where = f"/{schema.FEATURES}/{name}"
     for what, ds in (("data", layout.data), ("occlusion", layout.occlusion), ("scale", layout.scale)):
