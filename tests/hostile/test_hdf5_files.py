@@ -3,8 +3,6 @@ never shows a traceback and never lets another file's bytes through (issue 11)."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pytest
@@ -227,3 +225,17 @@ def test_a_file_of_features_only_without_a_complete_set_is_reported(tmp_path):
         del f["features"]
     result = run("verify", str(path))
     assert result.exit_code == 1 and "at least one complete feature set" in result.stderr
+
+
+def test_hard_link_cycles_and_deep_nesting_end_the_walk(tmp_path):
+    """A group linked into itself is visited once; absurd nesting is named, not recursed into."""
+    path = valid_file(tmp_path / "cycle.h5")
+    with h5py.File(path, "r+") as f:
+        f["clips/s0/back"] = f["clips"]  # a hard link to an ancestor: a cycle
+    assert run("verify", str(path)).exit_code == 0
+    assert list(read_index(path)["sample_id"]) == list(IDS)
+    deep = valid_file(tmp_path / "deep.h5")
+    with h5py.File(deep, "r+") as f:
+        f.create_group("x/" + "/".join(["g"] * 40))
+    result = run("verify", str(deep))
+    assert result.exit_code == 1 and "nested deeper than" in result.stderr
