@@ -140,30 +140,29 @@ def storage_problem(dataset: h5py.Dataset, where: str) -> str | None:
     return None
 
 
-def dataset(group: h5py.Group, name: str, where: str, required: bool = True) -> h5py.Dataset | None:
-    """A dataset stored in this file, reached by a hard link; Bad when missing (if required) or unsafe."""
+def _member(group: h5py.Group, name: str, where: str, required: bool, kind: type) -> h5py.HLObject | None:
     obj = child(group, name, where)
     if obj is None:
         if required:
-            raise Bad(f"{where}: dataset missing")
+            raise Bad(f"{where}: {kind.__name__.lower()} missing")
         return None
-    if not isinstance(obj, h5py.Dataset):
-        raise Bad(f"{where}: expected a dataset, found a {type(obj).__name__}")
-    problem = storage_problem(obj, where)
+    if not isinstance(obj, kind):
+        raise Bad(f"{where}: expected a {kind.__name__.lower()}, found a {type(obj).__name__.lower()}")
+    return obj
+
+
+def dataset(group: h5py.Group, name: str, where: str, required: bool = True) -> h5py.Dataset | None:
+    """A dataset stored in this file, reached by a hard link; Bad when missing (if required) or unsafe."""
+    obj = _member(group, name, where, required, h5py.Dataset)
+    problem = storage_problem(obj, where) if obj is not None else None
     if problem:
         raise Bad(problem)
     return obj
 
 
 def subgroup(group: h5py.Group, name: str, where: str, required: bool = True) -> h5py.Group | None:
-    obj = child(group, name, where)
-    if obj is None:
-        if required:
-            raise Bad(f"{where}: group missing")
-        return None
-    if not isinstance(obj, h5py.Group):
-        raise Bad(f"{where}: expected a group, found a {type(obj).__name__}")
-    return obj
+    """A group reached by a hard link; Bad when missing (if required) or not a group."""
+    return _member(group, name, where, required, h5py.Group)
 
 
 def link_problems(f: h5py.File) -> list[str]:

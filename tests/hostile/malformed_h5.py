@@ -211,28 +211,26 @@ def soft_link(directory: Path) -> Malformed:
     return Malformed("soft_link", path, "/clips/s1/frames", OPEN)
 
 
+def _deleted(directory: Path, name: str, target: str, names: str, stage: str) -> Malformed:
+    path = _base(directory, name)
+    with h5py.File(path, "r+") as f:
+        del f[target]
+    return Malformed(name, path, names, stage)
+
+
 def deleted_dataset(directory: Path) -> Malformed:
     """/clips/s1/occlusion deleted."""
-    path = _base(directory, "deleted_dataset")
-    with h5py.File(path, "r+") as f:
-        del f["clips/s1/occlusion"]
-    return Malformed("deleted_dataset", path, "/clips/s1/occlusion", CLIP)
+    return _deleted(directory, "deleted_dataset", "clips/s1/occlusion", "/clips/s1/occlusion", CLIP)
 
 
 def deleted_column(directory: Path) -> Malformed:
     """/samples/subject deleted."""
-    path = _base(directory, "deleted_column")
-    with h5py.File(path, "r+") as f:
-        del f["samples/subject"]
-    return Malformed("deleted_column", path, "/samples/subject", OPEN)
+    return _deleted(directory, "deleted_column", "samples/subject", "/samples/subject", OPEN)
 
 
 def deleted_clip(directory: Path) -> Malformed:
     """/clips/s2 deleted while /samples still lists it."""
-    path = _base(directory, "deleted_clip")
-    with h5py.File(path, "r+") as f:
-        del f["clips/s2"]
-    return Malformed("deleted_clip", path, "clip s2", CLIP)
+    return _deleted(directory, "deleted_clip", "clips/s2", "clip s2", CLIP)
 
 
 def frames_3d(directory: Path) -> Malformed:
@@ -331,68 +329,51 @@ def short_column(directory: Path) -> Malformed:
     return Malformed("short_column", path, "emotion", OPEN)
 
 
+def _attribute(directory: Path, name: str, target: str, key: str, value, names: str, stage: str) -> Malformed:
+    path = _base(directory, name)
+    with h5py.File(path, "r+") as f:
+        f[target].attrs[key] = value
+    return Malformed(name, path, names, stage)
+
+
 def non_json_placement(directory: Path) -> Malformed:
     """/clips/s1 placement attribute that is not JSON."""
-    path = _base(directory, "non_json_placement")
-    with h5py.File(path, "r+") as f:
-        f["clips/s1"].attrs["placement"] = "{not json"
-    return Malformed("non_json_placement", path, "clip s1", CLIP)
+    return _attribute(directory, "non_json_placement", "clips/s1", "placement", "{not json", "clip s1", CLIP)
 
 
 def non_json_occluder(directory: Path) -> Malformed:
     """Root attribute occluder that is not JSON."""
-    path = _base(directory, "non_json_occluder")
-    with h5py.File(path, "r+") as f:
-        f.attrs["occluder"] = "{oops"
-    return Malformed("non_json_occluder", path, "occluder", OPEN)
+    return _attribute(directory, "non_json_occluder", "/", "occluder", "{oops", "occluder", OPEN)
 
 
 def deep_json_settings(directory: Path) -> Malformed:
     """Root attribute settings nested 100000 deep (a recursion bomb)."""
-    path = _base(directory, "deep_json_settings")
-    with h5py.File(path, "r+") as f:
-        f.attrs["settings"] = "[" * 100_000 + "]" * 100_000
-    return Malformed("deep_json_settings", path, "settings", OPEN)
+    return _attribute(directory, "deep_json_settings", "/", "settings", "[" * 100_000 + "]" * 100_000, "settings", OPEN)
 
 
 def skipped_not_list(directory: Path) -> Malformed:
     """Root attribute skipped: JSON, but not a list of {sample_id, reason}."""
-    path = _base(directory, "skipped_not_list")
-    with h5py.File(path, "r+") as f:
-        f.attrs["skipped"] = json.dumps([1, 2])
-    return Malformed("skipped_not_list", path, "skipped", OPEN)
+    return _attribute(directory, "skipped_not_list", "/", "skipped", json.dumps([1, 2]), "skipped", OPEN)
 
 
 def non_json_channels(directory: Path) -> Malformed:
     """The feature set's channels attribute that is not JSON."""
-    path = _base(directory, "non_json_channels")
-    with h5py.File(path, "r+") as f:
-        f[f"features/{FEATURE}"].attrs["channels"] = "[u, v"
-    return Malformed("non_json_channels", path, f"/features/{FEATURE}", FEATURES)
+    return _attribute(directory, "non_json_channels", f"features/{FEATURE}", "channels", "[u, v", f"/features/{FEATURE}", FEATURES)
 
 
 def schema_version_text(directory: Path) -> Malformed:
     """schema_version="abc"."""
-    path = _base(directory, "schema_version_text")
-    with h5py.File(path, "r+") as f:
-        f.attrs["schema_version"] = "abc"
-    return Malformed("schema_version_text", path, "schema_version", OPEN)
+    return _attribute(directory, "schema_version_text", "/", "schema_version", "abc", "schema_version", OPEN)
 
 
 def complete_text(directory: Path) -> Malformed:
     """complete="False" (a string: truthy to a careless reader)."""
-    path = _base(directory, "complete_text")
-    with h5py.File(path, "r+") as f:
-        f.attrs["complete"] = "False"
-    return Malformed("complete_text", path, "complete", OPEN)
+    return _attribute(directory, "complete_text", "/", "complete", "False", "complete", OPEN)
 
 
 def incomplete(directory: Path) -> Malformed:
     """complete=False (an interrupted write)."""
-    path = _base(directory, "incomplete")
-    with h5py.File(path, "r+") as f:
-        f.attrs["complete"] = False
-    return Malformed("incomplete", path, "incomplete", OPEN)
+    return _attribute(directory, "incomplete", "/", "complete", False, "incomplete", OPEN)
 
 
 def wrong_format(directory: Path) -> Malformed:
