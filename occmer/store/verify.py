@@ -31,9 +31,18 @@ def verify_store(path: str | Path, read_data: bool = True) -> list[str]:
         return [f"{path}: not a readable HDF5 file ({exc})"]
     try:
         with f:
-            return _verify(f, read_data)
+            return _unique(_verify(f, read_data))
     except Exception as exc:  # a last resort: verify reports, it does not crash
         return [f"cannot be checked ({type(exc).__name__}: {exc}); it is not a valid occmer file"]
+
+
+def _unique(problems: list[str]) -> list[str]:
+    """Each problem once: a clip check that meets an unsafe link repeats the link walk's line."""
+    out: list[str] = []
+    for problem in problems:
+        if not any(problem == seen or problem.endswith(": " + seen) for seen in out):
+            out.append(problem)
+    return out
 
 
 def _attempt(problems: list[str], check: Callable[[], Any]) -> Any:
