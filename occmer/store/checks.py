@@ -168,52 +168,67 @@ def subgroup(group: h5py.Group, name: str, where: str, required: bool = True) ->
 def link_problems(f: h5py.File) -> list[str]:
     """Every soft or external link, virtual dataset and externally stored dataset in the file.
 
-    Walks links with low-level lookups (never following anything but hard links), visiting each
-    object once, so link loops and hard-link cycles end.
+    Uses HDF5's own traversal (H5Lvisit, H5Ovisit): it follows hard links only and visits each
+    object once, so link loops and hard-link cycles end. Each dataset's creation properties are
+    read (layout, external file list); no data is.
     """
     problems: list[str] = []
-    seen: set[int] = set()
+    datasets: list[bytes] = []
     count = 0
 
-    def visit(group: h5py.Group, path: str, depth: int) -> None:
+    def on_link(name: bytes, info: h5py.h5l.LinkInfo) -> int | None:
         nonlocal count
+        count += 1
+        where = "/" + name.decode("utf-8", errors="replace")
+        if count > MAX_OBJECTS:
+            problems.append(f"more than {MAX_OBJECTS} links; not an occmer file")
+            return 1
+        if name.count(b"/") >= MAX_DEPTH:
+            problems.append(f"{where}: groups nested deeper than {MAX_DEPTH}; not an occmer file")
+            return 1
+        if info.type == h5py.h5l.TYPE_HARD:
+            return None
         try:
-            names = list(group.keys())
-        except Exception as exc:
-            problems.append(f"{path or '/'}: members cannot be listed ({type(exc).__name__}: {exc})")
-            return
-        for name in names:
-            count += 1
-            if count > MAX_OBJECTS:
-                raise Bad(f"more than {MAX_OBJECTS} objects; not an occmer file")
-            where = f"{path}/{name}"
-            try:
-                obj = child(group, name, where)
-            except Bad as exc:
-                problems.append(str(exc))
-                continue
-            try:
-                address = h5py.h5o.get_info(obj.id).addr
-            except Exception:
-                address = None
-            if address is not None:
-                if address in seen:
-                    continue
-                seen.add(address)
-            if isinstance(obj, h5py.Dataset):
-                problem = storage_problem(obj, where)
-                if problem:
-                    problems.append(problem)
-            elif isinstance(obj, h5py.Group):
-                if depth >= MAX_DEPTH:
-                    problems.append(f"{where}: groups nested deeper than {MAX_DEPTH}; not an occmer file")
-                else:
-                    visit(obj, where, depth + 1)
+            target = f.id.links.get_val(name)
+        except Exception:
+            target = "?"
+        if info.type == h5py.h5l.TYPE_SOFT:
+            problems.append(f"{where}: soft link to {plain(target)!r}; occmer files hold no links (rewrite the file)")
+        elif info.type == h5py.h5l.TYPE_EXTERNAL:
+            file, path = (plain(t) for t in target) if isinstance(target, tuple) else (target, "")
+            problems.append(f"{where}: external link to {file}:{path}; an occmer file must hold its own data")
+        else:
+            problems.append(f"{where}: link of unknown kind {info.type}; occmer files hold hard links only")
+        return None
+
+    def on_object(name: bytes, info: h5py.h5o.ObjInfo) -> None:
+        if info.type == h5py.h5o.TYPE_DATASET:
+            datasets.append(name)
 
     try:
-        visit(f, "", 0)
-    except Bad as exc:
-        problems.append(str(exc))
+        f.id.links.visit(on_link, info=True)
+        if count > MAX_OBJECTS or any("nested deeper" in p for p in problems):
+            return problems  # the walk stopped early: not an occmer file
+        h5py.h5o.visit(f.id, on_object, info=True)
+    except Exception as exc:
+        problems.append(f"the file's links cannot be walked ({type(exc).__name__}: {exc})")
+        return problems
+    for name in datasets:
+        where = "/" + name.decode("utf-8", errors="replace")
+        try:
+            plist = h5py.h5d.open(f.id, name).get_create_plist()
+            virtual = plist.get_layout() == h5py.h5d.VIRTUAL
+            external = plist.get_external_count() > 0
+            first = plist.get_external(0)[0] if external else b""
+        except Exception as exc:
+            problems.append(f"{where}: storage cannot be inspected ({type(exc).__name__}: {exc})")
+            continue
+        if virtual:
+            problems.append(f"{where}: virtual dataset (maps data from other files); an occmer file must hold its own data")
+        elif external:
+            problems.append(
+                f"{where}: data stored in external file {plain(first)!r}; an occmer file must hold its own data"
+            )
     return problems
 
 
