@@ -61,7 +61,7 @@ def summarize(path: str | Path) -> str:
         lines.append("frame size: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(shapes.items())))
         lines.append("colour: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(channels.items())))
     else:
-        lines.append("frames: none (a file of features only, contents='features')")
+        lines.append(f"contents: features only (imported from {attrs.get('imported_from', '?')}; no frames)")
     lines += _counts("emotion", list(samples["emotion"]))
     lines += _counts("objective class", list(samples["objective_class"]))
     lines += _counts("MEGC 2019 composite", list(samples["composite"]))
