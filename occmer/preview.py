@@ -46,9 +46,11 @@ def key_indices(frame_numbers: Sequence[int], onset: int, apex: int) -> tuple[in
 
 def describe_placement(params: dict[str, Any]) -> str:
     """A short human label for an occluder's recorded parameters."""
-    family = params.get("family", "none") if params else "none"
+    family = params.get("family", "none") if isinstance(params, dict) and params else "none"
     if family == "block":
-        return f"block {params.get('region')}/{params.get('fill')} target {params.get('coverage_target'):.2f}"
+        target = params.get("coverage_target")
+        target_text = f" target {target:.2f}" if isinstance(target, int | float) else ""
+        return f"block {params.get('region')}/{params.get('fill')}{target_text}"
     if params.get("variant"):
         return f"{family} {params['variant']}"
     if params.get("template"):
@@ -163,23 +165,23 @@ def save_sheet(sheet: np.ndarray, path: str | Path) -> Path:
 
 def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dict[str, Any]]:
     """Rows for n clips of an existing occmer HDF5 file (spread over its clips), and its root attributes."""
-    from occmer.store.reader import open_store, read_clip, read_samples, root_attrs
+    from occmer.store.reader import OccmerFile
 
-    with open_store(path) as f:
-        samples = read_samples(f)
-        attrs = root_attrs(f)
-        ids = list(samples["sample_id"])
-        if not ids:
+    with OccmerFile.open(path) as f:
+        attrs = f.attrs()
+        samples = {s.sample_id: s for s in f.samples()}
+        if not samples:
             raise StoreError(f"{path}: the file has no clips to preview")
-        position = {sid: i for i, sid in enumerate(ids)}
+        if not f.has_frames:
+            raise StoreError(f"{path} holds features only (contents='features'): there are no frames to preview")
         rows = []
-        for sid in choose_evenly(ids, n):
-            i = position[sid]
-            clip = read_clip(f, sid)
+        for sid in choose_evenly(list(samples), n):
+            sample = samples[sid]
+            clip = f.clip(sid)
             rows.append(
                 row_from_arrays(
-                    sid, clip.frames, clip.frame_numbers, int(samples["onset"][i]), int(samples["apex"][i]),
-                    clip.placement, float(samples["occlusion_ratio"][i]), occlusion=clip.occlusion,
+                    sid, clip.frames, clip.frame_numbers, sample.onset, sample.apex,
+                    clip.placement, sample.occlusion_ratio, occlusion=clip.occlusion,
                 )
             )
     return rows, attrs
