@@ -28,6 +28,7 @@ from tqdm import tqdm
 from occmer import __version__
 from occmer.bench import models as bench_models
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
+from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
 from occmer.bench.protocols import Fold, carve_validation, check_disjoint, get_protocol
 from occmer.bench.report import render
@@ -235,6 +236,13 @@ def device_description(name: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def _device_text(device: str, executor: ExecutorOptions) -> str:
+    if executor.name == "ray":
+        return (f"{device} on Ray workers ({executor.cpus_per_task:g} CPU, {executor.gpus_per_task:g} GPU per task, "
+                f"cluster {executor.ray_address or 'local'})")
+    return device_description(device)
+
+
 def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequence[Mapping[str, str]]]
                  ) -> dict[str, Any] | None:
     """The previous config of OUT (its finished folds will be kept), or None for a new directory.
@@ -262,7 +270,8 @@ def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequenc
 
 def build_config(settings: Settings, scheme: str, models: Sequence[str], cells: Sequence[Cell], seeds: Sequence[int],
                  conditions: Mapping[str, Sequence[Mapping[str, str]]], plans: Sequence[CellPlan],
-                 max_folds: int | None, shard: Shard, previous: Mapping[str, Any] | None) -> dict[str, Any]:
+                 max_folds: int | None, shard: Shard, previous: Mapping[str, Any] | None,
+                 executor: ExecutorOptions | None = None) -> dict[str, Any]:
     """config.json: every setting, versions, data checksums and the planned folds (merged with a resumed run)."""
     plan_entries = dict((previous or {}).get("plan", {}))
     for plan in plans:
@@ -278,7 +287,8 @@ def build_config(settings: Settings, scheme: str, models: Sequence[str], cells: 
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         "settings": settings.identity(), "label_scheme": scheme,
-        "device": device_description(settings.train.device), "versions": versions(),
+        "device": _device_text(settings.train.device, executor or ExecutorOptions()), "versions": versions(),
+        "executor": asdict(executor or ExecutorOptions()),
         "models": list(dict.fromkeys([*(previous or {}).get("models", []), *models])),
         "cells": [{"train": c.train, "test": c.test, "condition": c.label} for c in cells],
         "seeds": sorted(previous_seeds | {int(s) for s in seeds}),
@@ -300,6 +310,7 @@ class BenchRequest:
     test_on: Sequence[str] = ()
     max_folds: int | None = None
     shard: Shard = field(default_factory=Shard)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
 
 
 ConditionLoader = Callable[[str, Sequence[Path], str, str, bool], ConditionData]
@@ -312,7 +323,9 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     settings = request.settings
     protocol = get_protocol(settings.protocol)
     scheme = resolve_scheme(protocol.label_scheme, settings.labels)
-    resolve_device(settings.train.device)
+    on_workers = request.executor.name == "ray" and request.executor.gpus_per_task > 0
+    if not on_workers:  # with GPUs on Ray workers the driver itself may have none
+        resolve_device(settings.train.device)
     out = Path(request.out)
     checksums = {name: [{"path": str(p), "sha256": file_checksum(Path(p))} for p in files]
                  for name, files in request.conditions.items()}
@@ -335,7 +348,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
             plans.append(plan_cell(model, cell, loaded[cell.train], loaded[cell.test], settings, scheme))
 
     config = build_config(settings, scheme, request.models, cells, request.seeds, checksums, plans,
-                          request.max_folds, request.shard, previous)
+                          request.max_folds, request.shard, previous, request.executor)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / CONFIG_FILE, config)
 
@@ -344,18 +357,20 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     todo = [j for j in mine if not is_done(fold_path(out, j[0]))]
     echo(f"{len(jobs)} folds in the grid, {len(mine)} in shard {request.shard}, {len(mine) - len(todo)} already done; "
          f"device {config['device']}")
-    bar = tqdm(todo, desc="folds", unit="fold", disable=not progress)
-    for job, plan, fold in bar:
-        factory, loss_fn = bench_models.factory_and_loss(job.model, settings.hparams)
-        record = run_job(job, plan, fold, settings, factory, loss_fn)
-        write_json_atomic(fold_path(out, job), record)
-        correct = np.mean(np.array(record["true"]) == np.array(record["pred"]))
-        line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "
-                f"acc {correct:.2f}, {record['train_seconds']:.1f} s, {record['samples_per_s']:.0f} samples/s")
+    bar = tqdm(total=len(todo), desc="folds", unit="fold", disable=not progress)
+
+    def finished(done: JobDone) -> None:
+        bar.update(1)
         if progress:
-            bar.write(line)
+            bar.write(done.line)
         else:
-            echo(line)
+            echo(done.line)
+
+    pending = [(job, plan, fold, fold_path(out.resolve(), job)) for job, plan, fold in todo]
+    try:
+        run_jobs(pending, settings, finished, request.executor)
+    finally:
+        bar.close()
     render([out], out, echo=echo)
     return out
 

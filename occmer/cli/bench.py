@@ -64,13 +64,25 @@ def _protocol_help() -> str:
               help="Run only shard i of n of the fold jobs (merge the shards with `occmer report`).")
 @click.option("--max-folds", type=click.IntRange(min=1), default=None,
               help="Run only the first N folds of each model and condition (quick checks).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where folds train: local (one after the other in this process) or ray (each fold a Ray task; "
+                   "needs `pip install 'occmer[ray]'`). Both write the same result files.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="With --executor ray: the cluster to join (e.g. 10.0.0.5:6379 or auto); default a local Ray on "
+                   "this machine. --out must be a path every node sees.")
+@click.option("--cpus-per-task", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="With --executor ray: CPUs each fold declares (torch uses that many threads).")
+@click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
+                   "models per GPU). Use with --device cuda.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar (per-fold lines are still printed).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
-                  shard: str, max_folds: int | None, no_progress: bool) -> None:
+                  shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
+                  gpus_per_task: float, no_progress: bool) -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -82,10 +94,12 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
       occmer bench rrrn --protocol megc2018-cde --data clean=casme2.h5 --data clean=samm.h5
     """
     from occmer.bench.conditions import group_conditions
+    from occmer.bench.executors import ExecutorOptions
     from occmer.bench.models import check_hparams, model_spec, parse_hparams
     from occmer.bench.runner import BenchRequest, Settings, Shard, resolve_scheme, run_bench
     from occmer.bench.training import TrainConfig
 
+    executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task)
     specs = [model_spec(m) for m in models]
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is listed twice in {' '.join(models)}")
@@ -105,7 +119,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
-        max_folds=max_folds, shard=Shard.parse(shard),
+        max_folds=max_folds, shard=Shard.parse(shard), executor=executor_options,
     )
     run_bench(request, progress=not no_progress, echo=click.echo)
     click.echo(f"results in {out}")
