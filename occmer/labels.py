@@ -196,6 +196,15 @@ def _megc2018(record: object) -> str:
     return label if label in MEGC2018_CLASSES else ""
 
 
+def _megc2018_rules(record: object) -> str:
+    """MEGC 2018 by the rule alone: the stored objective class I-V of a CASME II or SAMM clip."""
+    database = canonical_database(_field(record, "database"))
+    if RULE_STAND_INS.get(database, database) not in MEGC2018_DATABASES:
+        return ""
+    label = _field(record, "objective_class")
+    return label if label in MEGC2018_CLASSES else ""
+
+
 def _megc2019(record: object) -> str:
     """The official MEGC 2019 label for the databases the list covers, the stored composite otherwise."""
     database = _field(record, "database")
@@ -232,7 +241,16 @@ LABEL_SCHEMES: dict[str, LabelScheme] = {
         "CASME II and SAMM; the published rules for other databases)",
         COMPOSITE_CLASSES, _megc2019,
     ),
+    "megc2018-rules": LabelScheme(
+        "megc2018-rules", "MEGC 2018 by the rule on the stored objective classes (no official membership)",
+        MEGC2018_CLASSES, _megc2018_rules,
+    ),
+    "megc2019-rules": LabelScheme(
+        "megc2019-rules", "MEGC 2019 composite by the published rules on the stored emotions (no official list)",
+        COMPOSITE_CLASSES, lambda r: composite_label(_field(r, "database"), _field(r, "emotion")),
+    ),
 }
+RULES_VARIANT = {"megc2018": "megc2018-rules", "megc2019": "megc2019-rules"}
 
 
 def get_scheme(scheme: str) -> LabelScheme:

@@ -50,6 +50,8 @@ class Summary:
     clip_frames: Spread = Spread(0, 0.0, 0)
     apex_sources: Counter = field(default_factory=Counter)
     objective_sources: Counter = field(default_factory=Counter)
+    offset_sources: Counter = field(default_factory=Counter)
+    unreadable_aus: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)  # (sample, AUs, tokens)
     fixes: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -84,10 +86,18 @@ def summarise(result: ScanResult, scheme: str) -> Summary:
         folder_frames=Spread.of([len(c.frames) for c in result.clips]),
         clip_frames=Spread.of([_clip_length(c) for c in result.clips]),
         apex_sources=Counter(c.apex_source for c in result.clips),
-        objective_sources=Counter(c.objective_source or "none" for c in result.clips),
+        objective_sources=Counter(_objective_source(c) for c in result.clips),
+        offset_sources=Counter(c.offset_source for c in result.clips),
+        unreadable_aus=[(c.sample_id, c.action_units, c.au_unreadable) for c in result.clips if c.au_unreadable],
         fixes=[(c.sample_id, line) for c in result.clips for line in c.fixes],
         problems=list(result.problems),
     )
+
+
+def _objective_source(clip: Clip) -> str:
+    if clip.objective_source == "given" and clip.objective_origin:
+        return f"given ({clip.objective_origin})"
+    return clip.objective_source or "none"
 
 
 def _clip_length(clip: Clip) -> int:
@@ -116,13 +126,18 @@ def format_summary(summary: Summary) -> str:
         f"frames per clip folder: {summary.folder_frames}",
         f"frames onset..offset: {summary.clip_frames}",
         "apex: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.apex_sources.items())),
+        "offset: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.offset_sources.items())),
         "objective class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.objective_sources.items())),
         "",
         f"clips per class and subject ({summary.scheme}):",
     ]
     lines.extend(_table(summary))
+    if summary.unreadable_aus:
+        lines += ["", f"AU tokens not read as AUs ({len(summary.unreadable_aus)} clips; kept verbatim in action_units):"]
+        lines += [f"  - {sample}: {aus!r}: {', '.join(repr(t) for t in tokens)}"
+                  for sample, aus, tokens in summary.unreadable_aus]
     if summary.fixes:
-        lines += ["", f"annotation fixes applied ({len(summary.fixes)}):"]
+        lines += ["", f"annotation fixes and notes applied ({len(summary.fixes)}):"]
         lines += [f"  - {sample}: {line}" for sample, line in summary.fixes]
     lines += ["", f"problems ({len(summary.problems)}):" if summary.problems else "problems: none"]
     lines += [f"  - {problem}" for problem in summary.problems]
