@@ -28,7 +28,7 @@ _AU = re.compile(
     re.IGNORECASE,
 )
 # "or" between two AU terms, with or without spaces ("14or23", "L12 or L14"), never inside a word.
-_OR = re.compile(r"(?<=[\d\s)a-e])or(?=[\s\d(a-z])", re.IGNORECASE)
+_OR = re.compile(r"(?<=[\d\s)a-elr])or(?=[\s\d(a-z])", re.IGNORECASE)
 _AND = re.compile(r"[+,&]")
 
 

@@ -139,6 +139,14 @@ class Protocol:
         With an official list, a data set short of listed clips is refused unless `allow_partial`
         (the CLI passes False by default: `--allow-partial`).
         """
+        if self.official and not allow_partial:
+            membership = self.membership(table)
+            if not membership.complete:
+                raise BenchError(
+                    f"{membership.headline()}; the protocol is only comparable on the whole list: add the missing "
+                    "clips (synthesize every database of the protocol), or pass --allow-partial (recorded in "
+                    "config.json and the table title)"
+                )
         databases = table["database"].astype(str).map(canonical_database)
         rows = table[table["label"].astype(str) != ""]
         if self.databases is not None:
@@ -156,14 +164,6 @@ class Protocol:
                 f"{' in ' + ', '.join(self.databases) if self.databases else ''}{names}"
                 f"{'; unknown here: ' + ', '.join(unknown) if unknown else ''}; check --labels and the --data files"
             )
-        if self.official and not allow_partial:
-            membership = self.membership(table)
-            if not membership.complete:
-                raise BenchError(
-                    f"{membership.headline()}; the protocol is only comparable on the whole list: add the missing "
-                    "clips (synthesize every database of the protocol), or pass --allow-partial (recorded in "
-                    "config.json and the table title)"
-                )
         if self.split == "holdout" and rows["database"].nunique() < 2:
             raise BenchError(
                 f"protocol {self.name} trains on one database and tests on another, but the labelled data "
