@@ -94,6 +94,16 @@ def summarise(result: ScanResult, scheme: str) -> Summary:
     )
 
 
+def left_out_lines(problems: Sequence[Problem]) -> list[str]:
+    """What --skip-invalid leaves out, per database and reason: "left out: casme2: 2 (key frames ... missing)"."""
+    counts: Counter = Counter()
+    for problem in problems:
+        database = problem.sample_id.split("_", 1)[0]
+        reason = re.sub(r"\d+", "N", problem.message.split(" (")[0].split(": ")[0])[:80]
+        counts[(database, reason)] += 1
+    return [f"left out: {database}: {n} ({reason})" for (database, reason), n in sorted(counts.items())]
+
+
 def _objective_source(clip: Clip) -> str:
     if clip.objective_source == "given" and clip.objective_origin:
         return f"given ({clip.objective_origin})"
