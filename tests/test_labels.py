@@ -130,6 +130,6 @@ def test_classes_and_registry():
     assert classes("megc2019") == ["negative", "positive", "surprise"]
     assert classes("megc2018") == ["I", "II", "III", "IV", "V"]
     assert classes("objective")[-1] == "VII"
-    assert set(LABEL_SCHEMES) == {"emotion", "objective", "megc2018", "megc2019"}
+    assert set(LABEL_SCHEMES) == {"emotion", "objective", "megc2018", "megc2019", "megc2018-rules", "megc2019-rules"}
     with pytest.raises(ConfigError, match="megc2019"):
         classes("megc2020")

@@ -77,11 +77,12 @@ def test_membership_reports_present_missing_and_left_out():
     samm = _official_rows("samm")
     table = _table(smic + samm[:-2] + [("samm", "006", "006_9_9", ""), ("mmew", "S01", "a", "negative")])
     membership = PROTOCOLS["megc2019"].membership(table)
-    assert (membership.present, membership.expected) == (164 + 131, 164 + 133)
-    assert membership.missing == [f"samm/{c[1]}/{c[2]}" for c in samm[-2:]]
+    assert (membership.present, membership.expected) == (164 + 131, 442)  # CASME II is absent: short of it all
+    assert membership.absent == ("casme2",)
+    assert [m for m in membership.missing if m.startswith("samm/")] == [f"samm/{c[1]}/{c[2]}" for c in samm[-2:]]
     assert membership.left_out[("samm", "not on the official list")] == 1
     assert any(d == "mmew" and "not one of" in r for d, r in membership.left_out)
-    assert "official list: 295/297 present; missing: samm/" in membership.headline()
+    assert "official list: 295/442 present; missing: all 145 casme2 clips; samm/" in membership.headline()
     with pytest.raises(BenchError, match="--allow-partial"):
         PROTOCOLS["megc2019"].select(table, allow_partial=False)
     selected = PROTOCOLS["megc2019"].select(table, allow_partial=True)
@@ -113,7 +114,8 @@ def test_bench_refuses_a_protocol_short_of_the_list(tmp_path):
     result = CliRunner().invoke(cli, ["bench", "ststnet", "--protocol", "megc2019", "--data", str(data),
                                       "--out", str(tmp_path / "out"), "--epochs", "1", "--device", "cpu"])
     assert result.exit_code == 2, result.output
-    assert "official list: 0/133 present" in result.output and "--allow-partial" in result.output
+    assert "official list: 0/442 present; missing: all 145 casme2 clips; all 164 smic-hs clips" in result.output
+    assert "--allow-partial" in result.output
 
 
 def test_partial_and_rules_are_part_of_the_run_identity():

@@ -48,6 +48,7 @@ class Membership:
     present: int = 0
     missing: list[str] = field(default_factory=list)  # official clips absent from the data, by name
     checked: tuple[str, ...] = ()  # databases whose membership the official list decided
+    absent: tuple[str, ...] = ()  # databases of the list the data does not hold at all
     left_out: Counter = field(default_factory=Counter)  # (database, reason) -> samples left out
 
     @property
@@ -56,12 +57,14 @@ class Membership:
 
     def headline(self) -> str:
         if not self.checked:
-            return f"protocol {self.protocol}: membership by the published rules ({self.source})"
+            return f"protocol {self.protocol}: membership by {self.source}"
         text = f"protocol {self.protocol}: official list: {self.present}/{self.expected} present"
-        if self.missing:
-            shown = ", ".join(self.missing[:10]) + (f" and {len(self.missing) - 10} more" if len(self.missing) > 10
-                                                     else "")
-            text += f"; missing: {shown}"
+        named = [m for m in self.missing if m.split("/", 1)[0] not in self.absent]
+        parts = [f"all {sum(m.startswith(d + '/') for m in self.missing)} {d} clips" for d in self.absent]
+        if named:
+            parts.append(", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else ""))
+        if parts:
+            text += f"; missing: {'; '.join(parts)}"
         return text
 
     def lines(self) -> list[str]:
@@ -75,6 +78,7 @@ class Membership:
         return {
             "protocol": self.protocol, "source": self.source, "expected": self.expected, "present": self.present,
             "missing": list(self.missing), "checked_databases": list(self.checked),
+            "absent_databases": list(self.absent),
             "left_out": [{"database": d, "reason": r, "samples": n} for (d, r), n in sorted(self.left_out.items())],
         }
 
@@ -107,18 +111,20 @@ class Protocol:
         databases = table["database"].astype(str).map(canonical_database)
         labels = table["label"].astype(str)
         covered = sorted({d for d in databases if listed is not None and listed.covers(d)})
-        result = Membership(self.name, listed.source if listed is not None and covered else "published rules",
-                            checked=tuple(covered))
+        source = "the label scheme (no official list)" if listed is None else (
+            listed.source if covered else "the published rules (no database of the official list in the data)")
+        result = Membership(self.name, source, checked=tuple(covered))
         if covered and "filename" not in table.columns:
             raise BenchError(f"protocol {self.name}: the data has no filename column, so its clips cannot be "
                              "matched to the official list; rewrite the files with this occmer")
-        if covered:
-            wanted = [c for c in listed.clips if c.database in covered]
+        if covered:  # the list applies: every clip of it is expected, of every database it covers
             have = {clip_key(d, s, f) for d, s, f in zip(databases, table["subject"].astype(str),
                                                           table["filename"].astype(str), strict=True)}
-            result.expected = len(wanted)
-            result.missing = [str(c) for c in wanted if c.key not in have]
+            result.checked = listed.databases
+            result.expected = len(listed.clips)
+            result.missing = [str(c) for c in listed.clips if c.key not in have]
             result.present = result.expected - len(result.missing)
+            result.absent = tuple(d for d in listed.databases if d not in covered)
         expected = set(self.expected_databases())
         for database, label in zip(databases, labels, strict=True):
             family = DATABASE_ALIASES.get(database, database)

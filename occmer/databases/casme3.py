@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir
+from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir, path_cell_error
 from occmer.databases.sheets import Row, find_child_dir, find_optional_sheet, find_sheet, read_sheet
 
 COLUMNS = {
@@ -62,6 +62,10 @@ class CASME3(SheetDatabase):
 
     def row_to_entry(self, row: Row, frames_root: Path) -> Entry:
         subject, filename = row.text("subject"), row.text("filename")
+        unsafe = path_cell_error(subject=subject, filename=filename)
+        if unsafe:
+            return Entry(subject or "unknown", filename or "unknown", frames_root, None, None, None, row.source,
+                         error=unsafe)
         video = frames_root / subject / filename
         notes: tuple[str, ...] = ()
         if not video.is_dir() and subject and filename:

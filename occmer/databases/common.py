@@ -29,6 +29,14 @@ _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 FIXABLE_FIELDS = ("onset", "apex", "offset", "emotion", "action_units", "objective_class")
 
 
+def path_cell_error(**cells: str) -> str:
+    """An error message when a sheet cell used as a folder name could leave its folder ("../x", "a/b"), else ""."""
+    for column, value in cells.items():
+        if "/" in value or "\\" in value or value in (".", "..") or "\x00" in value:
+            return f"{column} {value!r} is not a plain folder name (no '/', '\\' or '..'); the clip stays inside the root"
+    return ""
+
+
 def sanitise_id(text: str) -> str:
     """An ASCII sample id with no "/" or spaces: unsafe runs become one "_"."""
     ascii_text = text.encode("ascii", "ignore").decode("ascii")

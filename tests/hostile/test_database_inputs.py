@@ -232,3 +232,14 @@ def test_xlsx_manifest_with_formula_text_stays_data(tmp_path):
                                                ("p1", "clips/p1/take1", "=HYPERLINK(\"http://x\")")])
     result = DATABASES["folder"](root).scan()
     assert result.clips[0].emotion == ""  # only a cached value is read: the formula is never evaluated or fetched
+
+
+def test_casme3_and_mmew_path_cells_are_not_looked_up(tmp_path):
+    from dbfixtures import CASME3_ROWS, MMEW_ROWS, write_casme3, write_mmew
+
+    rows = [("../../..", "etc", 1, 2, 3, "4", "III", "anger"), *CASME3_ROWS[:1]]
+    result = DATABASES["casme3"](write_casme3(tmp_path / "c3", rows=rows)).scan()
+    assert len(result.clips) == 1 and "not a plain folder name" in result.problems[0].message
+    mmew_rows = [(*MMEW_ROWS[0][:6], "../../x", MMEW_ROWS[0][7]), *MMEW_ROWS[1:2]]
+    result = DATABASES["mmew"](write_mmew(tmp_path / "mmew", rows=mmew_rows)).scan()
+    assert len(result.clips) == 1 and "emotion '../../x' is not a plain folder name" in result.problems[0].message
