@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from occmer.bench.protocols import PROTOCOLS
 from occmer.errors import DataError
 from occmer.labels import LABEL_SCHEMES
 
@@ -45,7 +46,7 @@ def _list_databases() -> str:
                    "Recorded per clip.")
 @click.option("--follow-symlinks", is_flag=True,
               help="Accept clip folders and frames that are symlinks leading outside the root (refused by default).")
-@click.option("--protocol", default=None, type=click.Choice(["megc2018-cde", "megc2018-hde", "megc2019"]),
+@click.option("--protocol", default=None, type=click.Choice([n for n, p in PROTOCOLS.items() if p.official]),
               help="Report membership of a MEGC protocol: the official list's clips present or missing by name, "
                    "and what the protocol leaves out per database and reason (sets --labels to the protocol's).")
 @click.option("--strict", is_flag=True, help="Exit with an error (code 2) when any problem is found.")

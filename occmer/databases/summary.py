@@ -54,6 +54,7 @@ class Summary:
     unreadable_aus: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)  # (sample, AUs, tokens)
     fixes: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    left_out: Counter = field(default_factory=Counter)  # database -> clips without a label under the scheme
 
     @property
     def totals(self) -> Counter:
@@ -91,6 +92,7 @@ def summarise(result: ScanResult, scheme: str) -> Summary:
         unreadable_aus=[(c.sample_id, c.action_units, c.au_unreadable) for c in result.clips if c.au_unreadable],
         fixes=[(c.sample_id, line) for c in result.clips for line in c.fixes],
         problems=list(result.problems),
+        left_out=Counter(c.database for c in result.clips if not label_of(c, scheme)),
     )
 
 
@@ -142,6 +144,9 @@ def format_summary(summary: Summary) -> str:
         f"clips per class and subject ({summary.scheme}):",
     ]
     lines.extend(_table(summary))
+    if summary.left_out:
+        lines.append(f"not in scheme {summary.scheme} (left out by it): "
+                     + ", ".join(f"{db} {n}" for db, n in sorted(summary.left_out.items())))
     if summary.unreadable_aus:
         lines += ["", f"AU tokens not read as AUs ({len(summary.unreadable_aus)} clips; kept verbatim in action_units):"]
         lines += [f"  - {sample}: {aus!r}: {', '.join(repr(t) for t in tokens)}"
