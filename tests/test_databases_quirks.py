@@ -124,3 +124,23 @@ def test_describe_protocol_reports_membership(tmp_path):
     assert result.exit_code == 0, result.output
     assert ("protocol megc2019: official list: 2/442 present; missing: all 145 casme2 clips; all 164 smic-hs "
             "clips; samm/6/006_1_2") in result.output
+
+
+def test_describe_says_what_the_scheme_leaves_out_per_database(tmp_path):
+    rows = [*SAMM_TYPOS, SammRow(99, "099_1_1", 10, 12, 16, "12", "Happiness", 1, tuple(range(9, 18)))]
+    result = CliRunner().invoke(cli, ["describe", "--db", "samm", "--root", str(write_samm(tmp_path, rows=rows)),
+                                      "--labels", "megc2019"])
+    assert "not in scheme megc2019 (left out by it): samm 1" in result.output  # 099_1_1 is not on the list
+
+
+def test_skip_invalid_counts_what_it_left_out_per_database_and_reason():
+    from occmer.databases.base import Problem
+    from occmer.databases.summary import left_out_lines
+
+    problems = [Problem("casme2_sub01_a", "p", "clip folder not found: /x (listed at s)"),
+                Problem("casme2_sub02_b", "p", "clip folder not found: /y"),
+                Problem("samm_006_c", "p", "3 frames inside onset..offset 1..9 are missing: 2, 3, 4")]
+    assert left_out_lines(problems) == [
+        "left out: casme2: 2 (clip folder not found)",
+        "left out: samm: 1 (N frames inside onset..offset N..N are missing)",
+    ]
