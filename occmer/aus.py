@@ -21,6 +21,8 @@ SIDES = "LRTBAU"  # left, right, top, bottom, asymmetric, unilateral
 INTENSITIES = "ABCDE"
 UNKNOWN_MARKS = frozenset({"", "?", "/", "-", "--", "na", "n/a", "nan", "none", "null", "unknown"})
 MAX_ALTERNATIVES = 64  # "(a or b)+(c or d)+..." multiplies out; a sheet never needs more
+MAX_DEPTH = 8  # bracket nesting; real sheets use one level
+MAX_TEXT = 400  # characters; the longest real AU string has about 30
 
 _AU = re.compile(
     rf"(?:AU)?(?P<side>[{SIDES}](?:/[{SIDES}])*)?(?:AU)?(?P<number>\d{{1,3}})"
@@ -52,6 +54,7 @@ class _Parser:
     def __init__(self) -> None:
         self.unreadable: list[str] = []
         self.referenced: set[int] = set()
+        self.depth = 0
 
     def expression(self, text: str) -> list[frozenset[int]]:
         """Alternatives of `a or b or ...` (top-level "or" only)."""
@@ -80,18 +83,31 @@ class _Parser:
         if term.lower() in UNKNOWN_MARKS:
             return []  # "4+?": the known part stands
         lowered = term.lower()
-        if lowered.startswith("ref") and term[3:].strip().startswith("(") and term.endswith(")"):
-            inner = self.expression(term[3:].strip()[1:-1])
+        bracketed = term.startswith("(") and term.endswith(")") and _balanced(term[1:-1])
+        reference = lowered.startswith("ref") and term[3:].strip().startswith("(") and term.endswith(")")
+        if (bracketed or reference) and self.depth >= MAX_DEPTH:
+            self.unreadable.append(term)
+            return []
+        if reference:
+            inner = self.nested(term[3:].strip()[1:-1])
             for units in inner:
                 self.referenced.update(units)
             return inner
-        if term.startswith("(") and term.endswith(")") and _balanced(term[1:-1]):
-            return self.expression(term[1:-1])
+        if bracketed:
+            return self.nested(term[1:-1])
         match = _AU.fullmatch(term)
         if match:
             return [frozenset({int(match.group("number"))})]
         self.unreadable.append(term)
         return []
+
+
+    def nested(self, text: str) -> list[frozenset[int]]:
+        self.depth += 1
+        try:
+            return self.expression(text)
+        finally:
+            self.depth -= 1
 
 
 def _balanced(text: str) -> bool:
@@ -128,6 +144,8 @@ def parse_aus(text: object) -> AUCode:
     cleaned = " ".join(raw.replace("\u00a0", " ").split())
     if cleaned.lower() in UNKNOWN_MARKS:
         return AUCode(raw, unknown=True)
+    if len(cleaned) > MAX_TEXT:
+        return AUCode(raw, unreadable=(cleaned[:40] + "...",))
     parser = _Parser()
     alternatives = parser.expression(cleaned)
     return AUCode(

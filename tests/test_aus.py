@@ -65,7 +65,15 @@ def test_or_is_not_split_inside_words():
 def test_unbalanced_brackets_are_unreadable_not_a_crash():
     code = parse_aus("(4+7")
     assert code.unreadable  # recorded
-    assert parse_aus("((((((((((4))))))))))").alternatives == sets({4})
+    assert parse_aus("((((4))))").alternatives == sets({4})
+
+
+def test_hostile_strings_are_unreadable_not_a_crash():
+    deep = "(" * 150 + "4" + ")" * 150  # recursion bomb
+    assert parse_aus(deep).alternatives == () and parse_aus(deep).unreadable
+    huge = "+".join(["12"] * 5000)
+    assert parse_aus(huge).unreadable and parse_aus(huge).alternatives == ()
+    assert parse_aus("((4)))+7").unreadable  # unbalanced: recorded
 
 
 def test_alternatives_are_capped():
