@@ -243,3 +243,15 @@ def test_casme3_and_mmew_path_cells_are_not_looked_up(tmp_path):
     mmew_rows = [(*MMEW_ROWS[0][:6], "../../x", MMEW_ROWS[0][7]), *MMEW_ROWS[1:2]]
     result = DATABASES["mmew"](write_mmew(tmp_path / "mmew", rows=mmew_rows)).scan()
     assert len(result.clips) == 1 and "emotion '../../x' is not a plain folder name" in result.problems[0].message
+
+
+def test_describe_follow_symlinks_option(tmp_path):
+    outside = tmp_path / "elsewhere" / "EP02_01f"
+    write_frames(outside, range(46, 61))
+    root = write_casme2(tmp_path / "db", rows=[dataclasses.replace(ROW, frames=None)])
+    (root / "CASME2_RAW_selected" / "sub01").mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, root / "CASME2_RAW_selected" / "sub01" / "EP02_01f")
+    refused = CliRunner().invoke(cli, ["describe", "--db", "casme2", "--root", str(root)])
+    assert "through a symlink" in refused.output
+    followed = CliRunner().invoke(cli, ["describe", "--db", "casme2", "--root", str(root), "--follow-symlinks"])
+    assert followed.exit_code == 0 and "problems: none" in followed.output
