@@ -30,10 +30,11 @@ from occmer.bench import models as bench_models
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
-from occmer.bench.protocols import Fold, carve_validation, check_disjoint, get_protocol
+from occmer.bench.protocols import Fold, Membership, carve_validation, check_disjoint, get_protocol
 from occmer.bench.report import render
 from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, resolve_device, train_fold
 from occmer.errors import BenchError, ConfigError
+from occmer.labels import RULES_VARIANT
 from occmer.labels import classes as scheme_classes
 from occmer.seeding import stable_hash
 
@@ -60,6 +61,8 @@ class Settings:
     train: TrainConfig
     hparams: Mapping[str, Any] = field(default_factory=dict)
     val_subjects: int = 0
+    allow_partial: bool = False  # run a protocol short of its official list's clips (recorded)
+    membership: str = "official"  # "official": the shipped list decides; "rules": the published rules on stored labels
 
     def identity(self) -> dict[str, Any]:
         out = asdict(self)
@@ -117,6 +120,7 @@ class CellPlan:
     train: ConditionData
     test: ConditionData
     codes: np.ndarray  # int64 class index per row of `test.table`
+    membership: Membership | None = None  # the protocol's membership report of the test condition
 
 
 def plan_cells(conditions: Sequence[str], train_on: Sequence[str] = (), test_on: Sequence[str] = ()) -> list[Cell]:
@@ -141,7 +145,9 @@ def plan_cell(model: str, cell: Cell, train: ConditionData, test: ConditionData,
     """Select the protocol's samples on the test condition, align the train condition to them, build folds."""
     protocol = get_protocol(settings.protocol)
     same = train is test
-    selected = protocol.select(test.table)
+    official = settings.membership == "official"
+    membership = protocol.membership(test.table) if official else None
+    selected = protocol.select(test.table, allow_partial=settings.allow_partial or not official)
     test = test.take(list(selected["sample_id"]))
     train = test if same else train.take(list(selected["sample_id"]))
     differs = train.table["label"].to_numpy() != test.table["label"].to_numpy()
@@ -156,7 +162,7 @@ def plan_cell(model: str, cell: Cell, train: ConditionData, test: ConditionData,
     check_disjoint(folds, list(test.table["subject"]))
     lookup = {c: i for i, c in enumerate(classes)}
     codes = np.array([lookup[label] for label in test.table["label"]], dtype=np.int64)
-    return CellPlan(model, cell, classes, folds, train, test, codes)
+    return CellPlan(model, cell, classes, folds, train, test, codes, membership)
 
 
 def fold_path(out: Path, job: Job) -> Path:
@@ -280,6 +286,7 @@ def build_config(settings: Settings, scheme: str, models: Sequence[str], cells: 
             "classes": plan.classes, "folds": [f.name for f in plan.folds[:max_folds]],
             "n_samples": int(len(plan.test.table)), "databases": sorted(set(plan.test.table["database"])),
             "feature": plan.test.feature, "channels": list(plan.test.channels),
+            "membership": plan.membership.as_dict() if plan.membership is not None else None,
         }
     previous_seeds = set((previous or {}).get("seeds", []))
     return {
@@ -323,6 +330,10 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     settings = request.settings
     protocol = get_protocol(settings.protocol)
     scheme = resolve_scheme(protocol.label_scheme, settings.labels)
+    if settings.membership == "rules":
+        scheme = RULES_VARIANT.get(scheme, scheme)
+    elif settings.membership != "official":
+        raise ConfigError(f"unknown membership {settings.membership!r}; choose official or rules")
     on_workers = request.executor.name == "ray" and request.executor.gpus_per_task > 0
     if not on_workers:  # with GPUs on Ray workers the driver itself may have none
         resolve_device(settings.train.device)
@@ -347,6 +358,12 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
                 loaded[name] = cache[(name, feature)]
             plans.append(plan_cell(model, cell, loaded[cell.train], loaded[cell.test], settings, scheme))
 
+    reported: set[str] = set()
+    for plan in plans:
+        if plan.membership is not None and plan.cell.test not in reported:
+            reported.add(plan.cell.test)
+            for line in plan.membership.lines():
+                echo(f"{plan.cell.test}: {line}")
     config = build_config(settings, scheme, request.models, cells, request.seeds, checksums, plans,
                           request.max_folds, request.shard, previous, request.executor)
     out.mkdir(parents=True, exist_ok=True)

@@ -76,13 +76,21 @@ def _protocol_help() -> str:
               help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
                    "models per GPU). Use with --device cuda.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar (per-fold lines are still printed).")
+@click.option("--allow-partial", is_flag=True,
+              help="Run a MEGC protocol although the data lacks clips of its official list (recorded in "
+                   "config.json and the table title; such numbers are not comparable with published ones).")
+@click.option("--membership", type=click.Choice(["official", "rules"]), default="official", show_default=True,
+              help="MEGC protocols: official = the shipped official list decides which clips and labels take part "
+                   "(SMIC-HS, CASME II, SAMM); rules = the published rules on the labels stored in the files "
+                   "(for re-annotated or other data; recorded, not comparable with published numbers).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
-                  gpus_per_task: float, no_progress: bool) -> None:
+                  gpus_per_task: float, no_progress: bool, allow_partial: bool = False,
+                  membership: str = "official") -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -114,7 +122,8 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     settings = Settings(
         protocol=protocol, labels=scheme, features=features,
         train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device),
-        hparams=parsed, val_subjects=val_subjects,
+        hparams=parsed, val_subjects=val_subjects, allow_partial=allow_partial,
+        membership=membership,
     )
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
