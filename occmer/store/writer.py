@@ -26,6 +26,7 @@ from occmer.errors import ResumeError, StoreError
 from occmer.store import schema
 
 RUN_FILE = "run.json"
+SOURCE_KEY = "source"  # run.json: what the run read (checked by the caller on --resume)
 SHARD_SUFFIX = ".h5"
 
 
@@ -105,8 +106,14 @@ class RunDirectory:
         self.path = parts_dir(out)
         self.clips = self.path / "clips"
 
-    def start(self, settings: Mapping[str, Any], resume: bool, overwrite: bool) -> set[str]:
-        """Prepare the folder; return the sample ids already finished (resume only)."""
+    def start(
+        self, settings: Mapping[str, Any], resume: bool, overwrite: bool, source: Mapping[str, Any] | None = None
+    ) -> set[str]:
+        """Prepare the folder; return the sample ids already finished (resume only).
+
+        `source` (what the run reads: roots, sheet digests, clip list) is kept in run.json
+        under SOURCE_KEY; the caller compares it on resume (`saved_source`).
+        """
         if self.out.exists() and not overwrite:
             raise StoreError(f"{self.out} already exists; pass --overwrite to replace it or choose another --out")
         run_file = self.path / RUN_FILE
@@ -124,14 +131,25 @@ class RunDirectory:
             raise ResumeError(f"nothing to resume: {self.path} does not exist; run without --resume")
         self.clips.mkdir(parents=True, exist_ok=True)
         tmp = run_file.with_suffix(".tmp")
-        tmp.write_text(to_json(dict(settings)))
+        record = dict(settings)
+        if source is not None:
+            record[SOURCE_KEY] = dict(source)
+        tmp.write_text(to_json(record))
         os.replace(tmp, run_file)
         return set()
+
+    def saved_source(self) -> dict[str, Any] | None:
+        """What the interrupted run recorded it read (None when the run did not record it)."""
+        try:
+            return json.loads((self.path / RUN_FILE).read_text()).get(SOURCE_KEY)
+        except (OSError, ValueError, AttributeError):
+            return None
 
     def _check_settings(self, run_file: Path, settings: Mapping[str, Any]) -> None:
         try:
             saved = json.loads(run_file.read_text())
-        except (OSError, ValueError) as exc:
+            saved.pop(SOURCE_KEY, None)
+        except (OSError, ValueError, AttributeError) as exc:
             raise ResumeError(f"cannot read {run_file} ({exc}); start over with --overwrite") from exc
         current = json.loads(to_json(dict(settings)))
         differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
