@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import sys
 from collections.abc import Iterable, Iterator
@@ -36,19 +37,36 @@ DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
+_ERRNO_IN_TEXT = re.compile(r"errno = (\d+)")
+
+
+def os_errno(exc: OSError) -> int | None:
+    """The errno of an OSError; h5py puts it only in the message ("... errno = 28, ...")."""
+    if exc.errno is not None:
+        return exc.errno
+    found = _ERRNO_IN_TEXT.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """Whether an exception is the operating system refusing a write (full, read-only, not a folder)."""
+    return isinstance(exc, OSError) and os_errno(exc) in DISK_FULL | READ_ONLY | {errno.ENOTDIR}
+
+
 def write_failure(exc: OSError, path: Path | str | None = None) -> OutputError:
     """The OutputError to raise for an OSError met while writing `path`."""
     where = exc.filename or path or "the output"
-    if exc.errno in DISK_FULL:
+    code = os_errno(exc)
+    if code in DISK_FULL:
         cause = "the disk is full (or a size quota was reached)"
         fix = "free space or choose an --out on another disk"
-    elif exc.errno == errno.EROFS:
+    elif code == errno.EROFS:
         cause = "the file system is read-only"
         fix = "choose an --out on a writable disk"
-    elif exc.errno in (errno.EACCES, errno.EPERM):
+    elif code in (errno.EACCES, errno.EPERM):
         cause = "permission denied"
         fix = "choose an --out you may write to"
-    elif exc.errno == errno.ENOTDIR:
+    elif code == errno.ENOTDIR:
         cause = "a part of the path is a file, not a folder"
         fix = "choose another --out"
     else:
@@ -57,35 +75,33 @@ def write_failure(exc: OSError, path: Path | str | None = None) -> OutputError:
     return OutputError(f"cannot write {where}: {cause}; {fix} (nothing was marked complete)")
 
 
-def _same(a: Path, b: Path) -> bool:
-    if a == b:
-        return True
+def _identity(path: Path) -> tuple[int, int] | None:
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
+        st = path.stat()
     except OSError:
-        return False
-
-
-def _is_under(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-    except ValueError:
-        return False
-    return child != parent
+        return None
+    return st.st_dev, st.st_ino
 
 
 def check_output(
     out: Path | str, inputs: Iterable[Path | str] = (), *, option: str = "--out", derived: bool = True
 ) -> Path:
     """`out` resolved, after refusing an output that is (or would delete) one of `inputs`,
-    and one whose folder cannot be written. `derived`: also check OUT.parts/.partial/.lock."""
-    out_path = Path(out).expanduser()
-    resolved = out_path.resolve()
+    and one whose folder cannot be written. `derived`: also check OUT.parts/.partial/.lock.
+
+    Paths are compared resolved (symlinks followed) and, for existing files, by device and
+    inode (a hard link to an input is that input).
+    """
+    resolved = Path(out).expanduser().resolve()
     targets = [resolved] + ([resolved.with_name(resolved.name + s) for s in DERIVED_SUFFIXES] if derived else [])
+    existing = {ident: t for t in targets if (ident := _identity(t)) is not None}
     for item in inputs:
         source = Path(item).expanduser().resolve()
         for target in targets:
-            if _same(target, source) or (target != resolved and _is_under(source, target)):
+            hit = source == target or (target != resolved and target in source.parents)
+            if not hit and existing:
+                hit = existing.get(_identity(source) or (-1, -1)) == target
+            if hit:
                 what = "is" if target == resolved else f"would write {target.name} over"
                 raise ConfigError(
                     f"{option} {out} {what} an input of this command ({source}); an output never replaces "

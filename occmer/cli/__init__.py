@@ -7,7 +7,6 @@ one-line "internal error" and exit code 3; tracebacks only with --debug.
 
 from __future__ import annotations
 
-import errno
 import importlib
 import pkgutil
 import shlex
@@ -17,9 +16,7 @@ import click
 
 from occmer import __version__
 from occmer.errors import OccmerError
-from occmer.outputs import DISK_FULL, READ_ONLY, write_failure
-
-_WRITE_ERRNOS = DISK_FULL | READ_ONLY | {errno.ENOTDIR}
+from occmer.outputs import is_write_failure, write_failure
 
 EXIT_ERROR = 2
 EXIT_BUG = 3
@@ -55,7 +52,7 @@ class OccmerGroup(click.Group):
             _fail(ctx, "interrupted: finished work is kept; rerun the same command (synthesize: add --resume)",
                   EXIT_INTERRUPTED)
         except OSError as exc:
-            _fail(ctx, f"error: {write_failure(exc) if exc.errno in _WRITE_ERRNOS else _os_message(exc)}", EXIT_ERROR)
+            _fail(ctx, f"error: {write_failure(exc) if is_write_failure(exc) else _os_message(exc)}", EXIT_ERROR)
         except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into a message
             argv = ctx.meta.get("occmer.argv", [])
             command = argv[0] if argv else "?"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.common import guarded_output, seed_option
 from occmer.demo import EXPRESSIONS, DemoParams, build_demo_database, read_manifest
 from occmer.demo.build import check_target
 
@@ -14,7 +15,7 @@ _DEFAULTS = DemoParams()
 
 @click.command("demo-db")
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
-@click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True, help="Seed of every random choice.")
+@seed_option("Seed of every random choice.", default=_DEFAULTS.seed)
 @click.option(
     "--subjects", type=int, default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
 )
@@ -47,7 +48,7 @@ def demo_db(
     params = DemoParams(seed, subjects, clips_per_subject, frames, size).validate()
     check_target(path.expanduser().absolute(), overwrite)
     total = params.subjects * params.clips_per_subject
-    with tqdm(total=total, unit="clip", desc="demo-db", leave=False) as bar:
+    with guarded_output(path), tqdm(total=total, unit="clip", desc="demo-db", leave=False) as bar:
         root = build_demo_database(
             path,
             seed=seed,
