@@ -211,3 +211,34 @@ def _read_fd(fd: int) -> str:
         return os.pread(fd, 4096, 0).decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+SPACE_MARGIN = 16 * 2**20  # bytes kept free beyond an estimate (HDF5 metadata, other writers)
+
+
+def ensure_space(folder: Path | str, nbytes: int, what: str, grows: Path | str | None = None) -> None:
+    """OutputError unless `folder`'s disk has room for `nbytes` more (plus a margin) and the
+    process's file-size limit allows it. Checked before HDF5 writes, because the HDF5 library
+    does not fail cleanly on a full disk (it can crash the process while closing the file).
+    `grows`: an existing file the bytes are added to (its size counts against the file-size limit).
+    """
+    import resource
+    import shutil
+
+    folder = Path(folder)
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    need = int(nbytes) + SPACE_MARGIN
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise OutputError(
+            f"not enough space for {what}: about {need / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free on the disk "
+            f"of {folder}; free space or choose an --out on another disk (nothing was marked complete)"
+        )
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    existing = Path(grows).stat().st_size if grows and Path(grows).exists() else 0
+    if soft != resource.RLIM_INFINITY and existing + int(nbytes) > soft:
+        raise OutputError(
+            f"{what} would be about {(existing + nbytes) / 1e6:.1f} MB, over this process's file-size limit of "
+            f"{soft / 1e6:.1f} MB (ulimit -f); raise the limit (nothing was marked complete)"
+        )

@@ -29,6 +29,7 @@ from occmer.features.clip import (
 from occmer.features.flow import GRAYSCALE, compute_flow
 from occmer.features.spec import NORMALISATION_DOC, FlowSpec
 from occmer.features.strain import STRAIN_DEFINITION
+from occmer.outputs import ensure_space
 from occmer.store import schema
 from occmer.store.reader import check_header, decode, open_store
 from occmer.workers import WorkerPool, check_workers
@@ -378,6 +379,8 @@ def add_features(
     arrays = _collect(path, todo, samples, min(workers, len(samples)), progress)
     ids = [k.sample_id for k in samples]
     grid = frame_grid(path, ids)
+    size = sum(a.data.nbytes + a.occlusion.nbytes + a.scale.nbytes for a in arrays.values())
+    ensure_space(path.parent, size, f"the features of {path}", grows=path)  # HDF5 does not fail cleanly when full
     with _open_for_writing(path) as f:
         root = f.require_group(schema.FEATURES)
         for stale in [n for n in root if n.startswith(TMP_PREFIX)]:

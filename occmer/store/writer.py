@@ -23,6 +23,7 @@ import numpy as np
 
 from occmer import __version__
 from occmer.errors import ResumeError, StoreError
+from occmer.outputs import ensure_space
 from occmer.store import schema
 
 RUN_FILE = "run.json"
@@ -77,7 +78,9 @@ def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Pa
     tmp = directory / f".{record.sample_id}.{os.getpid()}.tmp"
     t, h, w, c = record.frames.shape
     gzip = {"compression": "gzip", "compression_opts": compression} if compression else {}
-    with h5py.File(tmp, "w") as f:
+    # Built in memory, then written with plain file I/O: a full disk or a read-only folder is then
+    # an OSError (reported cleanly), not an HDF5 write failure that can crash the process on close.
+    with h5py.File(str(tmp), "w", driver="core", backing_store=False) as f:
         group = f.create_group("clip")
         group.create_dataset("frames", data=record.frames, chunks=(1, h, w, c), **gzip)
         group.create_dataset("occlusion", data=record.occlusion, chunks=(1, h, w), **gzip)
@@ -87,6 +90,14 @@ def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Pa
             group.create_dataset(name, data=array)
         group.attrs["placement"] = to_json(record.placement)
         group.attrs["row"] = to_json(record.row)
+        f.flush()
+        image = f.id.get_file_image()
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(image)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, final)
     return final
 
@@ -187,6 +198,8 @@ def assemble(
     missing = [sid for sid in order if not (run.clips / f"{sid}{SHARD_SUFFIX}").exists()]
     if missing:
         raise StoreError(f"cannot assemble {out}: {len(missing)} clips have no shard (first: {missing[0]})")
+    shard_bytes = sum((run.clips / f"{sid}{SHARD_SUFFIX}").stat().st_size for sid in order)
+    ensure_space(out.parent, shard_bytes, str(out))
     with h5py.File(partial, "w") as f:
         for key, value in attrs.items():
             f.attrs[key] = value
