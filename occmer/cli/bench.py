@@ -83,6 +83,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     from occmer.bench.runner import BenchRequest, Settings, Shard, resolve_scheme, run_bench
     from occmer.bench.training import TrainConfig
 
+    shard_of_folds = Shard.parse(shard)  # checked before any demo data is built
     if seed + n_seeds - 1 > MAX_SEED:
         raise ConfigError(f"--seed {seed} with --seeds {n_seeds} goes past the largest seed, {MAX_SEED}")
     specs = [model_spec(m) for m in models]
@@ -104,7 +105,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
-        max_folds=max_folds, shard=Shard.parse(shard),
+        max_folds=max_folds, shard=shard_of_folds,
     )
     inputs = [path for paths in conditions.values() for path in paths]
     with guarded_output(out, inputs):  # OUT.lock: one bench per results directory

@@ -17,16 +17,16 @@ _DEFAULTS = DemoParams()
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
 @seed_option("Seed of every random choice.", default=_DEFAULTS.seed)
 @click.option(
-    "--subjects", type=int, default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
+    "--subjects", type=click.IntRange(1, 1000), default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
 )
 @click.option(
     "--clips-per-subject",
-    type=int,
+    type=click.IntRange(1, 1000),
     default=_DEFAULTS.clips_per_subject,
     show_default=True,
     help="Clips per subject; classes are balanced within each subject.",
 )
-@click.option("--frames", type=int, default=_DEFAULTS.frames, show_default=True, help="Frames per clip (at least 12).")
+@click.option("--frames", type=click.IntRange(1, 2000), default=_DEFAULTS.frames, show_default=True, help="Frames per clip (at least 12).")
 @click.option(
     "--size", type=int, default=_DEFAULTS.size, show_default=True, help="Frame side in pixels (square frames)."
 )

@@ -74,6 +74,8 @@ def test_features_refuses_bad_values(block_file, extra, words):
     (["--data", "=x.h5"], "NAME"),
     (["--seed", "-1"], "--seed"),
     (["--seed", str(2**32 - 1), "--seeds", "2"], "largest seed"),
+    (["--folds", "3/2"], "--folds"),  # used to be checked after the demo data was built
+    (["--folds", "x"], "--folds"),
 ])
 def test_bench_refuses_bad_values_before_training(tmp_path, extra, words):
     out = tmp_path / "bench"
@@ -92,9 +94,14 @@ def test_preview_refuses_bad_values(tmp_path, block_file, extra, words):
     assert_one_line_error(result, 2, words)
 
 
-def test_demo_db_refuses_a_negative_seed(tmp_path):
-    assert_one_line_error(invoke("demo-db", tmp_path / "db", "--seed", "-1"), 2, "--seed")
+@pytest.mark.parametrize("extra, words", [(["--seed", "-1"], "--seed"), (["--frames", "100000000"], "--frames")])
+def test_demo_db_refuses_bad_values(tmp_path, extra, words):
+    assert_one_line_error(invoke("demo-db", tmp_path / "db", *extra), 2, words)
     assert not (tmp_path / "db").exists()
+
+
+def test_models_refuses_absurd_sizes():
+    assert_one_line_error(invoke("models", "--classes", "100000000"), 2, "--classes")
 
 
 def _declaration(command: str, flag: str) -> tuple:
