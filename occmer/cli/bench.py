@@ -10,6 +10,7 @@ from occmer.bench.protocols import PROTOCOLS
 from occmer.cli.common import MAX_SEED, data_option, guarded_output, optimiser_options, seed_option
 from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
+from occmer.outputs import check_output
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 
@@ -84,6 +85,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     from occmer.bench.training import TrainConfig
 
     shard_of_folds = Shard.parse(shard)  # checked before any demo data is built
+    check_output(out)  # a results folder under a file or on a read-only disk: refused before any work
     if seed + n_seeds - 1 > MAX_SEED:
         raise ConfigError(f"--seed {seed} with --seeds {n_seeds} goes past the largest seed, {MAX_SEED}")
     specs = [model_spec(m) for m in models]

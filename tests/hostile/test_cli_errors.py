@@ -83,6 +83,7 @@ def test_an_out_under_a_regular_file_is_refused(tmp_path, small_demo_root, block
     assert_one_line_error(invoke(*synth_args(small_demo_root, under)), 2, blocker, "not a folder")
     assert_one_line_error(invoke("preview", "--from", block_file, "--out", under), 2, blocker)
     assert_one_line_error(invoke("demo-db", under), 2, blocker)
+    assert_one_line_error(invoke("bench", "ststnet", "--out", under, "--no-progress"), 2, blocker)
     assert blocker.read_text() == "not a folder"
 
 
