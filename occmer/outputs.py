@@ -157,8 +157,9 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def output_lock(out: Path | str, command: str = "", echo=None) -> Iterator[Path]:
-    """Hold OUT.lock while the block runs; OutputError if another live run holds it."""
+def output_lock(out: Path | str, command: str = "", echo=None, wait: bool = False) -> Iterator[Path]:
+    """Hold OUT.lock while the block runs; OutputError if another live run holds it
+    (with `wait`, say so and wait for it instead: for caches that several runs share)."""
     import fcntl
 
     echo = echo or (lambda text: print(text, file=sys.stderr))
@@ -173,12 +174,16 @@ def output_lock(out: Path | str, command: str = "", echo=None) -> Iterator[Path]
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid, host = _holder(_read_fd(fd))
-            os.close(fd)
             holder = f"PID {pid}" + (f" on {host}" if host and host != socket.gethostname() else "") if pid else "another run"
-            raise OutputError(
-                f"{out} is being written by {holder} (lock {path}); wait for that run to finish or stop it, "
-                "or choose another --out"
-            ) from None
+            if wait:
+                echo(f"waiting for {holder}, which is writing {out} (lock {path}) ...")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                os.close(fd)
+                raise OutputError(
+                    f"{out} is being written by {holder} (lock {path}); wait for that run to finish or stop it, "
+                    "or choose another --out"
+                ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:

@@ -28,6 +28,7 @@ from occmer.faces.motion import track_head_motion
 from occmer.frames import is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occlusion_ratio
+from occmer.outputs import output_lock
 from occmer.seeding import sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
 from occmer.workers import WorkerPool, check_workers
@@ -494,15 +495,25 @@ def ensure_demo_condition(
     demo_params: dict | None = None,
 ) -> Path:
     """The cached occmer file of the demo database under `mask` (built on first use)."""
-    from occmer.databases.resolve import resolve_databases, scan_all
-    from occmer.demo import default_cache_dir, ensure_demo_database
-    from occmer.features import add_features, parse_feature_spec
+    from occmer.demo import default_cache_dir
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     params = dict(demo_params or {})
     out = condition_path(mask, features, seed, cache, params)
     if out.exists():
         return out
+    with output_lock(out, f"demo condition {mask}", wait=True):  # two benches building one condition
+        if out.exists():
+            return out  # built by the run we waited for
+        return _build_demo_condition(mask, features, seed, cache, params, out, workers, progress)
+
+
+def _build_demo_condition(mask: str, features: Sequence[str], seed: int, cache: Path, params: dict, out: Path,
+                          workers: int, progress: bool) -> Path:
+    from occmer.databases.resolve import resolve_databases, scan_all
+    from occmer.demo import ensure_demo_database
+    from occmer.features import add_features, parse_feature_spec
+
     root = ensure_demo_database(cache_dir=cache, **params)
     clips = scan_all(resolve_databases("demo", (str(root),))).clips
     settings = SynthesisSettings(database="demo", mask=mask, seed=seed)

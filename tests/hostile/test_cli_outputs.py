@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -73,16 +74,17 @@ def test_preview_replaces_an_existing_file_only_with_overwrite(tmp_path, block_f
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.png"], "no lock or temporary file is left"
 
 
-def _hold_lock(out: Path) -> subprocess.Popen:
+def _hold_lock(out: Path, seconds: float = 120) -> subprocess.Popen:
     code = textwrap.dedent("""
         import sys, time
         from occmer.outputs import output_lock
         with output_lock(sys.argv[1], "holder"):
             print("locked", flush=True)
-            time.sleep(120)
+            time.sleep(float(sys.argv[2]))
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(occmer.__file__).parents[1])}
-    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True, env=env)
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out), str(seconds)], stdout=subprocess.PIPE,
+                              text=True, env=env)
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -128,3 +130,18 @@ def test_features_lock_the_file_they_write(block_file):
         holder.kill()
         holder.wait()
     assert digest(block_file) == before
+
+
+def test_a_shared_cache_waits_for_the_run_that_holds_its_lock(tmp_path):
+    from occmer.outputs import output_lock
+
+    out = tmp_path / "condition.h5"
+    holder = _hold_lock(out, seconds=1)
+    said = []
+    start = time.monotonic()
+    with output_lock(out, "second", echo=said.append, wait=True) as lock:
+        assert time.monotonic() - start > 0.5, "the lock was taken while its holder held it"
+        assert f"pid={os.getpid()}" in lock.read_text()
+    holder.wait()
+    assert said and f"waiting for PID {holder.pid}" in said[0]
+    assert not out.with_name("condition.h5.lock").exists()
