@@ -138,6 +138,12 @@ def mask_options(coverage, region, fill, variant, choices) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def landmark_files(landmark_options_: dict[str, str]) -> list[Path]:
+    """The files of a --landmarks file:FOLDER backend (inputs an output must not replace)."""
+    folder = Path(landmark_options_.get("folder", ""))
+    return [p for p in folder.iterdir() if p.is_file()] if landmark_options_.get("folder") and folder.is_dir() else []
+
+
 def template_files(mask: str, choices: str | None = None) -> list[Path]:
     """The custom occluder files a --mask / --choices names (inputs an output must not replace)."""
     specs = [mask] + [c.strip() for c in (choices or "").split(",")]

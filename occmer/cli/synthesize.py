@@ -11,6 +11,7 @@ from occmer.cli.common import (
     crop_size_option,
     database_options,
     guarded_output,
+    landmark_files,
     landmark_options,
     landmark_settings,
     load_clips,
@@ -81,7 +82,7 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
     loaded = load_clips(db, roots, apex, skip_invalid, progress=not no_progress)
-    inputs = [*loaded.input_files(), *template_files(mask, choices)]
+    inputs = [*loaded.input_files(), *template_files(mask, choices), *landmark_files(landmark_options_)]
     with guarded_output(out, inputs) as target:
         summary = synthesize(
             settings, loaded.clips, target, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,
