@@ -145,3 +145,13 @@ def test_a_shared_cache_waits_for_the_run_that_holds_its_lock(tmp_path):
     holder.wait()
     assert said and f"waiting for PID {holder.pid}" in said[0]
     assert not out.with_name("condition.h5.lock").exists()
+
+
+def test_synthesize_never_writes_over_a_landmark_file(tmp_path, small_demo_root):
+    folder = tmp_path / "landmarks"
+    folder.mkdir()
+    landmark = folder / "demo_sub01_EP01_01.json"
+    landmark.write_text("[]")
+    result = invoke(*synth_args(small_demo_root, landmark, "--overwrite"), "--landmarks", f"file:{folder}")
+    assert_one_line_error(result, 2, "input", landmark.name)
+    assert landmark.read_text() == "[]"
