@@ -42,10 +42,9 @@ class OccmerGroup(click.Group):
         except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except click.UsageError as exc:
-            if exc.ctx is None or exc.ctx.parent is None:
-                raise  # an error in occmer's own options: click's message
+            path = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
             message = exc.format_message().replace("\n", " ")
-            _fail(ctx, f"error: {exc.ctx.command_path}: {message} (see `{exc.ctx.command_path} --help`)", EXIT_ERROR)
+            _fail(ctx, f"error: {path}: {message} (see `{path} --help`)", EXIT_ERROR)
         except OccmerError as exc:
             _fail(ctx, f"error: {exc}", EXIT_ERROR)
         except KeyboardInterrupt:

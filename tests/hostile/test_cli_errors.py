@@ -61,6 +61,7 @@ def test_report_on_a_broken_fold_file_names_the_file(tmp_path, record):
 def test_usage_errors_are_one_line(block_file):
     assert_one_line_error(invoke("features", block_file, "--workers", "x"), 2, "--workers")
     assert_one_line_error(invoke("synthesize", "--no-such-flag"), 2, "--no-such-flag")
+    assert_one_line_error(invoke("no-such-command"), 2, "no-such-command")
 
 
 @pytest.mark.parametrize("code, words", [(errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"),
