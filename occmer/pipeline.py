@@ -29,12 +29,11 @@ from occmer.frames import is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occlusion_ratio
 from occmer.outputs import output_lock
-from occmer.seeding import sample_rng
+from occmer.seeding import MAX_SEED, sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
 from occmer.workers import WorkerPool, check_workers
 
 ON_ERROR = ("stop", "skip")
-MAX_SEED = 2**32 - 1  # seeds are stored as a uint32-compatible root attribute
 
 __all__ = [
     "ClipProcessor", "ProcessedClip", "SynthesisSettings", "SynthesisSummary", "process_clip", "read_frame", "synthesize",

@@ -23,8 +23,8 @@ import click
 
 from occmer.errors import ConfigError, DataError
 from occmer.outputs import check_output, is_write_failure, output_lock, write_failure
+from occmer.seeding import MAX_SEED
 
-MAX_SEED = 2**32 - 1
 CROP_SIZES = (32, 1024)  # side of the aligned face crop, px
 MASKS_HELP = "none, block, glasses, sunglasses, surgical, n95, cloth, random, or custom:PATH.json"
 

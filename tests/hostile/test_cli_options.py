@@ -120,3 +120,12 @@ def test_one_declaration_per_flag(flag, commands):
     """The same flag is checked the same way by every command that takes it."""
     declarations = {_declaration(c, flag) for c in commands}
     assert len(declarations) == 1, declarations
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 10**400, True, 1.5])
+def test_the_library_refuses_the_seeds_the_cli_refuses(seed):
+    from occmer.errors import ConfigError
+    from occmer.pipeline import SynthesisSettings
+
+    with pytest.raises(ConfigError, match="--seed"):
+        SynthesisSettings(seed=seed)
