@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
-from tqdm import tqdm
 
 from occmer import __version__
 from occmer.bench import models as bench_models
@@ -34,6 +33,7 @@ from occmer.bench.report import render
 from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, resolve_device, train_fold
 from occmer.errors import BenchError, ConfigError
 from occmer.labels import classes as scheme_classes
+from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
 
 
@@ -306,8 +306,9 @@ ConditionLoader = Callable[[str, Sequence[Path], str, str, bool], ConditionData]
 
 
 def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, progress: bool = True,
-              echo: Callable[[str], None] = print) -> Path:
-    """Run (or resume) every job of the grid this shard owns, then render the report into OUT."""
+              echo: Callable[[str], None] = print, html: bool = True) -> Path:
+    """Run (or resume) every job of the grid this shard owns, then render the report into OUT
+    (with report.html unless `html` is False)."""
     loader = loader or load_condition
     settings = request.settings
     protocol = get_protocol(settings.protocol)
@@ -344,19 +345,20 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     todo = [j for j in mine if not is_done(fold_path(out, j[0]))]
     echo(f"{len(jobs)} folds in the grid, {len(mine)} in shard {request.shard}, {len(mine) - len(todo)} already done; "
          f"device {config['device']}")
-    bar = tqdm(todo, desc="folds", unit="fold", disable=not progress)
-    for job, plan, fold in bar:
-        factory, loss_fn = bench_models.factory_and_loss(job.model, settings.hparams)
-        record = run_job(job, plan, fold, settings, factory, loss_fn)
-        write_json_atomic(fold_path(out, job), record)
-        correct = np.mean(np.array(record["true"]) == np.array(record["pred"]))
-        line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "
-                f"acc {correct:.2f}, {record['train_seconds']:.1f} s, {record['samples_per_s']:.0f} samples/s")
-        if progress:
-            bar.write(line)
-        else:
-            echo(line)
-    render([out], out, echo=echo)
+    with progress_bar(len(todo), "folds", "fold", enabled=progress) as bar:
+        for job, plan, fold in todo:
+            factory, loss_fn = bench_models.factory_and_loss(job.model, settings.hparams)
+            record = run_job(job, plan, fold, settings, factory, loss_fn)
+            write_json_atomic(fold_path(out, job), record)
+            correct = np.mean(np.array(record["true"]) == np.array(record["pred"]))
+            line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "
+                    f"acc {correct:.2f}, {record['train_seconds']:.1f} s, {record['samples_per_s']:.0f} samples/s")
+            if bar.enabled:
+                bar.write(line)
+            else:
+                echo(line)
+            bar.update(1)
+    render([out], out, echo=echo, html=html)
     return out
 
 

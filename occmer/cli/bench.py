@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from occmer.bench.protocols import PROTOCOLS
+from occmer.cli.output import output_options
 from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
+from occmer.progress import info, show_progress
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 
@@ -18,6 +20,7 @@ def _protocol_help() -> str:
 
 
 @click.command("bench")
+@output_options
 @click.argument("models", nargs=-1, required=True)
 @click.option("--data", "data", multiple=True, metavar="[NAME=]FILE",
               help="An occmer file (repeatable). Files of one condition (e.g. CASME II and SAMM, both clean) "
@@ -64,13 +67,13 @@ def _protocol_help() -> str:
               help="Run only shard i of n of the fold jobs (merge the shards with `occmer report`).")
 @click.option("--max-folds", type=click.IntRange(min=1), default=None,
               help="Run only the first N folds of each model and condition (quick checks).")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar (per-fold lines are still printed).")
+@click.option("--no-html", is_flag=True, help="Do not write report.html (tables, metrics and figures are still written).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
-                  shard: str, max_folds: int | None, no_progress: bool) -> None:
+                  shard: str, max_folds: int | None, no_html: bool) -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -96,7 +99,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         conditions = group_conditions(data)
     else:
         params = {k: v for k, v in (("subjects", demo_subjects), ("clips_per_subject", demo_clips)) if v is not None}
-        conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, not no_progress)
+        conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, show_progress())
     settings = Settings(
         protocol=protocol, labels=scheme, features=features,
         train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device),
@@ -107,8 +110,9 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
         max_folds=max_folds, shard=Shard.parse(shard),
     )
-    run_bench(request, progress=not no_progress, echo=click.echo)
-    click.echo(f"results in {out}")
+    run_bench(request, progress=show_progress(), echo=info, html=not no_html)
+    report = out / "report.html"
+    click.echo(f"results in {out}" + ("" if no_html else f"; report: {report.resolve()}"))
 
 
 def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, int],
@@ -123,7 +127,7 @@ def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: 
     out = {}
     for mask in [m.strip() for m in masks.split(",") if m.strip()]:
         name = "clean" if mask == "none" else mask.replace(":", "-")
-        click.echo(f"demo condition {name}: building or reading the cache ...")
+        info(f"demo condition {name}: building or reading the cache ...")
         out[name] = (ensure_demo_condition(mask, features=specs, progress=progress, demo_params=params),)
     return out
 

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.output import output_options
 from occmer.features import FLOW_METHODS, NORMALISERS, add_features, describe_features, specs_from_options
+from occmer.progress import show_progress
 
 _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_METHODS.items())
 
 
 @click.command("features")
+@output_options
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--flow", "methods", default="tvl1", show_default=True,
               help=f"Flow method(s), comma-separated. {_METHODS_HELP}.")
@@ -25,11 +28,10 @@ _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_MET
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Worker processes (parallel over clips; each uses one OpenCV thread).")
 @click.option("--overwrite", is_flag=True, help="Recompute and replace feature sets that already exist.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--list", "list_only", is_flag=True, help="Only list the feature sets already in FILE.")
 def features_command(
     file: Path, methods: str, sizes: str, diff: bool, normalise: str, flow_params: tuple[str, ...],
-    workers: int, overwrite: bool, no_progress: bool, list_only: bool,
+    workers: int, overwrite: bool, list_only: bool,
 ) -> None:
     """Compute onset->apex flow (u, v), optical strain (and optionally the difference image)
     for every clip in FILE and store them under /features/flow_<method>_<size>/.
@@ -44,7 +46,7 @@ def features_command(
         _print_sets(file)
         return
     specs = specs_from_options(methods, sizes, diff, normalise, flow_params)
-    written = add_features(file, specs, workers=workers, overwrite=overwrite, progress=not no_progress)
+    written = add_features(file, specs, workers=workers, overwrite=overwrite, progress=show_progress())
     for spec in specs:
         state = "written" if spec.feature_name in written else "up to date (same settings; --overwrite recomputes)"
         click.echo(f"/features/{spec.feature_name}: {state}")

@@ -7,18 +7,24 @@ from pathlib import Path
 import click
 
 from occmer.cli.common import mask_options
+from occmer.cli.output import output_options
 from occmer.errors import ConfigError, DataError, OccmerError
 
 
-def _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex):
-    """Synthesize the onset/apex/offset frames of n clips spread over the database."""
+def _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex, gif_side=0):
+    """Synthesize n clips spread over the database: onset/apex/offset frames (sheet) or, with gif_side,
+    every frame (GIF panels of that side)."""
     from occmer.cli.common import load_clips
     from occmer.pipeline import ClipProcessor, SynthesisSettings
     from occmer.preview import choose_evenly, row_from_processed
+    from occmer.reports.preview_gif import panels_from_processed
+
+    def make_row(processed):
+        return panels_from_processed(processed, side=gif_side) if gif_side else row_from_processed(processed)
 
     landmark_options = {"folder": str(Path(landmarks_dir).resolve())} if landmarks_dir else {}
     settings = SynthesisSettings(
-        database=db, mask=mask, mask_options=options, seed=seed, size=size, frames="keyframes",
+        database=db, mask=mask, mask_options=options, seed=seed, size=size, frames="clip" if gif_side else "keyframes",
         landmarks=landmarks, landmark_options=landmark_options, apex=apex,
     )
     clips, _ = load_clips(db, roots, apex, skip_invalid=True)
@@ -28,7 +34,7 @@ def _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, lan
     try:
         for sid in choose_evenly(list(by_id), n):
             try:
-                rows.append(row_from_processed(processor.process(by_id[sid])))
+                rows.append(make_row(processor.process(by_id[sid])))
             except DataError as exc:  # a clip without a face must not hide the others
                 click.echo(f"skipped {sid}: {exc}", err=True)
     finally:
@@ -58,7 +64,11 @@ def _occluder_label(occluder) -> str:
 @click.option("--fill", default=None, help="block: black, gray, noise or mean.")
 @click.option("--variant", default=None, help="Template variant (default: one drawn per clip).")
 @click.option("--choices", default=None, help="random: comma-separated occluders to draw from.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output PNG file.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file: a PNG contact sheet, or with --gif an animated GIF.")
+@click.option("--gif", is_flag=True,
+              help="Write an animated GIF instead: each clip played onset to offset as a row of panels "
+                   "(clean | occluded | occluder alpha | flow magnitude; no clean panel with --from).")
 @click.option("--n", "n", type=int, default=8, show_default=True, help="Number of clips (spread over the database).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Global seed, as for synthesize.")
 @click.option("--size", type=int, default=224, show_default=True, help="Side of the aligned face crop (px).")
@@ -68,8 +78,9 @@ def _occluder_label(occluder) -> str:
               help="file backend: folder of per-clip landmark files.")
 @click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
               help="How a missing apex is filled.")
-def preview_command(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
-                    landmarks, landmarks_dir, apex):
+@output_options
+def preview_command(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, gif, n, seed, size,
+                    thumb, landmarks, landmarks_dir, apex):
     """Draw a contact sheet of occluded clips to check the placement by eye.
 
     With --db: n clips spread over the database are synthesized exactly as `occmer
@@ -83,6 +94,7 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
       occmer preview --db demo --mask glasses --out glasses.png
       occmer preview --db casme2 --root /data/CASME2 --mask surgical --n 12 --out surgical.png
       occmer preview --from demo_block.h5 --out block.png
+      occmer preview --db demo --mask glasses --n 3 --gif --out glasses.gif
     """
     from occmer.preview import render_sheet, rows_from_store, save_sheet
 
@@ -90,6 +102,10 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
         raise ConfigError("give exactly one of --db (synthesize a preview) or --from FILE.h5 (an existing file)")
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
+    if gif:
+        _write_gif(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
+                   landmarks, landmarks_dir, apex)
+        return
     if from_file is not None:
         rows, attrs = rows_from_store(from_file, n)
         title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
@@ -102,6 +118,28 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
     except OSError as exc:
         raise OccmerError(f"cannot write {out}: {exc.strerror}") from exc
     click.echo(f"wrote {path} ({len(rows)} clip{'' if len(rows) == 1 else 's'})")
+
+
+def _write_gif(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
+               landmarks, landmarks_dir, apex) -> None:
+    from occmer.preview import choose_evenly
+    from occmer.reports.preview_gif import panels_from_store, write_preview_gif
+
+    if not out.parent.exists():
+        raise ConfigError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    side = min(thumb, 256)
+    if from_file is not None:
+        rows = panels_from_store(from_file, choose_evenly, n, side=side)
+    else:
+        options = mask_options(coverage, region, fill, variant, choices)
+        rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex,
+                                    gif_side=side)
+    try:
+        path = write_preview_gif(rows, out)
+    except OSError as exc:
+        raise OccmerError(f"cannot write {out}: {exc.strerror}") from exc
+    click.echo(f"wrote {path} ({len(rows)} clip{'' if len(rows) == 1 else 's'}, panels: {' | '.join(rows[0].titles)}, "
+               f"{path.stat().st_size / 1024:.0f} KB)")
 
 
 COMMANDS = [preview_command]

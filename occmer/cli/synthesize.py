@@ -9,11 +9,14 @@ from pathlib import Path
 import click
 
 from occmer.cli.common import load_clips, mask_options
+from occmer.cli.output import output_options
 from occmer.databases.apex import APEX_POLICIES
 from occmer.databases.base import FRAME_MODES
+from occmer.progress import show_progress
 
 
 @click.command("synthesize")
+@output_options
 @click.option("--db", default="demo", show_default=True,
               help="Database name, or several joined by '+' (e.g. casme2+samm). 'demo' is built on first use.")
 @click.option("--root", "roots", multiple=True,
@@ -50,10 +53,9 @@ from occmer.databases.base import FRAME_MODES
               help="Also compute motion features, e.g. tvl1:28 or farneback:112 (see `occmer features`).")
 @click.option("--compression", type=click.IntRange(0, 9), default=1, show_default=True,
               help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices, out, seed, size, no_align,
                        frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,
-                       skip_invalid, feature_specs, compression, no_progress):
+                       skip_invalid, feature_specs, compression):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
     Each clip: frames are read, the face found on the onset frame (mediapipe), aligned
@@ -79,16 +81,16 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     )
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
-    clips, invalid = load_clips(db, roots, apex, skip_invalid, progress=not no_progress)
+    clips, invalid = load_clips(db, roots, apex, skip_invalid, progress=show_progress())
     command = "occmer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     summary = synthesize(
         settings, clips, out, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,
-        command=command, invalid=invalid, progress=not no_progress,
+        command=command, invalid=invalid, progress=show_progress(),
     )
     if specs:
         from occmer.features import add_features
 
-        add_features(summary.out, specs, workers=workers, overwrite=True, progress=not no_progress)
+        add_features(summary.out, specs, workers=workers, overwrite=True, progress=show_progress())
     click.echo(summary.line())
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import cv2
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from occmer import __version__
 from occmer.errors import ConfigError, FeatureError, StoreError
@@ -32,6 +31,7 @@ from occmer.features.clip import (
 from occmer.features.flow import GRAYSCALE, compute_flow
 from occmer.features.spec import NORMALISATION_DOC, FlowSpec
 from occmer.features.strain import STRAIN_DEFINITION
+from occmer.progress import progress_bar
 from occmer.store import schema
 from occmer.store.reader import check_header, decode, open_store
 
@@ -254,7 +254,7 @@ def compute_all(
 ) -> Iterator[list[ClipFeatures]]:
     """Per sample, in order: the ClipFeatures of every spec."""
     specs = tuple(specs)
-    bar = tqdm(total=len(samples), desc="features", unit="clip", disable=not progress)
+    bar = progress_bar(len(samples), "features", "clip", enabled=progress)
     with bar:
         if workers <= 1:
             with _single_threaded_cv2(), h5py.File(path, "r") as f:
