@@ -28,10 +28,10 @@ def inspect_page(block_file: Path, small_demo_root: Path, tmp_path_factory) -> P
 def test_inspect_html_is_self_contained_with_a_moving_gallery(inspect_page: Path):
     page = parse_page(inspect_page.read_text(encoding="utf-8"))
     check_self_contained(page)
-    assert page.section_ids == ["provenance", "counts", "occlusion", "gallery"]
-    gifs = [i for i in page.images if i["src"].startswith("data:image/gif")]
-    assert len(gifs) == 3  # one clip of each of the three demo classes
-    for attrs in gifs:
+    assert page.section_ids == ["gallery", "occlusion", "counts", "provenance"]
+    clips = [i for i in page.images if i["src"].startswith("data:image/webp")]
+    assert len(clips) == 3  # one clip of each of the three demo classes
+    for attrs in clips:
         image = decode_image(attrs["src"])
         assert image.n_frames >= 4  # it moves: onset to offset (the small demo has 4-7 frames a clip)
         # clean | occluded | alpha | flow, 64 px each with 4 px gaps

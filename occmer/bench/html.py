@@ -8,8 +8,6 @@ figures it embeds are also in figures/ beside it (PNG, SVG, PDF) for papers.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,34 +19,14 @@ matplotlib.use("Agg")
 from matplotlib import colormaps  # noqa: E402
 
 from occmer import __version__  # noqa: E402
+from occmer.reports.page import data_uri, esc, key_value_table, write_page  # noqa: E402
 
 REPORT_FILE = "report.html"
 
 STYLE = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1e1e22;
-       max-width: 1100px; margin: 0 auto; padding: 1.5em 1.2em 4em; background: #fff; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 2em;
-     border-bottom: 1px solid #ddd; padding-bottom: 0.2em; } h3 { font-size: 1.05em; }
-.muted { color: #666; } code, pre { font: 13px/1.4 ui-monospace, Menlo, Consolas, monospace; }
-pre { background: #f6f6f4; padding: 0.8em; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ddd; padding: 0.3em 0.55em; text-align: left; vertical-align: top; }
-th { background: #f3f3f1; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-nav a { margin-right: 0.8em; } .files a { margin-right: 0.6em; }
-@media print { body { max-width: none; font-size: 11pt; } nav { display: none; }
-               figure, table { page-break-inside: avoid; } }
+.files a { margin-right: 0.6em; }
 """
-
-
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def data_uri(path: Path, mime: str = "image/png") -> str:
-    """The file as a data: URI, so the page needs no other file."""
-    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def cell_colour(value: float, vmin: float = 0.0, vmax: float = 1.0, cmap: str = "viridis") -> tuple[str, str]:
@@ -68,7 +46,7 @@ def figure_html(figure: Any, out: Path) -> str:
     links = " ".join(
         f'<a href="{esc(figure.path(fmt).relative_to(out).as_posix())}">{fmt.upper()}</a>' for fmt in FORMATS
     )
-    return (f'<figure id="fig-{esc(figure.stem)}"><img src="{data_uri(figure.path("png"))}" '
+    return (f'<figure id="fig-{esc(figure.stem)}"><img src="{data_uri(figure.path("png").read_bytes(), "image/png")}" '
             f'alt="{esc(figure.title)}"><figcaption><b>{esc(figure.title)}.</b> {esc(figure.caption)} '
             f'<span class="files">Files: {links}</span></figcaption></figure>')
 
@@ -104,11 +82,6 @@ def scores_table(summaries: Sequence[Any], metrics: Sequence[str] = ("uf1", "uar
     caption_html = f"<caption>{esc(caption or names)}</caption>"
     return (f'<table class="scores">{caption_html}<thead><tr><th>model</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
-
-
-def key_value_table(pairs: Sequence[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{esc(k)}</th><td><code>{esc(v)}</code></td></tr>" for k, v in pairs)
-    return f"<table><tbody>{body}</tbody></table>"
 
 
 def data_files_table(conditions: dict[str, list[dict[str, str]]]) -> str:
@@ -166,19 +139,8 @@ def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[Any
         ("command", "Command", f"<pre>{esc(command)}</pre>"
          + (f"<p>Merged from {len(dirs)} directories: {esc(', '.join(dirs))}.</p>" if len(dirs) > 1 else "")),
     ]
-    nav = "".join(f'<a href="#{key}">{esc(title)}</a>' for key, title, _ in sections)
-    body = "".join(f'<section id="{key}"><h2>{esc(title)}</h2>{content}</section>' for key, title, content in sections)
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>occmer bench: {esc(settings.get('protocol'))} report</title><style>{STYLE}</style></head><body>"
-        f"<h1>occmer bench report</h1><p class=\"muted\">{esc(', '.join(config.get('models', [])))} on "
-        f"{esc(', '.join(c['condition'] for c in config.get('cells', [])))}; run created "
-        f"{esc(config.get('created_utc', '?'))}, report by occmer {esc(__version__)}.</p>"
-        f"<nav>{nav}</nav>{body}</body></html>\n"
-    )
-    path = out / REPORT_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    subtitle = (f"{esc(', '.join(config.get('models', [])))} on "
+                f"{esc(', '.join(c['condition'] for c in config.get('cells', [])))}; run created "
+                f"{esc(config.get('created_utc', '?'))}, report by occmer {esc(__version__)}.")
+    return write_page(out / REPORT_FILE, f"occmer bench: {settings.get('protocol')} report", "occmer bench report",
+                      subtitle, sections, STYLE)

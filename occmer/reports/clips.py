@@ -6,7 +6,9 @@ face, the occluder alpha and the magnitude of the optical flow from the onset fr
 one fixed scale per clip, so growing motion reads as growing brightness.
 
 Files stay small: panels are downscaled crops (default 128 px), at most `max_frames`
-frames (a stride over onset..offset), one shared palette without dithering.
+frames (a stride over onset..offset). Pages embed animated WebP (lossy, quality 80: about
+80 KB a clip); `occmer preview --gif` writes GIF (one shared palette without dithering,
+about 5x larger, but every viewer plays it).
 Everything here is pure computation on arrays, apart from `save_gif`.
 """
 
@@ -123,7 +125,7 @@ def build_panels(sample_id: str, frames: np.ndarray, occlusion: np.ndarray, fram
     if flow:
         magnitude = flow_magnitudes(occluded)[frame_stride(len(window), max_frames)]
         scale = max(FLOW_FLOOR, float(np.percentile(magnitude, 99.5)))
-        titles.append(f"flow magnitude (0-{scale:.1f} px)")
+        titles.append(f"flow magnitude 0-{scale:.1f} px")
         panels.append(resize_stack(colourise(magnitude, scale), side))
     numbers = [int(n) for n in np.asarray(frame_numbers)[picks]]
     return ClipPanels(sample_id, titles, panels, numbers, scale)
@@ -164,6 +166,18 @@ def gif_bytes(frames: Sequence[np.ndarray], frame_ms: int = FRAME_MS, hold_ms: i
     buffer = io.BytesIO()
     quantized[0].save(buffer, format="GIF", save_all=True, append_images=quantized[1:], duration=durations,
                       loop=0, optimize=False, disposal=1)
+    return buffer.getvalue()
+
+
+def webp_bytes(frames: Sequence[np.ndarray], frame_ms: int = FRAME_MS, hold_ms: int = HOLD_MS,
+               quality: int = 80) -> bytes:
+    """An endlessly looping animated WebP (what the HTML pages embed: several times smaller than GIF)."""
+    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    durations = [frame_ms] * len(images)
+    durations[-1] = hold_ms
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="WEBP", save_all=True, append_images=images[1:], duration=durations, loop=0,
+                   quality=quality, method=4)
     return buffer.getvalue()
 
 

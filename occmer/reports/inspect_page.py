@@ -9,7 +9,6 @@ no JavaScript.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from collections import Counter
@@ -22,32 +21,18 @@ import numpy as np
 
 from occmer import __version__
 from occmer.reports import clips as anim
+from occmer.reports.page import data_uri, esc, key_value_table, write_page
 from occmer.store.reader import open_store, read_clip, read_samples, root_attrs
 
 STYLE = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1e1e22;
-       max-width: 1100px; margin: 0 auto; padding: 1.5em 1.2em 4em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 2em;
-     border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.muted { color: #666; } code, pre { font: 13px/1.4 ui-monospace, Menlo, Consolas, monospace; }
-pre { background: #f6f6f4; padding: 0.8em; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ddd; padding: 0.3em 0.55em; text-align: left; vertical-align: top; }
-th { background: #f3f3f1; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .gallery { display: flex; flex-wrap: wrap; gap: 1.2em; }
-.gallery figure { margin: 0; } .gallery img { display: block; image-rendering: auto; border: 1px solid #eee; }
-figcaption { color: #444; font-size: 0.88em; max-width: 560px; }
+.gallery figure { margin: 0; } .gallery img { display: block; border: 1px solid #eee; }
 .titles { display: flex; color: #666; font-size: 0.8em; } .titles span { display: inline-block; }
 img.hist { max-width: 100%; height: auto; }
+.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
 """
 
 GALLERY_LABEL_COLUMNS = ("emotion", "objective_class", "composite")
-
-
-def esc(value: Any) -> str:
-    import html
-
-    return html.escape(str(value), quote=True)
 
 
 @dataclass
@@ -55,7 +40,7 @@ class GalleryClip:
     sample_id: str
     subject: str
     label: str
-    gif: bytes | None
+    animation: bytes  # animated WebP
     titles: list[str]
     frames: list[int]
     note: str = ""
@@ -113,10 +98,6 @@ def histogram_png(ratios: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-
-
 def _counts_table(title: str, counts: Counter) -> str:
     rows = "".join(f'<tr><td>{esc(k or "(none)")}</td><td class="num">{n}</td></tr>' for k, n in sorted(counts.items()))
     return f"<table><caption>{esc(title)}</caption><thead><tr><th>{esc(title)}</th><th>clips</th></tr></thead>" \
@@ -134,6 +115,13 @@ def _cross_table(labels: Sequence[str], subjects: Sequence[str]) -> str:
     )
     return (f"<table><caption>clips per subject and class</caption><thead><tr><th>subject</th>{head}<th>all</th>"
             f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _occluder_text(occluder: Any) -> str:
+    if isinstance(occluder, dict):
+        options = " ".join(f"--{k} {v}" for k, v in (occluder.get("options") or {}).items())
+        return f"{occluder.get('spec', '?')} {options}".strip()
+    return str(occluder)
 
 
 CleanSource = Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], Any]
@@ -167,9 +155,10 @@ def gallery_clips(path: Path, per_class: int, clean_source: CleanSource | None, 
         clean_frames = clean.frames.get(sid) if clean is not None else None
         panels = anim.build_panels(sid, clip.frames, clip.occlusion, clip.frame_numbers, int(samples["onset"][i]),
                                    int(samples["offset"][i]), clean_frames, side=side, max_frames=max_frames)
-        gif = anim.gif_bytes(anim.strip_frames([panels]))
+        animation = anim.webp_bytes(anim.strip_frames([panels]))
         reason = clean.missing.get(sid, "") if clean is not None else ""
-        gallery.append(GalleryClip(sid, subjects[i], labels[i], gif, panels.titles, panels.frame_numbers, reason))
+        gallery.append(GalleryClip(sid, subjects[i], labels[i], animation, panels.titles, panels.frame_numbers,
+                                   reason))
     return gallery, note
 
 
@@ -179,9 +168,10 @@ def _gallery_html(gallery: Sequence[GalleryClip], side: int) -> str:
         titles = "".join(f'<span style="width:{side + 4}px">{esc(t)}</span>' for t in g.titles)
         frames = f"frames {g.frames[0]}-{g.frames[-1]} ({len(g.frames)} shown)" if g.frames else ""
         note = f'<br><span class="muted">{esc(g.note)}</span>' if g.note else ""
+        width = len(g.titles) * (side + 4) - 4
         figures.append(
-            f'<figure><div class="titles">{titles}</div><img src="{_uri(g.gif, "image/gif")}" '
-            f'alt="animated clip {esc(g.sample_id)}" width="{len(g.titles) * (side + 4) - 4}" height="{side}">'
+            f'<figure style="width:{width}px"><div class="titles">{titles}</div><img src="{data_uri(g.animation, "image/webp")}" '
+            f'alt="animated clip {esc(g.sample_id)}" width="{width}" height="{side}">'
             f"<figcaption><b>{esc(g.sample_id)}</b>, subject {esc(g.subject)}, class {esc(g.label or '(none)')}; "
             f"{esc(frames)}{note}</figcaption></figure>"
         )
@@ -212,7 +202,6 @@ def render_inspect_html(path: str | Path, out: str | Path, *, per_class: int = 2
         ("database", attrs.get("database")), ("occluder", json.dumps(attrs.get("occluder"))),
         ("seed", attrs.get("seed")), ("command", attrs.get("command")),
     ]
-    prov_rows = "".join(f"<tr><th>{esc(k)}</th><td><code>{esc(v)}</code></td></tr>" for k, v in provenance)
     settings = attrs.get("settings")
     problems = "".join(
         f"<h3>{esc(key)}: {len(attrs.get(key) or [])} clips</h3><ul>"
@@ -225,7 +214,7 @@ def render_inspect_html(path: str | Path, out: str | Path, *, per_class: int = 2
     if len(ratios):
         q = np.percentile(ratios, [0, 50, 100])
         ratio_html = (f'<p>min {q[0]:.3f}, median {q[1]:.3f}, max {q[2]:.3f}, mean {ratios.mean():.3f}.</p>'
-                      f'<img class="hist" src="{_uri(histogram_png(ratios), "image/png")}" '
+                      f'<img class="hist" src="{data_uri(histogram_png(ratios), "image/png")}" '
                       'alt="occlusion ratio histogram">')
     else:
         ratio_html = '<p class="muted">No clips.</p>'
@@ -237,25 +226,18 @@ def render_inspect_html(path: str | Path, out: str | Path, *, per_class: int = 2
         "frame, on the occluded frames. A good occluder stays put in the alpha panel and adds no flow of its "
         f"own, while the face moves under and around it.</p><p class=\"muted\">{esc(note)}</p>"
     )
+    overview = (f"<p>{len(ids)} clips of {len(set(subjects))} subjects, {esc(frames_text)}; database "
+                f"<b>{esc(attrs.get('database'))}</b>, occluder <b>{esc(_occluder_text(attrs.get('occluder')))}</b>, "
+                f"seed {esc(attrs.get('seed'))}.</p>")
     sections = [
-        ("provenance", "Provenance", f"<table><tbody>{prov_rows}</tbody></table>"
+        ("gallery", "Clips", overview + gallery_intro + (_gallery_html(gallery, side) if gallery else "")),
+        ("occlusion", "Occlusion ratio", ratio_html),
+        ("counts", "Counts", '<div class="row">' + _counts_table(column.replace("_", " "), Counter(labels))
+         + _counts_table("apex source", Counter(samples.get("apex_source", [])))
+         + _cross_table(labels, subjects) + "</div>"),
+        ("provenance", "Provenance", key_value_table(provenance)
          + ("<h3>Synthesis settings</h3><pre>" + esc(json.dumps(settings, indent=1, sort_keys=True)) + "</pre>"
             if settings else "") + problems),
-        ("counts", "Counts", f"<p>{len(ids)} clips of {len(set(subjects))} subjects, {esc(frames_text)}.</p>"
-         + _counts_table(column.replace("_", " "), Counter(labels))
-         + _counts_table("apex source", Counter(samples.get("apex_source", [])))
-         + _cross_table(labels, subjects)),
-        ("occlusion", "Occlusion ratio", ratio_html),
-        ("gallery", "Clips", gallery_intro + (_gallery_html(gallery, side) if gallery else "")),
     ]
-    nav = "".join(f'<a href="#{k}" style="margin-right:0.8em">{esc(t)}</a>' for k, t, _ in sections)
-    body = "".join(f'<section id="{k}"><h2>{esc(t)}</h2>{c}</section>' for k, t, c in sections)
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>occmer inspect: {esc(path.name)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{esc(path.name)}</h1><p class=\"muted\">occmer inspect, occmer {esc(__version__)}</p>"
-            f"<nav>{nav}</nav>{body}</body></html>\n")
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_page(out, f"occmer inspect: {path.name}", path.name, f"occmer inspect, occmer {esc(__version__)}",
+                      sections, STYLE)
