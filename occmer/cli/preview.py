@@ -17,10 +17,12 @@ def _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, lan
     from occmer.cli.common import load_clips
     from occmer.pipeline import ClipProcessor, SynthesisSettings
     from occmer.preview import choose_evenly, row_from_processed
-    from occmer.reports.preview_gif import panels_from_processed
+    from occmer.reports.preview_gif import PREVIEW_FRAMES, panels_from_processed
 
     def make_row(processed):
-        return panels_from_processed(processed, side=gif_side) if gif_side else row_from_processed(processed)
+        if not gif_side:
+            return row_from_processed(processed)
+        return panels_from_processed(processed, side=gif_side, max_frames=PREVIEW_FRAMES)
 
     landmark_options = {"folder": str(Path(landmarks_dir).resolve())} if landmarks_dir else {}
     settings = SynthesisSettings(
@@ -67,12 +69,14 @@ def _occluder_label(occluder) -> str:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file: a PNG contact sheet, or with --gif an animated GIF.")
 @click.option("--gif", is_flag=True,
-              help="Write an animated GIF instead: each clip played onset to offset as a row of panels "
-                   "(clean | occluded | occluder alpha | flow magnitude; no clean panel with --from).")
+              help="Write an animated GIF instead (animated WebP if --out ends in .webp, 5-10x smaller): each "
+                   "clip played onset to offset as a row of panels (clean | occluded | occluder alpha | flow "
+                   "magnitude; no clean panel with --from, see `occmer inspect --html`), 16 frames, 64 colours.")
 @click.option("--n", "n", type=int, default=8, show_default=True, help="Number of clips (spread over the database).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Global seed, as for synthesize.")
 @click.option("--size", type=int, default=224, show_default=True, help="Side of the aligned face crop (px).")
-@click.option("--thumb", type=click.IntRange(48, 512), default=160, show_default=True, help="Thumbnail side (px).")
+@click.option("--thumb", type=click.IntRange(48, 512), default=None,
+              help="Thumbnail side (px; default 160, with --gif 112 and at most 256).")
 @click.option("--landmarks", default="mediapipe", show_default=True, help="Landmark backend.")
 @click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="file backend: folder of per-clip landmark files.")
@@ -114,7 +118,7 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
         rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex)
         title = f"{db}: --mask {mask} {' '.join(f'--{k} {v}' for k, v in options.items())} (seed {seed})"
     try:
-        path = save_sheet(render_sheet(rows, title=title.strip(), thumb=thumb), out)
+        path = save_sheet(render_sheet(rows, title=title.strip(), thumb=thumb or 160), out)
     except OSError as exc:
         raise OccmerError(f"cannot write {out}: {exc.strerror}") from exc
     click.echo(f"wrote {path} ({len(rows)} clip{'' if len(rows) == 1 else 's'})")
@@ -123,13 +127,13 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
 def _write_gif(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
                landmarks, landmarks_dir, apex) -> None:
     from occmer.preview import choose_evenly
-    from occmer.reports.preview_gif import panels_from_store, write_preview_gif
+    from occmer.reports.preview_gif import PREVIEW_FRAMES, panels_from_store, write_preview_gif
 
     if not out.parent.exists():
         raise ConfigError(f"--out {out}: folder {out.parent} does not exist; create it first")
-    side = min(thumb, 256)
+    side = min(thumb or 112, 256)
     if from_file is not None:
-        rows = panels_from_store(from_file, choose_evenly, n, side=side)
+        rows = panels_from_store(from_file, choose_evenly, n, side=side, max_frames=PREVIEW_FRAMES)
     else:
         options = mask_options(coverage, region, fill, variant, choices)
         rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex,

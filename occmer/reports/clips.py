@@ -182,6 +182,7 @@ def webp_bytes(frames: Sequence[np.ndarray], frame_ms: int = FRAME_MS, hold_ms: 
 
 
 def save_gif(data: bytes, path: str | Path) -> Path:
+    """Write an encoded animation (GIF or WebP bytes)."""
     path = Path(path)
     path.write_bytes(data)
     return path
