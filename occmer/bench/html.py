@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib import colormaps  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from occmer import __version__  # noqa: E402
 from occmer.reports.page import data_uri, esc, key_value_table, write_page  # noqa: E402
@@ -26,6 +27,8 @@ REPORT_FILE = "report.html"
 STYLE = """
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .files a { margin-right: 0.6em; }
+.figrow { display: flex; flex-wrap: wrap; gap: 0 1.5em; align-items: flex-start; }
+.figrow figure { flex: 0 1 auto; max-width: 100%; }
 """
 
 
@@ -46,7 +49,11 @@ def figure_html(figure: Any, out: Path) -> str:
     links = " ".join(
         f'<a href="{esc(figure.path(fmt).relative_to(out).as_posix())}">{fmt.upper()}</a>' for fmt in FORMATS
     )
-    return (f'<figure id="fig-{esc(figure.stem)}"><img src="{data_uri(figure.path("png").read_bytes(), "image/png")}" '
+    png = figure.path("png")
+    with Image.open(png) as image:
+        width = image.width
+    return (f'<figure id="fig-{esc(figure.stem)}" style="width:{width}px;max-width:100%">'
+            f'<img src="{data_uri(png.read_bytes(), "image/png")}" '
             f'alt="{esc(figure.title)}"><figcaption><b>{esc(figure.title)}.</b> {esc(figure.caption)} '
             f'<span class="files">Files: {links}</span></figcaption></figure>')
 
@@ -105,7 +112,9 @@ def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[Any
 
     def figures_of(section: str, missing: str) -> str:
         found = by_section.get(section, [])
-        return "".join(figure_html(f, out) for f in found) if found else f'<p class="muted">{esc(missing)}</p>'
+        if not found:
+            return f'<p class="muted">{esc(missing)}</p>'
+        return '<div class="figrow">' + "".join(figure_html(f, out) for f in found) + "</div>"
 
     seeds = config.get("seeds", [])
     train = settings.get("train", {})

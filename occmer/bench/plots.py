@@ -149,7 +149,7 @@ def metric_heatmap(summaries: Sequence, metric: str = "uf1", label: str = "UF1")
     fig, ax = plt.subplots(figsize=_heatmap_size(len(models), len(conditions)))
     image = _draw_heatmap(ax, grid, models, conditions, texts, "viridis", 0.0, 1.0)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=label)
-    ax.set_title(f"{label} by model and condition (pooled over folds; mean ± std over seeds)", fontsize=9)
+    ax.set_title(f"{label} by model and condition\n(pooled over folds; mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -174,7 +174,7 @@ def change_heatmap(summaries: Sequence, metric: str = "uf1", label: str = "UF1",
     fig, ax = plt.subplots(figsize=_heatmap_size(len(models), len(columns)))
     image = _draw_heatmap(ax, grid, models, columns, texts, "RdBu", -limit, limit)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=f"{label} minus {reference} {label}")
-    ax.set_title(f"Change of {label} from the same model on {reference} (negative: occlusion hurts)", fontsize=9)
+    ax.set_title(f"{label} minus the same model's {label} on {reference}\n(negative: the condition hurts)", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -42,9 +42,10 @@ def inspect_command(file: Path, html: bool, out: Path | None, per_class: int, cl
     """
     from occmer.store.inspect import summarize
 
-    info(summarize(file)) if html else click.echo(summarize(file))
     if not html:
+        click.echo(summarize(file))
         return
+    info(summarize(file))  # with --html the page is the result: --quiet prints only its path
     from occmer.errors import OccmerError
     from occmer.reports.clean import recover_clean_frames
     from occmer.reports.inspect_page import render_inspect_html
