@@ -169,7 +169,8 @@ def change_heatmap(summaries: Sequence, metric: str = "uf1", label: str = "UF1",
     others = [s for s in summaries if s.condition != reference]
     models, columns, grid = _matrix(
         others, lambda s: s.stat(metric)[0] - base[s.model] if s.per_seed and s.model in base else np.nan)
-    texts = np.array([[f"{v:+.3f}" if not np.isnan(v) else "" for v in row] for row in grid], dtype=object)
+    texts = np.array([["" if np.isnan(v) else "0.000" if abs(v) < 5e-4 else f"{v:+.3f}" for v in row] for row in grid],
+                     dtype=object)
     limit = max(0.05, float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 0.05)
     fig, ax = plt.subplots(figsize=_heatmap_size(len(models), len(columns)))
     image = _draw_heatmap(ax, grid, models, columns, texts, "RdBu", -limit, limit)
@@ -277,7 +278,7 @@ def render_all(run, summaries: Sequence, predictions: pd.DataFrame, out: Path) -
     def keep(fig, stem: str, title: str, caption: str, section: str) -> None:
         if fig is None:
             return
-        written.append(_save(fig, FigureFile(stem, title, caption, section, folder)))
+        written.append(save_figure(fig, FigureFile(stem, title, caption, section, folder)))
 
     if any(s.per_seed for s in summaries):
         keep(metric_heatmap(summaries), "uf1_heatmap", "UF1 by model and condition",
@@ -311,7 +312,7 @@ def render_all(run, summaries: Sequence, predictions: pd.DataFrame, out: Path) -
     return written
 
 
-def _save(fig, figure: FigureFile) -> FigureFile:
+def save_figure(fig, figure: FigureFile) -> FigureFile:
     for fmt in FORMATS:
         # Fixed metadata: the same run gives byte-identical SVG/PDF files.
         metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
