@@ -40,6 +40,7 @@ def full_run(files, tmp_path_factory) -> Path:
     result = _bench(["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
                      "--out", str(out), *BASE])
     assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == f"results in {out}; report: {(out / 'report.html').resolve()}"
     return out
 
 
