@@ -8,7 +8,7 @@ arrays) is separate from reading data and from writing the PNG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,8 +161,8 @@ def save_sheet(sheet: np.ndarray, path: str | Path) -> Path:
 # ---------------------------------------------------------------- sources
 
 
-def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dict[str, Any]]:
-    """Rows for n clips of an existing occmer HDF5 file (spread over its clips), and its root attributes."""
+def stored_clips(path: str | Path, n: int) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
+    """(clip arrays, its /samples row, the file's root attributes) for n clips spread over a file."""
     from occmer.store.reader import open_store, read_clip, read_samples, root_attrs
 
     with open_store(path) as f:
@@ -172,16 +172,22 @@ def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dic
         if not ids:
             raise StoreError(f"{path}: the file has no clips to preview")
         position = {sid: i for i, sid in enumerate(ids)}
-        rows = []
         for sid in choose_evenly(ids, n):
             i = position[sid]
-            clip = read_clip(f, sid)
-            rows.append(
-                row_from_arrays(
-                    sid, clip.frames, clip.frame_numbers, int(samples["onset"][i]), int(samples["apex"][i]),
-                    clip.placement, float(samples["occlusion_ratio"][i]), occlusion=clip.occlusion,
-                )
+            yield read_clip(f, sid), {name: values[i] for name, values in samples.items()}, attrs
+
+
+def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dict[str, Any]]:
+    """Rows for n clips of an existing occmer HDF5 file (spread over its clips), and its root attributes."""
+    rows, attrs = [], {}
+    for clip, row, file_attrs in stored_clips(path, n):
+        attrs = file_attrs
+        rows.append(
+            row_from_arrays(
+                clip.sample_id, clip.frames, clip.frame_numbers, int(row["onset"]), int(row["apex"]),
+                clip.placement, float(row["occlusion_ratio"]), occlusion=clip.occlusion,
             )
+        )
     return rows, attrs
 
 

@@ -126,14 +126,13 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
 
 def _write_gif(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
                landmarks, landmarks_dir, apex) -> None:
-    from occmer.preview import choose_evenly
     from occmer.reports.preview_gif import PREVIEW_FRAMES, panels_from_store, write_preview_gif
 
     if not out.parent.exists():
         raise ConfigError(f"--out {out}: folder {out.parent} does not exist; create it first")
     side = min(thumb or 112, 256)
     if from_file is not None:
-        rows = panels_from_store(from_file, choose_evenly, n, side=side, max_frames=PREVIEW_FRAMES)
+        rows = panels_from_store(from_file, n, side=side, max_frames=PREVIEW_FRAMES)
     else:
         options = mask_options(coverage, region, fill, variant, choices)
         rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex,

@@ -16,29 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from occmer.errors import StoreError
 from occmer.reports import clips as anim
 
 
-def panels_from_store(path: str | Path, sample_ids_of: Any, n: int, side: int = anim.PANEL,
+def panels_from_store(path: str | Path, n: int, side: int = anim.PANEL,
                       max_frames: int = anim.MAX_FRAMES) -> list[anim.ClipPanels]:
-    """Panels of n clips of a file, chosen by `sample_ids_of(ids, n)` (e.g. spread evenly)."""
-    from occmer.store.reader import open_store, read_clip, read_samples
+    """Panels of n clips of a file, spread over its clips (as the contact sheet picks them)."""
+    from occmer.preview import stored_clips
 
-    with open_store(path) as f:
-        samples = read_samples(f)
-        ids = list(samples["sample_id"])
-        if not ids:
-            raise StoreError(f"{path}: the file has no clips to preview")
-        position = {sid: i for i, sid in enumerate(ids)}
-        rows = []
-        for sid in sample_ids_of(ids, n):
-            i = position[sid]
-            clip = read_clip(f, sid)
-            rows.append(anim.build_panels(sid, clip.frames, clip.occlusion, clip.frame_numbers,
-                                          int(samples["onset"][i]), int(samples["offset"][i]),
-                                          side=side, max_frames=max_frames))
-    return rows
+    return [anim.build_panels(clip.sample_id, clip.frames, clip.occlusion, clip.frame_numbers, int(row["onset"]),
+                              int(row["offset"]), side=side, max_frames=max_frames)
+            for clip, row, _attrs in stored_clips(path, n)]
 
 
 def panels_from_processed(processed: Any, side: int = anim.PANEL, max_frames: int = anim.MAX_FRAMES) -> anim.ClipPanels:
