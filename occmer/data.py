@@ -20,17 +20,17 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from occmer.errors import ConfigError, FeatureError
-from occmer.store import schema
-from occmer.store.reader import decode, open_store, read_samples
+from occmer.errors import ConfigError
+from occmer.store import OccmerFile
+from occmer.store.reader import decode
 
 FRAME_SELECTIONS = ("keyframes", "onset_apex", "all")
 
 
 def read_index(path: str | Path) -> pd.DataFrame:
     """/samples of an occmer file as a DataFrame (one row per clip, file order)."""
-    with open_store(path) as f:
-        return pd.DataFrame(read_samples(f))
+    with OccmerFile.open(path) as f:
+        return pd.DataFrame(f.columns())
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,10 @@ class OccmerDataset(Dataset):
     labels: a label scheme (emotion, objective, megc2018, megc2019); clips outside the
         scheme (label "") are left out.
     frames: None, "keyframes" (onset, apex, offset), "onset_apex", or "all" (variable T).
-    features: a /features/<name> group (e.g. "flow_tvl1_28") returned as "x" and "occlusion".
+    features: a /features/<name> group (e.g. "flow_tvl1_28") returned as "x" and "occlusion";
+        its rows are checked against /samples, and each item's values for NaN/inf.
+    Files of features only (root attribute contents="features") need `features`; they have no
+    frames or landmarks (the default frames="keyframes" is then read as None).
     Each item is a dict: sample_id, subject, label, and frames uint8 (T, C, H, W),
     landmarks float32 (K, 2) of the onset frame, x float32 (C, S, S), occlusion (1, S, S).
     """
@@ -101,15 +104,17 @@ class OccmerDataset(Dataset):
         self.rows = keep
         self.labels = codes
         self.sample_ids = self.index["sample_id"].tolist()
-        if features is not None:
-            from occmer.features import feature_names
-
-            have = feature_names(self.path)
-            if features not in have:
-                raise FeatureError(
-                    f"{self.path} has no features {features!r} (has: {', '.join(have) or 'none'}); "
-                    f"compute them with `occmer features {self.path} ...`"
-                )
+        with OccmerFile.open(self.path) as f:
+            self._has_frames = f.has_frames
+            if not f.has_frames and frames is not None:
+                if features is None or frames != "keyframes":
+                    raise ConfigError(
+                        f"{self.path} holds features only (contents='features'): it has no frames; "
+                        "read it with features=NAME (and frames=None)"
+                    )
+                self.frames = None  # the default frame selection means nothing for a file without frames
+            if features is not None:
+                f.feature_info(features)  # the set exists, its shapes fit and its rows follow /samples
         self._file = None
         self._pid = None
 
@@ -122,9 +127,9 @@ class OccmerDataset(Dataset):
         state["_pid"] = None
         return state
 
-    def _handle(self):
+    def _handle(self) -> OccmerFile:
         if self._file is None or self._pid != os.getpid():
-            self._file = open_store(self.path)
+            self._file = OccmerFile.open(self.path)
             self._pid = os.getpid()
         return self._file
 
@@ -137,26 +142,24 @@ class OccmerDataset(Dataset):
             "subject": str(self.index["subject"].iloc[row]),
             "label": torch.tensor(int(self.labels[row])),
         }
-        clip = f[schema.CLIPS][sid]
-        numbers = clip["frame_numbers"][()].tolist()
-        onset = numbers.index(int(self.index["onset"].iloc[row]))
-        out["landmarks"] = torch.from_numpy(clip["landmarks"][onset])
+        if self._has_frames:
+            onset = f.position(sid, int(self.index["onset"].iloc[row]), "onset")
+            out["landmarks"] = torch.from_numpy(f.landmarks(sid, [onset])[0])
         if self.frames is not None:
-            wanted = self._frame_positions(row, numbers)
-            frames = clip["frames"][wanted] if wanted is not None else clip["frames"][()]
+            frames = f.frames(sid, self._frame_positions(f, row, sid))
             out["frames"] = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
         if self.features is not None:
-            group = f[schema.FEATURES][self.features]
-            out["x"] = torch.from_numpy(group["data"][row])
-            if "occlusion" in group:
-                out["occlusion"] = torch.from_numpy(group["occlusion"][row][None])
+            x, occlusion = f.feature_row(self.features, row)  # checked finite, like bench's reads
+            out["x"] = torch.from_numpy(x)
+            if occlusion is not None:
+                out["occlusion"] = torch.from_numpy(occlusion[None])
         return out
 
-    def _frame_positions(self, row: int, numbers: list[int]) -> list[int] | None:
+    def _frame_positions(self, f: OccmerFile, row: int, sid: str) -> list[int] | None:
         if self.frames == "all":
             return None
         cols = ("onset", "apex", "offset") if self.frames == "keyframes" else ("onset", "apex")
-        return [numbers.index(int(self.index[c].iloc[row])) for c in cols]
+        return [f.position(sid, int(self.index[c].iloc[row]), c) for c in cols]
 
 
 __all__ = ["OccmerDataset", "Split", "decode", "label_indices", "loso_splits", "read_index"]

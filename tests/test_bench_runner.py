@@ -185,7 +185,7 @@ def test_hde_on_two_database_files_of_one_condition_with_validation(tmp_path):
     samm = write_tiny(tmp_path / "samm.h5", database="samm", seed=2)
     out = tmp_path / "hde"
     result = _bench(["ststnet", "--protocol", "megc2018-hde", "--data", f"clean={casme2}", "--data", f"clean={samm}",
-                     "--val-subjects", "1", "--out", str(out), *BASE])
+                     "--membership", "rules", "--val-subjects", "1", "--out", str(out), *BASE])
     assert result.exit_code == 0, result.output
     records = [json.loads(p.read_text()) for p in _fold_files(out)]
     assert sorted(r["fold"] for r in records) == ["casme2->samm", "samm->casme2"]

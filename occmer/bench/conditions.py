@@ -21,8 +21,7 @@ from occmer.errors import BenchError, FeatureError
 from occmer.features import feature_names, read_features
 from occmer.labels import label_of
 from occmer.models.regions import region_boxes
-from occmer.store import schema
-from occmer.store.reader import open_store, root_attrs
+from occmer.store import OccmerFile
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 CLEAN = "clean"
@@ -67,8 +66,8 @@ def parse_data_option(value: str) -> tuple[str | None, Path]:
 
 def occluder_name(path: Path) -> str:
     """The condition name a file implies: its occluder's registry name, "clean" for none."""
-    with open_store(path) as f:
-        occluder = root_attrs(f).get("occluder", "")
+    with OccmerFile.open(path) as f:
+        occluder = f.attrs().get("occluder", "")
     if isinstance(occluder, dict):
         occluder = occluder.get("name") or occluder.get("spec") or ""
     name = str(occluder or "").split(":", 1)[0].strip()
@@ -147,15 +146,16 @@ def onset_landmarks(path: Path, sample_ids: Sequence[str], onsets: Sequence[int]
     """Landmarks (N, K, 2) of each clip's aligned onset frame, and the frame size (W, H)."""
     out = []
     size = (0, 0)
-    with open_store(path) as f:
+    with OccmerFile.open(path) as f:
+        if not f.has_frames:
+            raise BenchError(
+                f"{path} holds features only (contents='features'): no landmarks for the region boxes this "
+                "model needs; use a synthesized file or a model without regions"
+            )
         for sid, onset in zip(sample_ids, onsets, strict=True):
-            clip = f[schema.CLIPS][sid]
-            numbers = clip["frame_numbers"][()].tolist()
-            if int(onset) not in numbers:
-                raise BenchError(f"{path}: clip {sid} has no onset frame {onset} among its frames; rerun synthesize")
-            out.append(clip["landmarks"][numbers.index(int(onset))])
-            shape = clip["frames"].shape
-            size = (int(shape[2]), int(shape[1]))
+            out.append(f.landmarks(sid, [f.position(sid, int(onset), "onset")])[0])
+            h, w, _ = f.frame_size(sid)
+            size = (w, h)
     return np.stack(out).astype(np.float32), size
 
 

@@ -244,7 +244,9 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
     settings = run.config["settings"]
     classes = list(dict.fromkeys(c for s in summaries for c in s.classes))
     lines = [
-        f"# occmer bench: {settings['protocol']}, labels {run.config.get('label_scheme')}",
+        f"# occmer bench: {settings['protocol']}, labels {run.config.get('label_scheme')}"
+        + (" (PARTIAL: --allow-partial, short of the official list)" if settings.get("allow_partial") else "")
+        + (" (membership by rules, not the official list)" if settings.get("membership") == "rules" else ""),
         "",
         "Cells: UF1 / UAR / accuracy on predictions pooled over folds; mean±std over seeds "
         f"{run.config.get('seeds')}. Training: {settings['train']['epochs']} epochs, batch "

@@ -68,12 +68,32 @@ def _protocol_help() -> str:
 @click.option("--max-folds", type=click.IntRange(min=1), default=None,
               help="Run only the first N folds of each model and condition (quick checks).")
 @click.option("--no-html", is_flag=True, help="Do not write report.html (tables, metrics and figures are still written).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where folds train: local (one after the other in this process) or ray (each fold a Ray task; "
+                   "needs `pip install 'occmer[ray]'`). Both write the same result files.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="With --executor ray: the cluster to join (e.g. 10.0.0.5:6379 or auto); default a local Ray on "
+                   "this machine. --out must be a path every node sees.")
+@click.option("--cpus-per-task", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="With --executor ray: CPUs each fold declares (torch uses that many threads).")
+@click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
+                   "models per GPU). Use with --device cuda.")
+@click.option("--allow-partial", is_flag=True,
+              help="Run a MEGC protocol although the data lacks clips of its official list (recorded in "
+                   "config.json and the table title; such numbers are not comparable with published ones).")
+@click.option("--membership", type=click.Choice(["official", "rules"]), default="official", show_default=True,
+              help="MEGC protocols: official = the shipped official list decides which clips and labels take part "
+                   "(SMIC-HS, CASME II, SAMM); rules = the published rules on the labels stored in the files "
+                   "(for re-annotated or other data; recorded, not comparable with published numbers).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
-                  shard: str, max_folds: int | None, no_html: bool) -> None:
+                  shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
+                  gpus_per_task: float, no_html: bool, allow_partial: bool = False,
+                  membership: str = "official") -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -85,10 +105,12 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
       occmer bench rrrn --protocol megc2018-cde --data clean=casme2.h5 --data clean=samm.h5
     """
     from occmer.bench.conditions import group_conditions
+    from occmer.bench.executors import ExecutorOptions
     from occmer.bench.models import check_hparams, model_spec, parse_hparams
     from occmer.bench.runner import BenchRequest, Settings, Shard, resolve_scheme, run_bench
     from occmer.bench.training import TrainConfig
 
+    executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task)
     specs = [model_spec(m) for m in models]
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is listed twice in {' '.join(models)}")
@@ -103,12 +125,13 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     settings = Settings(
         protocol=protocol, labels=scheme, features=features,
         train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device),
-        hparams=parsed, val_subjects=val_subjects,
+        hparams=parsed, val_subjects=val_subjects, allow_partial=allow_partial,
+        membership=membership,
     )
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
-        max_folds=max_folds, shard=Shard.parse(shard),
+        max_folds=max_folds, shard=Shard.parse(shard), executor=executor_options,
     )
     run_bench(request, progress=show_progress(), echo=info, html=not no_html)
     report = out / "report.html"

@@ -15,12 +15,14 @@ def mask_options(coverage, region, fill, variant, choices) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool, progress: bool = True):
+def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool, progress: bool = True,
+               offset_policy: str = "mirror", follow_symlinks: bool = False):
     """Scan the databases named by `db`; stop on problems unless skip_invalid."""
     from occmer.databases.resolve import resolve_databases, scan_all
     from occmer.demo import demo_fallback_roots
 
-    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots, progress))
+    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots, progress),
+                                  offset_policy=offset_policy, follow_symlinks=follow_symlinks)
     result = scan_all(databases)
     invalid = [{"sample_id": p.sample_id, "reason": f"{p.message} ({p.path})"} for p in result.problems]
     if result.problems and not skip_invalid:
@@ -31,4 +33,9 @@ def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool, p
         )
     for p in result.problems:
         click.echo(f"skipping invalid clip {p}", err=True)
+    if result.problems:
+        from occmer.databases.summary import left_out_lines
+
+        for line in left_out_lines(result.problems):
+            click.echo(line, err=True)
     return result.clips, invalid

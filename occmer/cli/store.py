@@ -64,9 +64,14 @@ def inspect_command(file: Path, html: bool, out: Path | None, per_class: int, cl
 
 @click.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--quick", is_flag=True, help="Check structure and shapes only; do not decode every frame.")
+@click.option("--quick", is_flag=True, help="Check structure and shapes only; do not decode every frame (feature values are still checked).")
 def verify_command(files: tuple[Path, ...], quick: bool) -> None:
-    """Check that each FILE is a complete, consistent occmer file (exit 1 naming each problem)."""
+    """Check that each FILE is a complete, consistent occmer file (exit 1 naming each problem).
+
+    Runs every check occmer's readers run (docs/security.md): root attributes with exact types,
+    no links, external storage or virtual datasets anywhere, /samples ids and columns, every
+    clip's shapes against /samples and the size limits, feature sets' rows and finite values.
+    """
     from occmer.store.verify import verify_store
 
     failed = False

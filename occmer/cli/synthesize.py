@@ -43,6 +43,12 @@ from occmer.progress import show_progress
               help="file backend: folder of per-clip landmark files (same as --landmarks file:FOLDER).")
 @click.option("--apex", type=click.Choice(sorted(APEX_POLICIES)), default="midpoint", show_default=True,
               help="How a missing apex is filled (recorded per clip in apex_source).")
+@click.option("--offset", "offset_policy", type=click.Choice(["mirror", "half-second", "skip"]), default="mirror",
+              show_default=True,
+              help="How an offset the sheet leaves unannotated (CAS(ME)^3 writes 0) is filled: mirror = apex + "
+                   "(apex - onset), half-second = onset + 0.5 s of frames, skip = a problem. Recorded per clip.")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Accept clip folders and frames that are symlinks leading outside the root (refused by default).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (parallel over clips).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (or interrupted run).")
@@ -55,7 +61,7 @@ from occmer.progress import show_progress
               help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
 def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices, out, seed, size, no_align,
                        frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,
-                       skip_invalid, feature_specs, compression):
+                       skip_invalid, feature_specs, compression, offset_policy="mirror", follow_symlinks=False):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
     Each clip: frames are read, the face found on the onset frame (mediapipe), aligned
@@ -81,7 +87,8 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     )
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
-    clips, invalid = load_clips(db, roots, apex, skip_invalid, progress=show_progress())
+    clips, invalid = load_clips(db, roots, apex, skip_invalid, progress=show_progress(), offset_policy=offset_policy,
+                                follow_symlinks=follow_symlinks)
     command = "occmer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     summary = synthesize(
         settings, clips, out, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,

@@ -22,7 +22,7 @@ import numpy as np
 from occmer import __version__
 from occmer.reports import clips as anim
 from occmer.reports.page import data_uri, esc, key_value_table, write_page
-from occmer.store.reader import open_store, read_clip, read_samples, root_attrs
+from occmer.store.reader import OccmerFile
 
 STYLE = """
 .gallery { display: flex; flex-wrap: wrap; gap: 1.2em; }
@@ -130,15 +130,15 @@ CleanSource = Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], Any]
 def gallery_clips(path: Path, per_class: int, clean_source: CleanSource | None, side: int, max_frames: int,
                   echo: Callable[[str], None] = lambda _m: None) -> tuple[list[GalleryClip], str]:
     """The animated clips of the gallery, and a note on where the clean frames came from."""
-    with open_store(path, require_complete=False) as f:
-        attrs = root_attrs(f)
-        samples = read_samples(f)
-        if attrs.get("contents", "clips") != "clips" or not np.any(np.asarray(samples.get("n_frames", [])) > 0):
+    with OccmerFile.open(path, require_complete=False) as f:
+        attrs = f.attrs()
+        samples = f.columns()
+        if not f.has_frames:
             return [], "This file holds features only (no frames): there is no clip to animate."
         ids, subjects = list(samples["sample_id"]), list(samples["subject"])
         labels = list(samples[label_column(samples)])
         rows = choose_gallery(ids, labels, subjects, per_class)
-        stored = {ids[i]: read_clip(f, ids[i]) for i in rows}
+        stored = {ids[i]: f.clip(ids[i]) for i in rows}
     clean = None
     note = "Clean frames are not shown (--no-clean)."
     if clean_source is not None:
@@ -183,9 +183,9 @@ def render_inspect_html(path: str | Path, out: str | Path, *, per_class: int = 2
                         echo: Callable[[str], None] = lambda _m: None) -> Path:
     """Write the inspection page of the occmer file `path` to `out`."""
     path, out = Path(path), Path(out)
-    with open_store(path, require_complete=False) as f:
-        attrs = root_attrs(f)
-        samples = read_samples(f)
+    with OccmerFile.open(path, require_complete=False) as f:
+        attrs = f.attrs()
+        samples = f.columns()
     ids = list(samples["sample_id"])
     subjects = list(samples["subject"])
     column = label_column(samples)

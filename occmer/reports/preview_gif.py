@@ -24,9 +24,9 @@ def panels_from_store(path: str | Path, n: int, side: int = anim.PANEL,
     """Panels of n clips of a file, spread over its clips (as the contact sheet picks them)."""
     from occmer.preview import stored_clips
 
-    return [anim.build_panels(clip.sample_id, clip.frames, clip.occlusion, clip.frame_numbers, int(row["onset"]),
-                              int(row["offset"]), side=side, max_frames=max_frames)
-            for clip, row, _attrs in stored_clips(path, n)]
+    return [anim.build_panels(clip.sample_id, clip.frames, clip.occlusion, clip.frame_numbers, sample.onset,
+                              sample.offset, side=side, max_frames=max_frames)
+            for clip, sample, _attrs in stored_clips(path, n)]
 
 
 def panels_from_processed(processed: Any, side: int = anim.PANEL, max_frames: int = anim.MAX_FRAMES) -> anim.ClipPanels:
