@@ -20,6 +20,7 @@ from occmer.occluders.base import OccluderLayer
 # corners) are treated as the identity, so a still face gets bit-identical occluders.
 IDENTITY_TOLERANCE_PX = 1e-3
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+BEND_STEP_PX = 4  # grid step of the thin-plate spline behind a bent (skin-following) layer
 
 
 def is_identity(transform: np.ndarray | None, shape: tuple[int, int]) -> bool:
@@ -180,10 +181,14 @@ def bend_layer(
         return replace(layer, motion=None)
     y0, y1, x0, x1 = max(box[0] - pad, 0), min(box[1] + pad, h), max(box[2] - pad, 0), min(box[3] + pad, w)
     inverse = _tps_fit(np.asarray(dst, np.float64), np.asarray(src, np.float64), 1e-3)
-    ys, xs = np.mgrid[y0:y1, x0:x1]
+    # the spline is smooth: evaluate it every BEND_STEP_PX pixels and interpolate the maps linearly
+    ys, xs = np.mgrid[y0 : y1 + BEND_STEP_PX : BEND_STEP_PX, x0 : x1 + BEND_STEP_PX : BEND_STEP_PX]
     grid = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
-    source = _tps_eval(np.asarray(dst, np.float64), inverse, grid).astype(np.float32)
-    map_x, map_y = source[:, 0].reshape(ys.shape), source[:, 1].reshape(ys.shape)
+    coarse = (_tps_eval(np.asarray(dst, np.float64), inverse, grid) - grid).reshape(*ys.shape, 2).astype(np.float32)
+    fine = cv2.resize(coarse, ((xs.shape[1] - 1) * BEND_STEP_PX + 1, (ys.shape[0] - 1) * BEND_STEP_PX + 1),
+                      interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    map_x, map_y = gx + fine[:, :, 0], gy + fine[:, :, 1]
 
     def resample(plane: np.ndarray | None) -> np.ndarray | None:
         if plane is None:
@@ -199,6 +204,29 @@ def bend_layer(
     assert alpha is not None and premult is not None
     color = np.where(alpha[:, :, None] > 1e-4, premult / np.maximum(alpha[:, :, None], 1e-4), 0.0).astype(np.float32)
     return replace(layer, color=color, alpha=alpha, shadow=resample(layer.shadow), motion=None)
+
+
+def occluder_motion_arrays(layer: OccluderLayer, head_motion: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-frame arrays stored with a clip whose occluder moves by itself (none otherwise).
+
+    occluder_motion (T, 2, 3): the occluder's own transform in onset coordinates (before the
+    head motion); occluder_visible (T,) uint8; occluder_control_points (T, K, 2): where each
+    fabric control point is on frame t, in stored-frame coordinates (head motion included).
+    """
+    motion = layer.motion
+    if motion is None:
+        return {}
+    arrays = {
+        "occluder_motion": np.asarray(motion.local, np.float64),
+        "occluder_visible": np.asarray(motion.visible, np.uint8),
+    }
+    if motion.control_dst is not None:
+        dst = np.asarray(motion.control_dst, np.float64)
+        head = np.asarray(head_motion, np.float64)
+        arrays["occluder_control_points"] = (np.einsum("tkj,tij->tki", dst, head[:, :, :2]) + head[:, None, :, 2]).astype(
+            np.float32
+        )
+    return arrays
 
 
 def composite(frame: np.ndarray, layer: OccluderLayer, transform: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -65,12 +65,16 @@ def face_shading(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, 
 
 def shade_color(
     color: np.ndarray, frame: np.ndarray, shading: np.ndarray, landmarks: np.ndarray, strength: float,
-    reference: float = 170.0,
+    reference: float = 170.0, with_cast: bool = True,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """The occluder's colour times the face's shading under it (and the face's colour cast)."""
+    """The occluder's colour times the face's shading under it (and the face's colour cast,
+    unless `with_cast` is False: a colour already taken from the face has it)."""
     from occmer.occluders.compositing import illumination_gain
 
     _, cast, record = illumination_gain(frame, landmarks, reference=reference, strength=strength)
+    if not with_cast:
+        cast = np.ones(3, np.float32)
+        record = {**record, "cast": [1.0, 1.0, 1.0]}
     gain = np.clip((shading / reference) ** strength, 0.25, 1.4).astype(np.float32)
     lit = np.clip(color * gain[:, :, None] * cast[None, None, :], 0.0, 255.0).astype(np.float32)
     under = gain[shading > 0]

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from occmer.errors import ConfigError
 from occmer.occluders import shading as sh
-from occmer.occluders.base import Occluder, OccluderLayer
+from occmer.occluders.base import LayerMotion, Occluder, OccluderLayer
 from occmer.occluders.compositing import feather, match_illumination
 from occmer.occluders.templates import Template, builtin_template, builtin_variants, render_template
 
 SHADING_CHOICES = ("on", "off")
+
+
+def parse_mask_motion(value: Any) -> str:
+    """`--mask-motion rigid|skin` (default rigid)."""
+    from occmer.occluders.skin_motion import MASK_MOTIONS
+
+    mode = "rigid" if value is None else str(value)
+    if mode not in MASK_MOTIONS:
+        raise ConfigError(f"--mask-motion must be one of {', '.join(MASK_MOTIONS)}, got {value!r}")
+    return mode
 
 
 def parse_shading(value: Any) -> bool:
@@ -32,9 +43,11 @@ class TemplateOccluder(Occluder):
     illumination_strength: ClassVar[float] = 0.7
     refracts: ClassVar[bool] = False  # clear lenses bend what is behind them
     specular: ClassVar[float] = 0.0  # peak opacity of the lens highlight (0 = none)
+    fabric: ClassVar[bool] = False  # rests on the skin: may follow it (--mask-motion skin)
 
-    def __init__(self, variant: str | None = None, shading: bool = True) -> None:
+    def __init__(self, variant: str | None = None, shading: bool = True, mask_motion: str = "rigid") -> None:
         self.shading = shading
+        self.mask_motion = parse_mask_motion(mask_motion)
         variants = builtin_variants(self.family)
         if not variants:
             raise ConfigError(
@@ -48,7 +61,16 @@ class TemplateOccluder(Occluder):
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> TemplateOccluder:
-        return cls(variant=options.get("variant") or None, shading=parse_shading(options.get("shading")))
+        mask_motion = parse_mask_motion(options.get("mask_motion"))
+        if mask_motion == "skin" and not cls.fabric:
+            if not options.get("within_random"):
+                raise ConfigError(
+                    f"occluder {cls.name!r} cannot follow the skin (--mask-motion skin is for the fabric masks "
+                    "surgical, n95 and cloth; glasses rest on the nose bridge and ears and stay rigid)"
+                )
+            mask_motion = "rigid"  # `random` mixes families: the rigid ones stay rigid (recorded per clip)
+        return cls(variant=options.get("variant") or None, shading=parse_shading(options.get("shading")),
+                   mask_motion=mask_motion)
 
     def choose(self, rng: np.random.Generator) -> Template:
         """The template for one clip: the requested variant, or one drawn from `rng`."""
@@ -57,7 +79,35 @@ class TemplateOccluder(Occluder):
 
     def place(self, frame: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> OccluderLayer:
         template = self.choose(rng)
-        return place_template(self, template, frame, landmarks, rng)
+        layer = place_template(self, template, frame, landmarks, rng)
+        if self.fabric:
+            layer.params["mask_motion"] = {"mode": self.mask_motion}
+        return layer
+
+    def follow(
+        self, layer: OccluderLayer, frames: Sequence[np.ndarray], onset_index: int, head_motion: np.ndarray,
+        landmarks: np.ndarray,
+    ) -> OccluderLayer:
+        """Skin-following masks: the fabric's control points move with the face under them."""
+        if not (self.fabric and self.mask_motion == "skin"):
+            return layer
+        from occmer.faces.topology import face_region_mask
+        from occmer.occluders.skin_motion import EXTRA_CONTROL_LANDMARKS, skin_control_motion
+
+        rows, cols = np.nonzero(layer.alpha > 0)
+        if rows.size == 0:
+            return layer
+        indices = sorted(set(layer.params.get("anchors", [])) | set(EXTRA_CONTROL_LANDMARKS))
+        face_size = float(np.sqrt(face_region_mask(landmarks, layer.alpha.shape).sum()))
+        box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
+        skin = skin_control_motion(frames, onset_index, head_motion, np.asarray(landmarks)[indices], box, face_size)
+        n = len(frames)
+        layer.motion = LayerMotion(
+            local=np.repeat(np.eye(2, 3)[None], n, axis=0), visible=np.ones(n, bool),
+            control_src=skin.source, control_dst=skin.targets,
+        )
+        layer.params["mask_motion"] = {**skin.record, "control_landmarks": indices}
+        return layer
 
 
 def place_template(
