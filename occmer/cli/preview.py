@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from occmer.cli.common import mask_options
+from occmer.cli.occluder_options import behaviour_options, occluder_behaviour_options
 from occmer.errors import ConfigError, DataError, OccmerError
 
 
@@ -52,7 +53,8 @@ def _occluder_label(occluder) -> str:
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Preview an existing occmer HDF5 file instead of synthesizing (no --db needed).")
 @click.option("--mask", default="block", show_default=True,
-              help="Occluder: block, glasses, sunglasses, surgical, n95, cloth, random, custom:PATH.json, none.")
+              help="Occluder: block, glasses, sunglasses, surgical, n95, cloth, hand, random, custom:PATH.json, none.")
+@occluder_behaviour_options
 @click.option("--coverage", type=float, default=None, help="block: fraction of the face region to cover (0-1).")
 @click.option("--region", default=None, help="block: eyes, mouth, nose, upper, lower or any.")
 @click.option("--fill", default=None, help="block: black, gray, noise or mean.")
@@ -68,7 +70,7 @@ def _occluder_label(occluder) -> str:
               help="file backend: folder of per-clip landmark files.")
 @click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
               help="How a missing apex is filled.")
-def preview_command(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
+def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
                     landmarks, landmarks_dir, apex):
     """Draw a contact sheet of occluded clips to check the placement by eye.
 
@@ -94,9 +96,10 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
         rows, attrs = rows_from_store(from_file, n)
         title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
     else:
-        options = mask_options(coverage, region, fill, variant, choices)
+        options = {**mask_options(coverage, region, fill, variant, choices), **behaviour_options(shading, mask_motion, hand_path)}
         rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex)
-        title = f"{db}: --mask {mask} {' '.join(f'--{k} {v}' for k, v in options.items())} (seed {seed})"
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+        title = f"{db}: --mask {mask} {flags} (seed {seed})"
     try:
         path = save_sheet(render_sheet(rows, title=title.strip(), thumb=thumb), out)
     except OSError as exc:

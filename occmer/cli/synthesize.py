@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from occmer.cli.common import load_clips, mask_options
+from occmer.cli.occluder_options import behaviour_options, occluder_behaviour_options
 from occmer.databases.apex import APEX_POLICIES
 from occmer.databases.base import FRAME_MODES
 
@@ -20,7 +21,9 @@ from occmer.databases.base import FRAME_MODES
               help="Database folder. With several databases: NAME=PATH, repeated. Default: the database's "
                    "environment variable (see `occmer describe --help`).")
 @click.option("--mask", default="none", show_default=True,
-              help="Occluder: none, block, glasses, sunglasses, surgical, n95, cloth, random, or custom:PATH.json.")
+              help="Occluder: none, block, glasses, sunglasses, surgical, n95, cloth, hand, random, or "
+                   "custom:PATH.json.")
+@occluder_behaviour_options
 @click.option("--coverage", type=float, default=None, help="block: fraction of the face region to cover (0-1).")
 @click.option("--region", default=None, help="block: eyes, mouth, nose, upper, lower or any.")
 @click.option("--fill", default=None, help="block: black, gray, noise or mean.")
@@ -51,7 +54,7 @@ from occmer.databases.base import FRAME_MODES
 @click.option("--compression", type=click.IntRange(0, 9), default=1, show_default=True,
               help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices, out, seed, size, no_align,
+def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out, seed, size, no_align,
                        frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,
                        skip_invalid, feature_specs, compression, no_progress):
     """Write a synthetic occluded version of a database to one HDF5 file.
@@ -73,7 +76,8 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
         landmarks, landmarks_dir = "file", Path(landmarks.split(":", 1)[1])
     landmark_options = {"folder": str(landmarks_dir.resolve())} if landmarks_dir else {}
     settings = SynthesisSettings(
-        database=db, mask=mask, mask_options=mask_options(coverage, region, fill, variant, choices), seed=seed,
+        database=db, mask=mask, mask_options={**mask_options(coverage, region, fill, variant, choices),
+                                                 **behaviour_options(shading, mask_motion, hand_path)}, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options,
         apex=apex, compression=compression,
     )

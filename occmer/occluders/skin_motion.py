@@ -8,7 +8,9 @@ is on every frame:
 1. dense Farneback flow from the onset to each frame, inside the mask's reach only;
 2. spatially smoothed (a Gaussian of SPATIAL_SIGMA_FACE of the face size: fabric does not
    follow wrinkles), sampled at the control points (landmarks under the mask);
-3. the head's rigid motion taken out (the compositor adds it back for the whole layer);
+3. the head's rigid motion taken out (the compositor adds it back for the whole layer),
+   and with it whatever small drift the rigid tracker left (its dead band): the motion of
+   the nose points under the mask, rigid with the skull, is the zero of the fabric's motion;
 4. smoothed over time (a Gaussian of TEMPORAL_SIGMA_FRAMES), attenuated (fabric moves less
    than the skin under it: ATTENUATION), and set exactly to zero on frames whose largest
    control-point displacement is under DEAD_BAND_PX, so a still face keeps a bit-still mask.
@@ -33,7 +35,8 @@ DEAD_BAND_PX = 0.05
 MARGIN_PX = 24  # flow is computed on the mask's box grown by this much
 # Interior lower-face landmarks the fabric also rests on, besides the template's anchors:
 # lip corners, above the upper lip, below the lower lip.
-EXTRA_CONTROL_LANDMARKS = (61, 291, 164, 200)
+EXTRA_CONTROL_LANDMARKS = (61, 291, 164, 200, 4, 5)
+NOSE_REFERENCE_LANDMARKS = (1, 4, 5, 195)  # rigid with the skull: the fabric's still reference
 MASK_MOTIONS = ("rigid", "skin")
 
 
@@ -79,6 +82,7 @@ def skin_control_motion(
     box: tuple[int, int, int, int],
     face_size: float,
     *,
+    reference: np.ndarray | None = None,
     attenuation: float = ATTENUATION,
     temporal_sigma: float = TEMPORAL_SIGMA_FRAMES,
     dead_band_px: float = DEAD_BAND_PX,
@@ -86,7 +90,8 @@ def skin_control_motion(
     """Where the fabric control points `points` (onset coordinates) are on every frame.
 
     frames: the clean aligned clip; head_motion: (T, 2, 3) onset -> frame t; box: (y0, y1,
-    x0, x1) of the layer's reach on the onset.
+    x0, x1) of the layer's reach on the onset; reference: (K,) bool, the points whose mean
+    motion is taken as the head's (the nose), or None.
     """
     h, w = frames[onset_index].shape[:2]
     y0, y1 = max(box[0] - MARGIN_PX, 0), min(box[1] + MARGIN_PX, h)
@@ -105,6 +110,8 @@ def skin_control_motion(
         rigid = np.asarray(points, np.float64) @ transform[:, :2].T + transform[:, 2]
         # back into onset coordinates: the compositor applies the head motion to the bent layer
         residual[t] = (moved - rigid) @ np.linalg.inv(transform[:, :2]).T
+        if reference is not None and reference.any():
+            residual[t] -= residual[t][reference].mean(axis=0)
     residual = _temporal_smooth(residual, temporal_sigma) * attenuation
     residual[onset_index] = 0.0
     largest = np.abs(residual).max(axis=(1, 2))
@@ -113,6 +120,7 @@ def skin_control_motion(
     record = {
         "mode": "skin",
         "source": "farneback flow of the clean clip, onset -> frame, rigid head motion removed",
+        "reference_points": int(0 if reference is None else reference.sum()),
         "attenuation": attenuation,
         "spatial_sigma_px": round(sigma, 3),
         "temporal_sigma_frames": temporal_sigma,

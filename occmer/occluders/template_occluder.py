@@ -92,7 +92,7 @@ class TemplateOccluder(Occluder):
         if not (self.fabric and self.mask_motion == "skin"):
             return layer
         from occmer.faces.topology import face_region_mask
-        from occmer.occluders.skin_motion import EXTRA_CONTROL_LANDMARKS, skin_control_motion
+        from occmer.occluders.skin_motion import EXTRA_CONTROL_LANDMARKS, NOSE_REFERENCE_LANDMARKS, skin_control_motion
 
         rows, cols = np.nonzero(layer.alpha > 0)
         if rows.size == 0:
@@ -100,7 +100,10 @@ class TemplateOccluder(Occluder):
         indices = sorted(set(layer.params.get("anchors", [])) | set(EXTRA_CONTROL_LANDMARKS))
         face_size = float(np.sqrt(face_region_mask(landmarks, layer.alpha.shape).sum()))
         box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
-        skin = skin_control_motion(frames, onset_index, head_motion, np.asarray(landmarks)[indices], box, face_size)
+        reference = np.isin(indices, NOSE_REFERENCE_LANDMARKS)
+        skin = skin_control_motion(
+            frames, onset_index, head_motion, np.asarray(landmarks)[indices], box, face_size, reference=reference
+        )
         n = len(frames)
         layer.motion = LayerMotion(
             local=np.repeat(np.eye(2, 3)[None], n, axis=0), visible=np.ones(n, bool),
