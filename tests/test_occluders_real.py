@@ -209,3 +209,28 @@ def test_hand_path_frames():
     assert parse_hand_path("down:1:-2").frames(10) == (1, 8)
     with pytest.raises(ConfigError):
         parse_hand_path("left:5:3").frames(10)
+
+
+def test_pipeline_stores_the_motion_of_occluders_that_move(small_demo_clips):
+    """End to end: a skin-following mask and a passing hand store their per-frame motion."""
+    from occmer.pipeline import SynthesisSettings, process_clip
+
+    clip = small_demo_clips[0]
+    skin = process_clip(clip, SynthesisSettings(database="demo", mask="cloth", size=96,
+                                                mask_options={"mask_motion": "skin"}))
+    record = skin.record()
+    t = len(skin.frame_numbers)
+    points = record.extra["occluder_control_points"]
+    assert points.shape[0] == t and points.shape[2] == 2
+    assert skin.placement["parameters"]["mask_motion"]["mode"] == "skin"
+    onset = list(skin.frame_numbers).index(clip.onset)
+    np.testing.assert_allclose(points[onset], skin.landmarks[onset][skin.placement["parameters"]["mask_motion"][
+        "control_landmarks"]], atol=1e-3)
+    hand = process_clip(clip, SynthesisSettings(database="demo", mask="hand", size=96,
+                                                mask_options={"hand_path": "left:0.0:1.0"}))
+    visible = hand.record().extra["occluder_visible"]
+    assert visible[0] == 0 and visible[-1] == 0 and visible.sum() == t - 2
+    covered = hand.occlusion.reshape(t, -1).max(axis=1)
+    assert covered[0] == 0 and covered[t // 2] == 255
+    rigid = process_clip(clip, SynthesisSettings(database="demo", mask="cloth", size=96))
+    assert "occluder_motion" not in rigid.record().extra
