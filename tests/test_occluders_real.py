@@ -234,3 +234,23 @@ def test_pipeline_stores_the_motion_of_occluders_that_move(small_demo_clips):
     assert covered[0] == 0 and covered[t // 2] == 255
     rigid = process_clip(clip, SynthesisSettings(database="demo", mask="cloth", size=96))
     assert "occluder_motion" not in rigid.record().extra
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--mask", "block", "--hand-path", "left"],
+        ["--mask", "glasses", "--mask-motion", "skin"],
+        ["--mask", "custom:x.json", "--mask-motion", "skin"],
+        ["--mask", "hand", "--hand-path", "sideways"],
+    ],
+)
+def test_cli_refuses_options_the_occluder_would_ignore(tmp_path, args):
+    from click.testing import CliRunner
+
+    from occmer.cli import cli
+
+    result = CliRunner().invoke(cli, ["synthesize", "--db", "demo", "--out", str(tmp_path / "x.h5"), *args])
+    assert result.exit_code != 0
+    assert "error:" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x.h5").exists()

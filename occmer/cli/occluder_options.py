@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from occmer.errors import ConfigError
+
 SHADING_HELP = ("Template occluders and hands: light the occluder by the face under it, cast a soft contact shadow "
                 "on the skin, add lens highlights and clear-lens refraction (docs/occluders.md). 'off' = the flat, "
                 "uniformly lit occluder of earlier versions.")
@@ -27,7 +29,21 @@ def occluder_behaviour_options(command: Callable) -> Callable:
     return command
 
 
-def behaviour_options(shading: str | None, mask_motion: str | None, hand_path: str | None) -> dict[str, Any]:
-    """The options given on the command line, to merge into the occluder options (unset ones left out)."""
+def behaviour_options(mask: str, shading: str | None, mask_motion: str | None, hand_path: str | None) -> dict[str, Any]:
+    """The options given on the command line, to merge into the occluder options (unset ones left out).
+
+    An option that the chosen --mask would ignore is refused rather than dropped silently.
+    """
+    family = mask.split(":", 1)[0]
+    if hand_path is not None and family not in ("hand", "random"):
+        raise ConfigError(f"--hand-path moves a hand; it needs --mask hand (or random with hand in --choices), not {mask!r}")
+    if mask_motion == "skin" and family not in ("surgical", "n95", "cloth", "random"):
+        raise ConfigError(
+            f"--mask-motion skin is for the fabric masks (surgical, n95, cloth); --mask {mask} stays rigid"
+        )
+    if hand_path is not None:
+        from occmer.occluders.hand import parse_hand_path
+
+        parse_hand_path(hand_path)  # a bad path stops here, before the database is scanned
     options = {"shading": shading, "mask_motion": mask_motion, "hand_path": hand_path}
     return {k: v for k, v in options.items() if v is not None}

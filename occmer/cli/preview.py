@@ -96,7 +96,7 @@ def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path,
         rows, attrs = rows_from_store(from_file, n)
         title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
     else:
-        options = {**mask_options(coverage, region, fill, variant, choices), **behaviour_options(shading, mask_motion, hand_path)}
+        options = {**mask_options(coverage, region, fill, variant, choices), **behaviour_options(mask, shading, mask_motion, hand_path)}
         rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex)
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
         title = f"{db}: --mask {mask} {flags} (seed {seed})"

@@ -77,7 +77,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
     landmark_options = {"folder": str(landmarks_dir.resolve())} if landmarks_dir else {}
     settings = SynthesisSettings(
         database=db, mask=mask, mask_options={**mask_options(coverage, region, fill, variant, choices),
-                                                 **behaviour_options(shading, mask_motion, hand_path)}, seed=seed,
+                                                 **behaviour_options(mask, shading, mask_motion, hand_path)}, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options,
         apex=apex, compression=compression,
     )
