@@ -1,8 +1,10 @@
 """The Occluder interface: place once on the onset frame, then move with the head.
 
-An occluder never sees frames other than the onset: the pipeline warps the layer it
-returns by each frame's rigid head motion (occmer.occluders.compositing), which is what
-keeps it still on a still face and lets it follow a moving one.
+An occluder is drawn from the onset frame only: the pipeline warps the layer it returns
+by each frame's rigid head motion (occmer.occluders.compositing), which is what keeps it
+still on a still face and lets it follow a moving one. The few occluders whose own motion
+is the point (a mask that follows the skin, a hand passing over the face) say how they
+move in `Occluder.follow`, once per clip, from the clean clip; nothing is redrawn per frame.
 """
 
 from __future__ import annotations

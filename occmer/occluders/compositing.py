@@ -15,6 +15,7 @@ import numpy as np
 
 from occmer.faces import topology as topo
 from occmer.occluders.base import OccluderLayer
+from occmer.occluders.warps import _tps_eval, _tps_fit
 
 # Transforms closer to the identity than this (in pixels of displacement at the frame
 # corners) are treated as the identity, so a still face gets bit-identical occluders.
@@ -174,8 +175,6 @@ def bend_layer(
     Only `box` (the layer's reach) grown by `pad` pixels is resampled: the fabric moves by a
     few pixels at most, so nothing outside can be reached.
     """
-    from occmer.occluders.warps import _tps_eval, _tps_fit
-
     h, w = layer.alpha.shape
     if box is None:
         return replace(layer, motion=None)
