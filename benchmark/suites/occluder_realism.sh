@@ -7,7 +7,8 @@
 #   benchmark/suites/occluder_realism.sh
 #
 # Settings come from the environment (defaults in brackets): OUT [benchmark/runs/occluder_realism],
-# DATA [$OUT/data], SEEDS [3], EPOCHS [20], DEVICE [auto], WORKERS [1], MODELS [ststnet rrrn].
+# DATA [$OUT/data], SEEDS [3], EPOCHS [20], DEVICE [auto], WORKERS [1], MODELS [ststnet rrrn],
+# SHARD [1/1]: run shard i of n of the fold jobs (merge the shards' --out with `occmer report`).
 set -euo pipefail
 
 OUT=${OUT:-benchmark/runs/occluder_realism}
@@ -17,6 +18,7 @@ EPOCHS=${EPOCHS:-20}
 DEVICE=${DEVICE:-auto}
 WORKERS=${WORKERS:-1}
 MODELS=${MODELS:-ststnet rrrn}
+SHARD=${SHARD:-1/1}
 OCCMER=${OCCMER:-occmer}
 mkdir -p "$DATA"
 
@@ -39,4 +41,4 @@ condition hand --mask hand
 # shellcheck disable=SC2086  # OCCMER and MODELS are space-separated lists on purpose
 $OCCMER bench $MODELS \
   --data "clean=$DATA/clean.h5" --data "rigid=$DATA/rigid.h5" --data "skin=$DATA/skin.h5" --data "hand=$DATA/hand.h5" \
-  --protocol loso --labels emotion --epochs "$EPOCHS" --seeds "$SEEDS" --device "$DEVICE" --out "$OUT/bench"
+  --protocol loso --labels emotion --epochs "$EPOCHS" --seeds "$SEEDS" --device "$DEVICE" --folds "$SHARD" --out "$OUT/bench${SHARD/\//-of-}"
