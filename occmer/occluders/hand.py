@@ -211,8 +211,12 @@ class HandOccluder(Occluder):
         alpha = feather(coverage, self.feather_px)
         tone = skin_tone(frame, landmarks) * float(rng.uniform(0.9, 1.05))
         # a hand is lit like the face; the palm edge and creases a little darker
-        edge = cv2.GaussianBlur(coverage, (0, 0), max(1.0, 0.05 * unit))
-        relief = 0.88 + 0.12 * np.clip(edge, 0, 1) - 0.25 * creases
+        # a rounded volume: brighter where the hand is thick (far from its outline), darker at
+        # the edges and in the creases, with a faint fixed skin texture (drawn once per clip)
+        depth = cv2.distanceTransform((coverage > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        depth = np.sqrt(np.clip(depth / max(0.12 * unit, 1.0), 0.0, 1.0))
+        texture = cv2.GaussianBlur(rng.normal(0.0, 1.0, (h, w)).astype(np.float32), (0, 0), 0.8)
+        relief = 0.8 + 0.2 * depth - 0.25 * creases + 0.03 * texture
         color = np.clip(tone[None, None, :] * relief[:, :, None], 0, 255).astype(np.float32)
         params: dict[str, Any] = {
             "family": self.name, "pose": pose, "shape": style, "thumb": "left" if mirror else "right",
