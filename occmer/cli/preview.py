@@ -70,8 +70,8 @@ def _occluder_label(occluder) -> str:
               help="file backend: folder of per-clip landmark files.")
 @click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
               help="How a missing apex is filled.")
-def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
-                    landmarks, landmarks_dir, apex):
+def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path, coverage, region, fill, variant,
+                    choices, out, n, seed, size, thumb, landmarks, landmarks_dir, apex):
     """Draw a contact sheet of occluded clips to check the placement by eye.
 
     With --db: n clips spread over the database are synthesized exactly as `occmer
@@ -96,7 +96,8 @@ def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path,
         rows, attrs = rows_from_store(from_file, n)
         title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
     else:
-        options = {**mask_options(coverage, region, fill, variant, choices), **behaviour_options(mask, shading, mask_motion, hand_path)}
+        options = {**mask_options(coverage, region, fill, variant, choices),
+                   **behaviour_options(mask, shading, mask_motion, hand_path)}
         rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex)
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
         title = f"{db}: --mask {mask} {flags} (seed {seed})"

@@ -54,8 +54,8 @@ from occmer.databases.base import FRAME_MODES
 @click.option("--compression", type=click.IntRange(0, 9), default=1, show_default=True,
               help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out, seed, size, no_align,
-                       frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,
+def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out,
+                       seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,
                        skip_invalid, feature_specs, compression, no_progress):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
@@ -75,9 +75,10 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
     if landmarks.startswith("file:"):
         landmarks, landmarks_dir = "file", Path(landmarks.split(":", 1)[1])
     landmark_options = {"folder": str(landmarks_dir.resolve())} if landmarks_dir else {}
+    occluder_options = {**mask_options(coverage, region, fill, variant, choices),
+                        **behaviour_options(mask, shading, mask_motion, hand_path)}
     settings = SynthesisSettings(
-        database=db, mask=mask, mask_options={**mask_options(coverage, region, fill, variant, choices),
-                                                 **behaviour_options(mask, shading, mask_motion, hand_path)}, seed=seed,
+        database=db, mask=mask, mask_options=occluder_options, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options,
         apex=apex, compression=compression,
     )
