@@ -68,7 +68,7 @@ class TemplateOccluder(Occluder):
                     f"occluder {cls.name!r} cannot follow the skin (--mask-motion skin is for the fabric masks "
                     "surgical, n95 and cloth; glasses rest on the nose bridge and ears and stay rigid)"
                 )
-            mask_motion = "rigid"  # `random` mixes families: the rigid ones stay rigid (recorded per clip)
+            mask_motion = "rigid"  # `random` mixes families: the rigid ones stay rigid (no mask_motion record)
         return cls(variant=options.get("variant") or None, shading=parse_shading(options.get("shading")),
                    mask_motion=mask_motion)
 
