@@ -21,7 +21,7 @@ def _protocol_help() -> str:
 @click.argument("models", nargs=-1, required=True)
 @click.option("--data", "data", multiple=True, metavar="[NAME=]FILE",
               help="An occmer file (repeatable). Files of one condition (e.g. CASME II and SAMM, both clean) "
-                   "share a NAME; without NAME the file's occluder names it ('clean' for none). "
+                   "share a NAME; without NAME the file's stem names it (mask.h5 -> mask). "
                    "Without --data: the demo database under --demo-masks, built and cached on first use.")
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
@@ -40,8 +40,8 @@ def _protocol_help() -> str:
                    "(all conditions when --test-on is not given).")
 @click.option("--test-on", "test_on", multiple=True, metavar="CONDITION",
               help="Test only on these conditions (repeatable), e.g. --train-on clean --test-on glasses.")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Fixed epoch budget per fold (no selection on the test subject).")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, envvar="OCCMER_BENCH_EPOCHS",
+              show_envvar=True, help="Fixed epoch budget per fold (no selection on the test subject).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Training batch size (a last batch of one sample joins the previous batch).")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="AdamW learning rate.")
