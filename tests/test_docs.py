@@ -133,10 +133,11 @@ def run_example(example: Example, ws: Workspace) -> None:
 
 
 def _catch_up(example: Example, ws: Workspace) -> None:
-    """Run the fast examples before this one that were not selected (e.g. under `-m slow`):
-    later examples use the files earlier ones wrote."""
+    """Run the examples before this one that were not selected (`-m slow`, `-k`): later
+    examples use the files earlier ones wrote. A fast example only catches up fast ones, so a
+    fast example that needs a slow one's output fails instead of slowing the default run."""
     for earlier in EXAMPLES[: EXAMPLES.index(example)]:
-        if earlier.where not in ws.done and not earlier.skip and not earlier.slow:
+        if earlier.where not in ws.done and not earlier.skip and (example.slow or not earlier.slow):
             run_example(earlier, ws)
 
 
