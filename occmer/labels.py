@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from occmer.aus import parse_aus
 from occmer.errors import ConfigError
+from occmer.official import RULE_STAND_INS, canonical_database, official_list
 
 # ---------------------------------------------------------------------------------------
 # Native emotions
@@ -68,30 +70,17 @@ OBJECTIVE_RULES: dict[str, tuple[frozenset[int], ...]] = {
 }
 
 _ROMAN = {str(i + 1): name for i, name in enumerate(OBJECTIVE_CLASSES)}
-_AU_TOKEN = re.compile(r"^(?:AU)?[LRABTU]?(?:AU)?(\d+)[A-E]?$", re.IGNORECASE)
-_ALTERNATIVES = re.compile(r"\s+or\s+|/", re.IGNORECASE)
 
 
 def parse_action_units(au_string: object) -> list[frozenset[int]]:
     """The AU sets an AU string can mean: one set, or one per alternative of "X or Y".
 
-    Side (L/R, T/B) and asymmetry (A) prefixes, an "AU" prefix and intensity letters (A-E) are stripped:
-    "R12A+L10" -> [{10, 12}]; "4+7 or 4+10" -> [{4, 7}, {4, 10}]. Tokens that are not an
-    AU (e.g. "?") are ignored.
+    Reads every notation of `occmer.aus` (side letters before or after the number, intensity
+    letters, "AU" prefix, brackets, ref(...), "or"): "R12A+L10" -> [{10, 12}];
+    "4+7 or 4+10" -> [{4, 7}, {4, 10}]. Tokens that are not AUs ("?", "soft focus") add no AU;
+    `occmer.aus.parse_aus(...).unreadable` lists them.
     """
-    text = str(au_string or "").strip()
-    if not text or text.lower() in ("/", "-", "none", "nan"):
-        return []
-    result = []
-    for alternative in _ALTERNATIVES.split(text):
-        units = set()
-        for token in re.split(r"[+,;&\s]+", alternative.strip()):
-            match = _AU_TOKEN.match(token.strip())
-            if match:
-                units.add(int(match.group(1)))
-        if units:
-            result.append(frozenset(units))
-    return result
+    return list(parse_aus(au_string).alternatives)
 
 
 def _match_score(units: frozenset[int]) -> tuple[int, int, int]:
@@ -167,10 +156,16 @@ RULE_FAMILY: dict[str, str] = {
 
 
 def composite_label(database: str, emotion: str) -> str:
-    """The MEGC 2019 class of a clip, or "" when the published rules drop it."""
+    """The MEGC 2019 class of a clip under the published rules, or "" when they drop it."""
     family = RULE_FAMILY.get(database)
     rule = _COMPOSITE_RULES[family] if family else _GENERIC_RULE
     return rule.get(normalise_emotion(emotion), "")
+
+
+def official_composite(database: str, subject: str, filename: str, emotion: str) -> str:
+    """The MEGC 2019 class of a clip: the official list's for the databases it covers, else the rules."""
+    listed = official_list("megc2019").label(database, subject, filename)
+    return composite_label(database, emotion) if listed is None else listed
 
 
 # ---------------------------------------------------------------------------------------
@@ -189,11 +184,32 @@ def _field(record: object, name: str) -> str:
 
 
 def _megc2018(record: object) -> str:
-    database = _field(record, "database")
-    if RULE_FAMILY.get(database, database) not in MEGC2018_DATABASES:
+    """Objective classes I-V of CASME II and SAMM: the shipped membership table decides for them."""
+    database = canonical_database(_field(record, "database"))
+    family = RULE_STAND_INS.get(database, database)
+    if family not in MEGC2018_DATABASES:
+        return ""
+    listed = official_list("megc2018").label(database, _field(record, "subject"), _field(record, "filename"))
+    if listed is not None:
+        return listed
+    label = _field(record, "objective_class")
+    return label if label in MEGC2018_CLASSES else ""
+
+
+def _megc2018_rules(record: object) -> str:
+    """MEGC 2018 by the rule alone: the stored objective class I-V of a CASME II or SAMM clip."""
+    database = canonical_database(_field(record, "database"))
+    if RULE_STAND_INS.get(database, database) not in MEGC2018_DATABASES:
         return ""
     label = _field(record, "objective_class")
     return label if label in MEGC2018_CLASSES else ""
+
+
+def _megc2019(record: object) -> str:
+    """The official MEGC 2019 label for the databases the list covers, the stored composite otherwise."""
+    database = _field(record, "database")
+    listed = official_list("megc2019").label(database, _field(record, "subject"), _field(record, "filename"))
+    return _field(record, "composite") if listed is None else listed
 
 
 @dataclass(frozen=True)
@@ -216,14 +232,25 @@ LABEL_SCHEMES: dict[str, LabelScheme] = {
         OBJECTIVE_CLASSES, lambda r: _field(r, "objective_class"),
     ),
     "megc2018": LabelScheme(
-        "megc2018", "MEGC 2018: objective classes I-V of CASME II and SAMM (the demo counts as CASME II)",
+        "megc2018", "MEGC 2018: objective classes I-V of CASME II and SAMM (shipped membership table; "
+        "the demo counts as CASME II under the rule)",
         MEGC2018_CLASSES, _megc2018,
     ),
     "megc2019": LabelScheme(
-        "megc2019", "MEGC 2019 composite: negative / positive / surprise with the published inclusion rules",
-        COMPOSITE_CLASSES, lambda r: _field(r, "composite"),
+        "megc2019", "MEGC 2019 composite: negative / positive / surprise (the official list for SMIC-HS, "
+        "CASME II and SAMM; the published rules for other databases)",
+        COMPOSITE_CLASSES, _megc2019,
+    ),
+    "megc2018-rules": LabelScheme(
+        "megc2018-rules", "MEGC 2018 by the rule on the stored objective classes (no official membership)",
+        MEGC2018_CLASSES, _megc2018_rules,
+    ),
+    "megc2019-rules": LabelScheme(
+        "megc2019-rules", "MEGC 2019 composite by the published rules on the stored emotions (no official list)",
+        COMPOSITE_CLASSES, lambda r: composite_label(_field(r, "database"), _field(r, "emotion")),
     ),
 }
+RULES_VARIANT = {"megc2018": "megc2018-rules", "megc2019": "megc2019-rules"}
 
 
 def get_scheme(scheme: str) -> LabelScheme:

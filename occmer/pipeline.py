@@ -7,11 +7,11 @@ spreads clips over worker processes, each writing its own shard (see store.write
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,16 @@ import numpy as np
 
 from occmer.databases import Clip, select_frames
 from occmer.databases.base import FRAME_MODES
-from occmer.errors import ConfigError, FaceNotFoundError, OccmerError
+from occmer.errors import ConfigError, FaceNotFoundError, OccmerError, ResumeError
 from occmer.faces.align import alignment_transform, transform_points, warp_frame
 from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
 from occmer.faces.motion import track_head_motion
-from occmer.frames import is_gray_rgb, read_frame
+from occmer.frames import COLOR_POLICIES, apply_color_policy, is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
-from occmer.occluders.compositing import Compositor, occlusion_ratio
-from occmer.seeding import sample_rng
+from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
+from occmer.seeding import MAX_SEED, sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
+from occmer.workers import WorkerPool, check_workers
 
 ON_ERROR = ("stop", "skip")
 
@@ -52,6 +53,9 @@ class SynthesisSettings:
     landmark_options: dict[str, Any] = field(default_factory=dict)
     apex: str = "midpoint"
     compression: int = 1  # gzip level: face frames shrink ~17% at any level; 1 is the fastest
+    # Stored channels. rgb (default): grey clips are replicated to 3 channels after compositing, so
+    # every file, merged CASME II (colour) + SAMM (grey) included, batches; keep: as read; gray: luma.
+    color: str = "rgb"
 
     def __post_init__(self) -> None:
         if self.frames not in FRAME_MODES:
@@ -64,6 +68,10 @@ class SynthesisSettings:
             raise ConfigError(f"--size must be at least 32 pixels, got {self.size}")
         if not 0 <= self.compression <= 9:
             raise ConfigError(f"--compression must be 0..9, got {self.compression}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
+        if self.color not in COLOR_POLICIES:
+            raise ConfigError(f"--color must be one of {', '.join(COLOR_POLICIES)}, got {self.color!r}")
 
 
 @dataclass
@@ -80,6 +88,7 @@ class ProcessedClip:
     alignment: np.ndarray  # float64 (2, 3), original -> stored
     placement: dict[str, Any]
     occlusion_ratio: float
+    occluder_arrays: dict[str, np.ndarray] = field(default_factory=dict)  # an occluder's own motion, if any
 
     def record(self) -> ClipRecord:
         clip = self.clip
@@ -93,7 +102,8 @@ class ProcessedClip:
         }
         return ClipRecord(
             row=row, frames=self.frames, occlusion=self.occlusion, landmarks=self.landmarks,
-            frame_numbers=self.frame_numbers, placement=self.placement, extra={"head_motion": self.head_motion},
+            frame_numbers=self.frame_numbers, placement=self.placement,
+            extra={"head_motion": self.head_motion, **self.occluder_arrays},
         )
 
 
@@ -151,10 +161,11 @@ class ClipProcessor:
         motion = tracked.transforms
         rng = sample_rng(s.seed, clip.sample_id, "occluder")
         layer = self.occluder.place(frames[onset], onset_landmarks, rng)
+        layer = self.occluder.follow(layer, frames, onset, motion, onset_landmarks)  # its own motion, if any
         occluded, alphas, landmarks = [], [], []
         compositor = Compositor(layer)
-        for frame, transform in zip(frames, motion, strict=True):
-            image, alpha = compositor.composite(frame, transform)
+        for index, (frame, transform) in enumerate(zip(frames, motion, strict=True)):
+            image, alpha = compositor.composite(frame, transform, index)
             occluded.append(image)
             alphas.append(alpha)
             landmarks.append(transform_points(onset_landmarks, transform))
@@ -168,10 +179,13 @@ class ClipProcessor:
             "landmark_backend": s.landmarks,
             "head_motion": tracked.summary(),
         }
+        # The policy applies after compositing: a grey face got a grey occluder whatever is stored.
         return ProcessedClip(
-            clip=clip, frames=np.stack(occluded), clean_frames=np.stack(frames), occlusion=np.stack(alphas),
+            clip=clip, frames=apply_color_policy(np.stack(occluded), s.color),
+            clean_frames=apply_color_policy(np.stack(frames), s.color), occlusion=np.stack(alphas),
             landmarks=landmarks_arr, frame_numbers=numbers, head_motion=np.asarray(motion, np.float64),
             alignment=np.asarray(alignment, np.float64), placement=placement, occlusion_ratio=ratio,
+            occluder_arrays=occluder_motion_arrays(layer, motion),
         )
 
     def close(self) -> None:
@@ -228,6 +242,13 @@ def _init_worker(settings: SynthesisSettings, out: Path, on_error: str) -> None:
     _WORKER = (ClipProcessor(settings), RunDirectory(out), on_error)
 
 
+def _close_worker() -> None:
+    global _WORKER
+    if _WORKER is not None:
+        _WORKER[0].close()
+    _WORKER = None
+
+
 def _init_worker_process(settings: SynthesisSettings, out: Path, on_error: str) -> None:
     """Worker start-up: native library logs (mediapipe, TFLite) go to OUT.parts/logs, not the terminal."""
     run = RunDirectory(out)
@@ -251,25 +272,11 @@ def _run_one(clip: Clip) -> ClipResult:
     return ClipResult(clip.sample_id, len(processed.frame_numbers))
 
 
-def _run_serial(clips: Sequence[Clip], advance: Callable[[ClipResult], None]) -> None:
-    for clip in clips:
-        advance(_run_one(clip))
-
-
-def _run_parallel(clips: Sequence[Clip], workers: int, init_args: tuple, advance: Callable[[ClipResult], None]) -> None:
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker_process,
-                             initargs=init_args) as pool:
-        futures = [pool.submit(_run_one, clip) for clip in clips]
-        try:
-            for future in as_completed(futures):
-                advance(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+def clip_pool(settings: SynthesisSettings, out: Path, on_error: str, workers: int, n_clips: int) -> WorkerPool:
+    """The worker pool of one run: never more processes than clips; one worker runs here."""
+    workers = max(1, min(workers, n_clips))
+    init = _init_worker_process if workers > 1 else _init_worker
+    return WorkerPool(workers, init, (settings, out, on_error), finalizer=_close_worker)
 
 
 def synthesize(
@@ -284,10 +291,18 @@ def synthesize(
     command: str = "",
     invalid: Sequence[dict[str, str]] = (),
     progress: bool = True,
+    roots: Mapping[str, Path] | None = None,
 ) -> SynthesisSummary:
-    """Write an occmer file for `clips` (already scanned and checked) to `out`."""
-    from tqdm import tqdm
+    """Write an occmer file for `clips` (already scanned and checked) to `out`.
 
+    roots (database name -> folder) are recorded in run.json with a digest of the files
+    directly in each root (the sheets) and of the clip list; --resume refuses another source.
+    """
+    from occmer.progress import detail, progress_bar
+
+    check_workers(workers)
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other: pass one of them")
     if on_error not in ON_ERROR:
         raise ConfigError(f"--on-error must be one of {', '.join(ON_ERROR)}")
     if not clips:
@@ -300,29 +315,31 @@ def synthesize(
     out.parent.mkdir(parents=True, exist_ok=True)
     ClipProcessor(settings)  # validate the occluder options before any work
     run = RunDirectory(out)
-    finished = run.start(_settings_dict(settings), resume=resume, overwrite=overwrite)
+    source = source_identity(clips, roots)
+    finished = run.start(_settings_dict(settings), resume=resume, overwrite=overwrite, source=source)
+    if resume:
+        check_same_source(run, source)
     todo = [c for c in clips if c.sample_id not in finished]
     skipped: list[dict[str, str]] = []
     n_frames = 0
     start = time.perf_counter()
-    bar = tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=not progress, desc="synthesize")
+    bar = progress_bar(len(clips), "synthesize", "clip", initial=len(clips) - len(todo), enabled=progress)
 
     def advance(result: ClipResult) -> None:
         nonlocal n_frames
         if result.error:
             skipped.append({"sample_id": result.sample_id, "reason": result.error})
-            tqdm.write(f"skipped {result.sample_id}: {result.error}")
+            bar.write(f"skipped {result.sample_id}: {result.error}")
+        else:
+            detail(f"done {result.sample_id}: {result.n_frames} frames")
         n_frames += result.n_frames
         bar.update(1)
         bar.set_postfix(frames=n_frames)
 
-    init_args = (settings, out, on_error)
     try:
-        if workers <= 1 or len(todo) <= 1:
-            _init_worker(*init_args)
-            _run_serial(todo, advance)
-        else:
-            _run_parallel(todo, workers, init_args, advance)
+        with clip_pool(settings, out, on_error, workers, len(todo)) as pool:
+            for result in pool.map_unordered(_run_one, todo):
+                advance(result)
     except OccmerError as exc:
         raise type(exc)(f"{exc}\n(finished clips are kept in {run.path}: fix the cause and rerun with --resume)") from exc
     finally:
@@ -352,3 +369,111 @@ def synthesize(
 
 def _settings_dict(settings: SynthesisSettings) -> dict[str, Any]:
     return asdict(settings)
+
+
+# --- what a run read (resume identity) -----------------------------------------------------
+
+HASHED_FILE_LIMIT = 64 * 2**20  # bigger files directly in a root (archives, videos) are known by size only
+
+
+def _file_digest(path: Path) -> str:
+    size = path.stat().st_size
+    if size > HASHED_FILE_LIMIT:
+        return f"size:{size}"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def root_files_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file directly in a database root: the sheets, manifests and fix tables."""
+    root = Path(root)
+    if not root.is_dir():
+        return {}
+    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+    return {p.name: _file_digest(p) for p in files}
+
+
+def _clip_digest(clip: Clip) -> str:
+    frames = []
+    for number, path in clip.frames:
+        try:
+            size = Path(path).stat().st_size
+        except OSError:
+            size = -1
+        frames.append([number, Path(path).name, size])
+    fields = [
+        clip.sample_id, clip.subject, clip.filename, str(clip.folder), clip.onset, clip.apex, clip.offset,
+        clip.apex_source, clip.emotion, clip.action_units, clip.objective_class, clip.composite, list(clip.fixes),
+        frames,
+    ]
+    return hashlib.sha256(to_json(fields).encode()).hexdigest()
+
+
+def source_identity(clips: Sequence[Clip], roots: Mapping[str, Path] | None = None) -> dict[str, Any]:
+    """What a run reads, as recorded in run.json: each root (resolved), a digest of the files
+    directly in it (the sheets), a digest of the clip list, and per clip its frame count and a
+    digest of its annotation and frame files (names and sizes)."""
+    resolved = {str(name): str(Path(root).expanduser().resolve()) for name, root in (roots or {}).items()}
+    per_clip = {c.sample_id: {"frames": len(c.frames), "digest": _clip_digest(c)} for c in clips}
+    return {
+        "roots": resolved,
+        "sheets": {name: root_files_digest(Path(root)) for name, root in resolved.items()},
+        "clip_list": hashlib.sha256(to_json(sorted(per_clip)).encode()).hexdigest(),
+        "clips": per_clip,
+    }
+
+
+def _first(items: Sequence[str], n: int = 3) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def source_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What differs between two source identities, one phrase per difference."""
+    changes = []
+    old_roots, new_roots = old.get("roots", {}), new.get("roots", {})
+    for name in sorted(set(old_roots) | set(new_roots)):
+        if old_roots.get(name) != new_roots.get(name):
+            changes.append(f"root of {name}: was {old_roots.get(name)}, now {new_roots.get(name)}")
+    old_sheets, new_sheets = old.get("sheets", {}), new.get("sheets", {})
+    for name in sorted(set(old_sheets) & set(new_sheets)):
+        a, b = old_sheets[name], new_sheets[name]
+        edited = sorted(f for f in set(a) | set(b) if a.get(f) != b.get(f))
+        if edited:
+            changes.append(f"files in the {name} root changed: {_first(edited)}")
+    old_clips, new_clips = old.get("clips", {}), new.get("clips", {})
+    removed = sorted(set(old_clips) - set(new_clips))
+    added = sorted(set(new_clips) - set(old_clips))
+    if removed:
+        changes.append(f"{len(removed)} clips no longer read ({_first(removed)})")
+    if added:
+        changes.append(f"{len(added)} clips not in the interrupted run ({_first(added)})")
+    edited = sorted(sid for sid in set(old_clips) & set(new_clips) if old_clips[sid] != new_clips[sid])
+    if edited:
+        counts = [
+            f"{sid} ({old_clips[sid].get('frames')} -> {new_clips[sid].get('frames')} frames)"
+            if old_clips[sid].get("frames") != new_clips[sid].get("frames") else sid
+            for sid in edited
+        ]
+        changes.append(f"{len(edited)} clips changed (annotation or frame files): {_first(counts)}")
+    if not changes and old.get("clip_list") != new.get("clip_list"):
+        changes.append("the clip list differs")
+    return changes
+
+
+def check_same_source(run: RunDirectory, source: Mapping[str, Any]) -> None:
+    """ResumeError unless the interrupted run in `run` read exactly `source`."""
+    saved = run.saved_source()
+    if saved is None:
+        raise ResumeError(
+            f"cannot resume {run.path}: its run.json does not record what it read (an older occmer started it), "
+            "so mixing two datasets cannot be ruled out; pass --overwrite to start over"
+        )
+    changes = source_changes(saved, source)
+    if changes:
+        raise ResumeError(
+            f"cannot resume {run.path}: it read other data ({'; '.join(changes)}); resume with the original "
+            "--db/--root and database files, or pass --overwrite to start over"
+        )

@@ -8,7 +8,7 @@ arrays) is separate from reading data and from writing the PNG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,11 @@ def key_indices(frame_numbers: Sequence[int], onset: int, apex: int) -> tuple[in
 
 def describe_placement(params: dict[str, Any]) -> str:
     """A short human label for an occluder's recorded parameters."""
-    family = params.get("family", "none") if params else "none"
+    family = params.get("family", "none") if isinstance(params, dict) and params else "none"
     if family == "block":
-        return f"block {params.get('region')}/{params.get('fill')} target {params.get('coverage_target'):.2f}"
+        target = params.get("coverage_target")
+        target_text = f" target {target:.2f}" if isinstance(target, int | float) else ""
+        return f"block {params.get('region')}/{params.get('fill')}{target_text}"
     if params.get("variant"):
         return f"{family} {params['variant']}"
     if params.get("template"):
@@ -161,27 +163,33 @@ def save_sheet(sheet: np.ndarray, path: str | Path) -> Path:
 # ---------------------------------------------------------------- sources
 
 
+def stored_clips(path: str | Path, n: int) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
+    """(clip arrays, its /samples row (a store Sample), the file's root attributes) for n clips
+    spread over a file."""
+    from occmer.store.reader import OccmerFile
+
+    with OccmerFile.open(path) as f:
+        attrs = f.attrs()
+        samples = {s.sample_id: s for s in f.samples()}
+        if not samples:
+            raise StoreError(f"{path}: the file has no clips to preview")
+        if not f.has_frames:
+            raise StoreError(f"{path} holds features only (contents='features'): there are no frames to preview")
+        for sid in choose_evenly(list(samples), n):
+            yield f.clip(sid), samples[sid], attrs
+
+
 def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dict[str, Any]]:
     """Rows for n clips of an existing occmer HDF5 file (spread over its clips), and its root attributes."""
-    from occmer.store.reader import open_store, read_clip, read_samples, root_attrs
-
-    with open_store(path) as f:
-        samples = read_samples(f)
-        attrs = root_attrs(f)
-        ids = list(samples["sample_id"])
-        if not ids:
-            raise StoreError(f"{path}: the file has no clips to preview")
-        position = {sid: i for i, sid in enumerate(ids)}
-        rows = []
-        for sid in choose_evenly(ids, n):
-            i = position[sid]
-            clip = read_clip(f, sid)
-            rows.append(
-                row_from_arrays(
-                    sid, clip.frames, clip.frame_numbers, int(samples["onset"][i]), int(samples["apex"][i]),
-                    clip.placement, float(samples["occlusion_ratio"][i]), occlusion=clip.occlusion,
-                )
+    rows, attrs = [], {}
+    for clip, sample, file_attrs in stored_clips(path, n):
+        attrs = file_attrs
+        rows.append(
+            row_from_arrays(
+                clip.sample_id, clip.frames, clip.frame_numbers, sample.onset, sample.apex,
+                clip.placement, sample.occlusion_ratio, occlusion=clip.occlusion,
             )
+        )
     return rows, attrs
 
 

@@ -137,7 +137,7 @@ def test_missing_apex_frame_names_the_sample(gt):
     with h5py.File(gt, "r+") as f:
         f["samples/apex"][1] = 999
     for workers in (1, 2):
-        with pytest.raises(FeatureError, match="s1_smile: apex frame 999"):
+        with pytest.raises(StoreError, match="s1_smile: apex frame 999"):
             add_features(gt, [FlowSpec("dis", 28)], workers=workers, progress=False)
     assert feature_names(gt) == []  # nothing was written
 
@@ -147,7 +147,7 @@ def test_rows_that_no_longer_follow_samples_are_refused(gt):
     with h5py.File(gt, "r+") as f:
         ids = f["samples/sample_id"].asstr()[()]
         f["samples/sample_id"][0], f["samples/sample_id"][1] = ids[1], ids[0]
-    with pytest.raises(FeatureError, match="do not follow /samples"):
+    with pytest.raises(StoreError, match="do not follow /samples"):
         read_features(gt, "flow_dis_28")
     with pytest.raises(FeatureError, match="differs in: rows"):
         add_features(gt, [FlowSpec("dis", 28)], progress=False)

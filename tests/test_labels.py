@@ -107,21 +107,29 @@ def test_megc2019_counts_rule_on_published_casme2_distribution():
 
 
 def test_label_of_rows_and_schemes():
-    row = {"database": "samm", "emotion": "anger", "objective_class": "III", "composite": "negative"}
+    row = {"database": "samm", "subject": "samm/006", "filename": "006_1_2", "emotion": "anger",
+           "objective_class": "III", "composite": "negative"}
     assert label_of(row, "emotion") == "anger"
     assert label_of(row, "objective") == "III"
     assert label_of(row, "megc2019") == "negative"
     assert label_of(row, "megc2018") == "III"
-    assert label_of({**row, "objective_class": "VI"}, "megc2018") == ""  # I-V only
+    # CASME II and SAMM clips: the shipped membership tables decide, whatever the stored label says
+    assert label_of({**row, "objective_class": "VI"}, "megc2018") == "III"
+    assert label_of({**row, "composite": "positive"}, "megc2019") == "negative"
+    assert label_of({**row, "filename": "006_9_9"}, "megc2018") == ""  # not a listed clip
+    assert label_of({**row, "filename": "006_9_9"}, "megc2019") == ""
+    # other databases: the rule on the stored labels
     assert label_of({**row, "database": "mmew"}, "megc2018") == ""  # CASME II + SAMM only
     assert label_of({**row, "database": "demo"}, "megc2018") == "III"
-    assert label_of({b"x": 1, "database": b"casme2", "objective_class": b"I"}, "megc2018") == "I"
+    assert label_of({**row, "database": "demo", "objective_class": "VI"}, "megc2018") == ""  # I-V only
+    assert label_of({**row, "database": "mmew"}, "megc2019") == "negative"
+    assert label_of({b"x": 1, "database": b"demo", "objective_class": b"I"}, "megc2018") == "I"
 
 
 def test_classes_and_registry():
     assert classes("megc2019") == ["negative", "positive", "surprise"]
     assert classes("megc2018") == ["I", "II", "III", "IV", "V"]
     assert classes("objective")[-1] == "VII"
-    assert set(LABEL_SCHEMES) == {"emotion", "objective", "megc2018", "megc2019"}
+    assert set(LABEL_SCHEMES) == {"emotion", "objective", "megc2018", "megc2019", "megc2018-rules", "megc2019-rules"}
     with pytest.raises(ConfigError, match="megc2019"):
         classes("megc2020")

@@ -61,7 +61,9 @@ def test_round_trip(tmp_path):
             np.testing.assert_array_equal(clip.landmarks, record.landmarks)
             np.testing.assert_array_equal(clip.frame_numbers, record.frame_numbers)
             assert clip.placement["occluder"] == "block"
-            group = f[schema.CLIPS][record.sample_id]["frames"]
+    with h5py.File(out, "r") as raw:
+        for record in records:
+            group = raw[schema.CLIPS][record.sample_id]["frames"]
             assert group.chunks == (1, 16, 16, record.frames.shape[3]) and group.compression == "gzip"
     text = summarize(out)
     assert "clips: 2  subjects: 2" in text and "happiness 2" in text

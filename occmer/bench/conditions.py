@@ -2,7 +2,8 @@
 
 A condition is one occluder setting; it may span several files (one per database, e.g.
 CASME II and SAMM for MEGC 2018), which are concatenated. `--data NAME=FILE` names it; a
-bare `--data FILE` takes the occluder recorded in the file ("none" reads as "clean").
+bare `--data FILE` is named after the file's stem (`mask.h5` -> `mask`), the name the user
+typed and will type again in --train-on/--test-on. Files sharing a name form one condition.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from occmer.errors import BenchError, FeatureError
 from occmer.features import feature_names, read_features
 from occmer.labels import label_of
 from occmer.models.regions import region_boxes
-from occmer.store import schema
-from occmer.store.reader import open_store, root_attrs
+from occmer.store import OccmerFile
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-CLEAN = "clean"
 
 
 @dataclass
@@ -65,16 +64,11 @@ def parse_data_option(value: str) -> tuple[str | None, Path]:
     return None, Path(value).expanduser()
 
 
-def occluder_name(path: Path) -> str:
-    """The condition name a file implies: its occluder's registry name, "clean" for none."""
-    with open_store(path) as f:
-        occluder = root_attrs(f).get("occluder", "")
-    if isinstance(occluder, dict):
-        occluder = occluder.get("name") or occluder.get("spec") or ""
-    name = str(occluder or "").split(":", 1)[0].strip()
-    if name in ("", "none"):
-        return CLEAN
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+def file_condition_name(path: Path) -> str:
+    """The condition name of a bare `--data FILE`: the file name without its suffix,
+    characters outside [A-Za-z0-9_.+-] replaced by '_'."""
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem)
+    return name if _NAME.match(name) else f"data_{name}"
 
 
 def group_conditions(values: Sequence[str]) -> dict[str, tuple[Path, ...]]:
@@ -84,7 +78,7 @@ def group_conditions(values: Sequence[str]) -> dict[str, tuple[Path, ...]]:
         name, path = parse_data_option(value)
         if not path.exists():
             raise BenchError(f"--data {value}: file {path} not found")
-        name = name or occluder_name(path)
+        name = name or file_condition_name(path)
         if path.resolve() in [p.resolve() for p in groups.get(name, [])]:
             raise BenchError(f"--data {value}: {path} is given twice for condition {name}")
         groups.setdefault(name, []).append(path)
@@ -147,15 +141,16 @@ def onset_landmarks(path: Path, sample_ids: Sequence[str], onsets: Sequence[int]
     """Landmarks (N, K, 2) of each clip's aligned onset frame, and the frame size (W, H)."""
     out = []
     size = (0, 0)
-    with open_store(path) as f:
+    with OccmerFile.open(path) as f:
+        if not f.has_frames:
+            raise BenchError(
+                f"{path} holds features only (contents='features'): no landmarks for the region boxes this "
+                "model needs; use a synthesized file or a model without regions"
+            )
         for sid, onset in zip(sample_ids, onsets, strict=True):
-            clip = f[schema.CLIPS][sid]
-            numbers = clip["frame_numbers"][()].tolist()
-            if int(onset) not in numbers:
-                raise BenchError(f"{path}: clip {sid} has no onset frame {onset} among its frames; rerun synthesize")
-            out.append(clip["landmarks"][numbers.index(int(onset))])
-            shape = clip["frames"].shape
-            size = (int(shape[2]), int(shape[1]))
+            out.append(f.landmarks(sid, [f.position(sid, int(onset), "onset")])[0])
+            h, w, _ = f.frame_size(sid)
+            size = (w, h)
     return np.stack(out).astype(np.float32), size
 
 

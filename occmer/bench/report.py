@@ -93,8 +93,12 @@ def load_run(dirs: Sequence[Path]) -> Run:
         path = Path(directory) / CONFIG_FILE
         if not path.exists():
             raise BenchError(f"{directory}: no {CONFIG_FILE}; pass the --out folder of an `occmer bench` run")
-        configs.append(json.loads(path.read_text(encoding="utf-8")))
-    config = merge_configs(configs, [str(d) for d in dirs])
+        configs.append(_read_config(path))
+    try:
+        config = merge_configs(configs, [str(d) for d in dirs])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BenchError(f"{dirs[0]}/{CONFIG_FILE} (or a shard's) lacks {exc} or has the wrong shape; "
+                         "it was not written by `occmer bench`: rerun the bench") from exc
     records, seen = [], {}
     for directory in dirs:
         for fold_file in sorted((Path(directory) / FOLDS_DIR).rglob("*.json")):
@@ -102,7 +106,7 @@ def load_run(dirs: Sequence[Path]) -> Run:
                 record = json.loads(fold_file.read_text(encoding="utf-8"))
             except ValueError:
                 continue  # a torn file from a killed run: the fold counts as not done
-            key = (record["model"], record["condition"], int(record["seed"]), record["fold"])
+            key = _fold_key(record, fold_file)
             if key in seen:
                 if seen[key]["pred"] != record["pred"]:
                     raise BenchError(f"fold {key} has different predictions in two directories ({fold_file}); "
@@ -111,6 +115,37 @@ def load_run(dirs: Sequence[Path]) -> Run:
             seen[key] = record
             records.append(record)
     return Run(config=config, records=records, dirs=[str(d) for d in dirs])
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """config.json of a run directory, or a BenchError naming it."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BenchError(f"{path} cannot be read as JSON ({exc}); restore it or rerun `occmer bench`") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("conditions", {}), dict):
+        raise BenchError(f"{path} is not a bench config (a JSON object with settings and conditions)")
+    return config
+
+
+FOLD_KEYS = {"model": str, "condition": str, "train_condition": str, "test_condition": str, "seed": int,
+             "fold": str, "classes": list, "sample_id": list, "database": list, "subject": list, "pred": list,
+             "true": list, "probabilities": list}
+
+
+def _fold_key(record: Any, fold_file: Path) -> tuple[str, str, int, str]:
+    """(model, condition, seed, fold) of a fold record, or a BenchError naming the file."""
+    if not isinstance(record, dict):
+        raise BenchError(f"{fold_file} is not a fold record (a JSON object); delete it to rerun that fold")
+    for key, kind in FOLD_KEYS.items():
+        if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+            raise BenchError(f"{fold_file}: field {key!r} is missing or not a {kind.__name__}; "
+                             "delete the file to rerun that fold")
+    n = len(record["sample_id"])
+    if any(len(record[k]) != n for k in ("database", "subject", "pred", "true", "probabilities")):
+        raise BenchError(f"{fold_file}: the per-sample lists (sample_id, pred, true, ...) differ in length; "
+                         "delete the file to rerun that fold")
+    return record["model"], record["condition"], record["seed"], record["fold"]
 
 
 def predictions_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -244,7 +279,9 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
     settings = run.config["settings"]
     classes = list(dict.fromkeys(c for s in summaries for c in s.classes))
     lines = [
-        f"# occmer bench: {settings['protocol']}, labels {run.config.get('label_scheme')}",
+        f"# occmer bench: {settings['protocol']}, labels {run.config.get('label_scheme')}"
+        + (" (PARTIAL: --allow-partial, short of the official list)" if settings.get("allow_partial") else "")
+        + (" (membership by rules, not the official list)" if settings.get("membership") == "rules" else ""),
         "",
         "Cells: UF1 / UAR / accuracy on predictions pooled over folds; mean±std over seeds "
         f"{run.config.get('seeds')}. Training: {settings['train']['epochs']} epochs, batch "
@@ -262,8 +299,10 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, echo: Callable[[str], None] = print) -> Run:
-    """Write predictions.csv, metrics.json, table.md, table.csv and the plots into `out`; print the table."""
+def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, html: bool = True,
+           echo: Callable[[str], None] = print) -> Run:
+    """Write predictions.csv, metrics.json, table.md, table.csv, the figures (figures/) and report.html
+    into `out`; print the table. report.html needs the figures: `plots=False` writes no page either."""
     run = load_run(dirs)
     summaries = summarise(run)
     out = Path(out)
@@ -274,9 +313,14 @@ def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, echo: Callabl
     summary_frame(summaries).to_csv(out / "table.csv", index=False)
     text = markdown_report(run, summaries)
     (out / "table.md").write_text(text, encoding="utf-8")
+    figures = []
     if plots and not predictions.empty:
         from occmer.bench import plots as plotting
 
-        plotting.render_all(run, summaries, predictions, out)
+        figures = plotting.render_all(run, summaries, predictions, out)
     echo(text)
+    if plots and html:
+        from occmer.bench.html import render_report_html
+
+        render_report_html(run, summaries, figures, out)
     return run

@@ -23,17 +23,19 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
-from tqdm import tqdm
 
 from occmer import __version__
 from occmer.bench import models as bench_models
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
+from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
-from occmer.bench.protocols import Fold, carve_validation, check_disjoint, get_protocol
+from occmer.bench.protocols import Fold, Membership, carve_validation, check_disjoint, get_protocol
 from occmer.bench.report import render
 from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, resolve_device, train_fold
 from occmer.errors import BenchError, ConfigError
+from occmer.labels import RULES_VARIANT
 from occmer.labels import classes as scheme_classes
+from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
 
 
@@ -59,6 +61,8 @@ class Settings:
     train: TrainConfig
     hparams: Mapping[str, Any] = field(default_factory=dict)
     val_subjects: int = 0
+    allow_partial: bool = False  # run a protocol short of its official list's clips (recorded)
+    membership: str = "official"  # "official": the shipped list decides; "rules": the published rules on stored labels
 
     def identity(self) -> dict[str, Any]:
         out = asdict(self)
@@ -116,6 +120,7 @@ class CellPlan:
     train: ConditionData
     test: ConditionData
     codes: np.ndarray  # int64 class index per row of `test.table`
+    membership: Membership | None = None  # the protocol's membership report of the test condition
 
 
 def plan_cells(conditions: Sequence[str], train_on: Sequence[str] = (), test_on: Sequence[str] = ()) -> list[Cell]:
@@ -140,7 +145,9 @@ def plan_cell(model: str, cell: Cell, train: ConditionData, test: ConditionData,
     """Select the protocol's samples on the test condition, align the train condition to them, build folds."""
     protocol = get_protocol(settings.protocol)
     same = train is test
-    selected = protocol.select(test.table)
+    official = settings.membership == "official"
+    membership = protocol.membership(test.table) if official else None
+    selected = protocol.select(test.table, allow_partial=settings.allow_partial or not official)
     test = test.take(list(selected["sample_id"]))
     train = test if same else train.take(list(selected["sample_id"]))
     differs = train.table["label"].to_numpy() != test.table["label"].to_numpy()
@@ -155,7 +162,7 @@ def plan_cell(model: str, cell: Cell, train: ConditionData, test: ConditionData,
     check_disjoint(folds, list(test.table["subject"]))
     lookup = {c: i for i, c in enumerate(classes)}
     codes = np.array([lookup[label] for label in test.table["label"]], dtype=np.int64)
-    return CellPlan(model, cell, classes, folds, train, test, codes)
+    return CellPlan(model, cell, classes, folds, train, test, codes, membership)
 
 
 def fold_path(out: Path, job: Job) -> Path:
@@ -235,6 +242,13 @@ def device_description(name: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def _device_text(device: str, executor: ExecutorOptions) -> str:
+    if executor.name == "ray":
+        return (f"{device} on Ray workers ({executor.cpus_per_task:g} CPU, {executor.gpus_per_task:g} GPU per task, "
+                f"cluster {executor.ray_address or 'local'})")
+    return device_description(device)
+
+
 def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequence[Mapping[str, str]]]
                  ) -> dict[str, Any] | None:
     """The previous config of OUT (its finished folds will be kept), or None for a new directory.
@@ -262,7 +276,8 @@ def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequenc
 
 def build_config(settings: Settings, scheme: str, models: Sequence[str], cells: Sequence[Cell], seeds: Sequence[int],
                  conditions: Mapping[str, Sequence[Mapping[str, str]]], plans: Sequence[CellPlan],
-                 max_folds: int | None, shard: Shard, previous: Mapping[str, Any] | None) -> dict[str, Any]:
+                 max_folds: int | None, shard: Shard, previous: Mapping[str, Any] | None,
+                 executor: ExecutorOptions | None = None) -> dict[str, Any]:
     """config.json: every setting, versions, data checksums and the planned folds (merged with a resumed run)."""
     plan_entries = dict((previous or {}).get("plan", {}))
     for plan in plans:
@@ -271,6 +286,7 @@ def build_config(settings: Settings, scheme: str, models: Sequence[str], cells: 
             "classes": plan.classes, "folds": [f.name for f in plan.folds[:max_folds]],
             "n_samples": int(len(plan.test.table)), "databases": sorted(set(plan.test.table["database"])),
             "feature": plan.test.feature, "channels": list(plan.test.channels),
+            "membership": plan.membership.as_dict() if plan.membership is not None else None,
         }
     previous_seeds = set((previous or {}).get("seeds", []))
     return {
@@ -278,7 +294,8 @@ def build_config(settings: Settings, scheme: str, models: Sequence[str], cells: 
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         "settings": settings.identity(), "label_scheme": scheme,
-        "device": device_description(settings.train.device), "versions": versions(),
+        "device": _device_text(settings.train.device, executor or ExecutorOptions()), "versions": versions(),
+        "executor": asdict(executor or ExecutorOptions()),
         "models": list(dict.fromkeys([*(previous or {}).get("models", []), *models])),
         "cells": [{"train": c.train, "test": c.test, "condition": c.label} for c in cells],
         "seeds": sorted(previous_seeds | {int(s) for s in seeds}),
@@ -300,19 +317,27 @@ class BenchRequest:
     test_on: Sequence[str] = ()
     max_folds: int | None = None
     shard: Shard = field(default_factory=Shard)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
 
 
 ConditionLoader = Callable[[str, Sequence[Path], str, str, bool], ConditionData]
 
 
 def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, progress: bool = True,
-              echo: Callable[[str], None] = print) -> Path:
-    """Run (or resume) every job of the grid this shard owns, then render the report into OUT."""
+              echo: Callable[[str], None] = print, html: bool = True) -> Path:
+    """Run (or resume) every job of the grid this shard owns, then render the report into OUT
+    (with report.html unless `html` is False)."""
     loader = loader or load_condition
     settings = request.settings
     protocol = get_protocol(settings.protocol)
     scheme = resolve_scheme(protocol.label_scheme, settings.labels)
-    resolve_device(settings.train.device)
+    if settings.membership == "rules":
+        scheme = RULES_VARIANT.get(scheme, scheme)
+    elif settings.membership != "official":
+        raise ConfigError(f"unknown membership {settings.membership!r}; choose official or rules")
+    on_workers = request.executor.name == "ray" and request.executor.gpus_per_task > 0
+    if not on_workers:  # with GPUs on Ray workers the driver itself may have none
+        resolve_device(settings.train.device)
     out = Path(request.out)
     checksums = {name: [{"path": str(p), "sha256": file_checksum(Path(p))} for p in files]
                  for name, files in request.conditions.items()}
@@ -334,8 +359,14 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
                 loaded[name] = cache[(name, feature)]
             plans.append(plan_cell(model, cell, loaded[cell.train], loaded[cell.test], settings, scheme))
 
+    reported: set[str] = set()
+    for plan in plans:
+        if plan.membership is not None and plan.cell.test not in reported:
+            reported.add(plan.cell.test)
+            for line in plan.membership.lines():
+                echo(f"{plan.cell.test}: {line}")
     config = build_config(settings, scheme, request.models, cells, request.seeds, checksums, plans,
-                          request.max_folds, request.shard, previous)
+                          request.max_folds, request.shard, previous, request.executor)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / CONFIG_FILE, config)
 
@@ -344,19 +375,18 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     todo = [j for j in mine if not is_done(fold_path(out, j[0]))]
     echo(f"{len(jobs)} folds in the grid, {len(mine)} in shard {request.shard}, {len(mine) - len(todo)} already done; "
          f"device {config['device']}")
-    bar = tqdm(todo, desc="folds", unit="fold", disable=not progress)
-    for job, plan, fold in bar:
-        factory, loss_fn = bench_models.factory_and_loss(job.model, settings.hparams)
-        record = run_job(job, plan, fold, settings, factory, loss_fn)
-        write_json_atomic(fold_path(out, job), record)
-        correct = np.mean(np.array(record["true"]) == np.array(record["pred"]))
-        line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "
-                f"acc {correct:.2f}, {record['train_seconds']:.1f} s, {record['samples_per_s']:.0f} samples/s")
-        if progress:
-            bar.write(line)
-        else:
-            echo(line)
-    render([out], out, echo=echo)
+    pending = [(job, plan, fold, fold_path(out.resolve(), job)) for job, plan, fold in todo]
+    with progress_bar(len(todo), "folds", "fold", enabled=progress) as bar:
+
+        def finished(done: JobDone) -> None:
+            if bar.enabled:
+                bar.write(done.line)
+            else:
+                echo(done.line)
+            bar.update(1)
+
+        run_jobs(pending, settings, finished, request.executor)
+    render([out], out, echo=echo, html=html)
     return out
 
 

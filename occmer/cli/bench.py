@@ -7,10 +7,14 @@ from pathlib import Path
 import click
 
 from occmer.bench.protocols import PROTOCOLS
+from occmer.cli.common import MAX_SEED, data_option, guarded_output, optimiser_options, seed_option
+from occmer.cli.output import output_options
 from occmer.demo.classes import BALANCES
 from occmer.demo.presets import PRESETS
 from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
+from occmer.outputs import check_output
+from occmer.progress import info, show_progress
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 
@@ -20,11 +24,9 @@ def _protocol_help() -> str:
 
 
 @click.command("bench")
+@output_options
 @click.argument("models", nargs=-1, required=True)
-@click.option("--data", "data", multiple=True, metavar="[NAME=]FILE",
-              help="An occmer file (repeatable). Files of one condition (e.g. CASME II and SAMM, both clean) "
-                   "share a NAME; without NAME the file's occluder names it ('clean' for none). "
-                   "Without --data: the demo database under --demo-masks, built and cached on first use.")
+@data_option()
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
 @click.option("--demo-subjects", type=click.IntRange(min=2), default=None,
@@ -46,19 +48,18 @@ def _protocol_help() -> str:
                    "(all conditions when --test-on is not given).")
 @click.option("--test-on", "test_on", multiple=True, metavar="CONDITION",
               help="Test only on these conditions (repeatable), e.g. --train-on clean --test-on glasses.")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Fixed epoch budget per fold (no selection on the test subject).")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, envvar="OCCMER_BENCH_EPOCHS",
+              show_envvar=True, help="Fixed epoch budget per fold (no selection on the test subject).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Training batch size (a last batch of one sample joins the previous batch).")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="AdamW learning rate.")
-@click.option("--weight-decay", type=float, default=1e-4, show_default=True, help="AdamW weight decay.")
+@optimiser_options()
 @click.option("--val-subjects", type=click.IntRange(min=0), default=0, show_default=True,
               help="Carve K subjects from each fold's training subjects and keep the epoch with the best "
                    "validation UF1 (0: use the last epoch).")
 @click.option("--hparam", "hparams", multiple=True, metavar="KEY=VALUE",
               help="Model hyper-parameter (repeatable): KEY for every model that has it, MODEL.KEY for one, "
                    "loss.KEY for the loss (label_smoothing, region_bias, margin).")
-@click.option("--seed", type=int, default=0, show_default=True, help="First seed.")
+@seed_option("First seed.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Number of seeds (seed, seed+1, ...): tables give mean ± std over them.")
 @click.option("--device", default="auto", show_default=True,
@@ -70,13 +71,33 @@ def _protocol_help() -> str:
               help="Run only shard i of n of the fold jobs (merge the shards with `occmer report`).")
 @click.option("--max-folds", type=click.IntRange(min=1), default=None,
               help="Run only the first N folds of each model and condition (quick checks).")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar (per-fold lines are still printed).")
+@click.option("--no-html", is_flag=True, help="Do not write report.html (tables, metrics and figures are still written).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where folds train: local (one after the other in this process) or ray (each fold a Ray task; "
+                   "needs `pip install 'occmer[ray]'`). Both write the same result files.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="With --executor ray: the cluster to join (e.g. 10.0.0.5:6379 or auto); default a local Ray on "
+                   "this machine. --out must be a path every node sees.")
+@click.option("--cpus-per-task", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="With --executor ray: CPUs each fold declares (torch uses that many threads).")
+@click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
+                   "models per GPU). Use with --device cuda.")
+@click.option("--allow-partial", is_flag=True,
+              help="Run a MEGC protocol although the data lacks clips of its official list (recorded in "
+                   "config.json and the table title; such numbers are not comparable with published ones).")
+@click.option("--membership", type=click.Choice(["official", "rules"]), default="official", show_default=True,
+              help="MEGC protocols: official = the shipped official list decides which clips and labels take part "
+                   "(SMIC-HS, CASME II, SAMM); rules = the published rules on the labels stored in the files "
+                   "(for re-annotated or other data; recorded, not comparable with published numbers).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, demo_preset: str | None, demo_balance: str | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
-                  shard: str, max_folds: int | None, no_progress: bool) -> None:
+                  shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
+                  gpus_per_task: float, no_html: bool, allow_partial: bool = False,
+                  membership: str = "official") -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -88,10 +109,16 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
       occmer bench rrrn --protocol megc2018-cde --data clean=casme2.h5 --data clean=samm.h5
     """
     from occmer.bench.conditions import group_conditions
+    from occmer.bench.executors import ExecutorOptions
     from occmer.bench.models import check_hparams, model_spec, parse_hparams
     from occmer.bench.runner import BenchRequest, Settings, Shard, resolve_scheme, run_bench
     from occmer.bench.training import TrainConfig
 
+    executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task)
+    shard_of_folds = Shard.parse(shard)  # checked before any demo data is built
+    check_output(out)  # a results folder under a file or on a read-only disk: refused before any work
+    if seed + n_seeds - 1 > MAX_SEED:
+        raise ConfigError(f"--seed {seed} with --seeds {n_seeds} goes past the largest seed, {MAX_SEED}")
     specs = [model_spec(m) for m in models]
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is listed twice in {' '.join(models)}")
@@ -104,19 +131,23 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         chosen = (("subjects", demo_subjects), ("clips_per_subject", demo_clips), ("preset", demo_preset),
                   ("balance", demo_balance))
         params = {k: v for k, v in chosen if v is not None}
-        conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, not no_progress)
+        conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, show_progress())
     settings = Settings(
         protocol=protocol, labels=scheme, features=features,
         train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device),
-        hparams=parsed, val_subjects=val_subjects,
+        hparams=parsed, val_subjects=val_subjects, allow_partial=allow_partial,
+        membership=membership,
     )
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
-        max_folds=max_folds, shard=Shard.parse(shard),
+        max_folds=max_folds, shard=shard_of_folds, executor=executor_options,
     )
-    run_bench(request, progress=not no_progress, echo=click.echo)
-    click.echo(f"results in {out}")
+    inputs = [path for paths in conditions.values() for path in paths]
+    with guarded_output(out, inputs):  # OUT.lock: one bench per results directory
+        run_bench(request, progress=show_progress(), echo=info, html=not no_html)
+    report = out / "report.html"
+    click.echo(f"results in {out}" + ("" if no_html else f"; report: {report.resolve()}"))
 
 
 def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, object],
@@ -131,7 +162,7 @@ def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: 
     out = {}
     for mask in [m.strip() for m in masks.split(",") if m.strip()]:
         name = "clean" if mask == "none" else mask.replace(":", "-")
-        click.echo(f"demo condition {name}: building or reading the cache ...")
+        info(f"demo condition {name}: building or reading the cache ...")
         out[name] = (ensure_demo_condition(mask, features=specs, progress=progress, demo_params=params),)
     return out
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.common import guarded_output, seed_option
+from occmer.cli.output import output_options
 from occmer.demo import BALANCES, CLASSES, PRESETS, DemoParams, build_demo_database, make_params, read_manifest
 from occmer.demo.build import check_target
 
@@ -13,8 +15,9 @@ _DEFAULTS = DemoParams()
 
 
 @click.command("demo-db")
+@output_options
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
-@click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True, help="Seed of every random choice.")
+@seed_option("Seed of every random choice.", default=_DEFAULTS.seed)
 @click.option(
     "--preset",
     type=click.Choice(list(PRESETS)),
@@ -32,10 +35,10 @@ _DEFAULTS = DemoParams()
     "shares of CASME II or SAMM (subjects then do not all show every class).",
 )
 @click.option(
-    "--subjects", type=int, default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
+    "--subjects", type=click.IntRange(1, 1000), default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
 )
 @click.option(
-    "--clips-per-subject", type=int, default=_DEFAULTS.clips_per_subject, show_default=True, help="Clips per subject."
+    "--clips-per-subject", type=click.IntRange(1, 1000), default=_DEFAULTS.clips_per_subject, show_default=True, help="Clips per subject."
 )
 @click.option(
     "--database-size",
@@ -106,7 +109,7 @@ def demo_db(
     ranks models under occlusion; it is not a substitute for real data. `--db demo` in other
     commands builds the default database into the cache folder on first use.
     """
-    from tqdm import tqdm
+    from occmer.progress import progress_bar
 
     if database_size:
         subjects, clips_per_subject = PRESETS[preset].database_size()
@@ -118,7 +121,7 @@ def demo_db(
     params = make_params(**values)
     check_target(path.expanduser().absolute(), overwrite)
     total = params.subjects * params.clips_per_subject
-    with tqdm(total=total, unit="clip", desc="demo-db", leave=False) as bar:
+    with guarded_output(path), progress_bar(total, "demo-db", "clip", leave=False) as bar:
         root = build_demo_database(path, overwrite=overwrite, progress=lambda _sample: bar.update(1), **values)
     manifest = read_manifest(root)
     found = [clip["objective_class"] for clip in manifest["clips"]]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from occmer.bench.protocols import PROTOCOLS
+from occmer.cli.common import database_input_options
 from occmer.errors import DataError
 from occmer.labels import LABEL_SCHEMES
 
@@ -39,22 +41,29 @@ def _list_databases() -> str:
               help="Label scheme of the class counts.")
 @click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
               help="How a missing apex is filled (flow reads the frames of those clips).")
+@database_input_options()
+@click.option("--protocol", default=None, type=click.Choice([n for n, p in PROTOCOLS.items() if p.official]),
+              help="Report membership of a MEGC protocol: the official list's clips present or missing by name, "
+                   "and what the protocol leaves out per database and reason (sets --labels to the protocol's).")
 @click.option("--strict", is_flag=True, help="Exit with an error (code 2) when any problem is found.")
 @click.option("--list", "list_only", is_flag=True, help="List the supported databases and their layouts, then exit.")
-def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, strict: bool, list_only: bool) -> None:
+def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, offset_policy: str, follow_symlinks: bool,
+                     protocol: str | None, strict: bool, list_only: bool) -> None:
     """Pre-flight check: read a database without writing anything.
 
     Prints the clips per class and subject under the chosen label scheme, frame counts,
     how each apex was obtained, the annotation fixes applied and every problem found
-    (a row whose folder or frames are missing, onset <= apex <= offset violated, key frames
-    outside the folder). `synthesize` runs the same checks before writing.
+    (a row whose folder or frames are missing, a folder outside the root, frames missing inside
+    onset..offset, frames of mixed size or colour mode, a duplicated row, onset <= apex <= offset
+    violated). `synthesize` runs the same checks before writing. AU tokens the AU grammar cannot
+    read are listed (they are kept verbatim).
 
     \b
     Examples:
       occmer describe --list
       occmer describe --db casme2 --root /data/CASME2 --labels objective
       occmer describe --db smic-hs+casme2+samm --root smic-hs=/data/SMIC --root casme2=/data/CASME2 \\
-          --root samm=/data/SAMM --labels megc2019
+          --root samm=/data/SAMM --protocol megc2019
     """
     if list_only:
         click.echo(_list_databases())
@@ -63,12 +72,36 @@ def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, st
     from occmer.databases.summary import format_databases, format_summary, summarise
     from occmer.demo import demo_fallback_roots
 
-    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots))
+    databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots),
+                                  offset_policy=offset_policy, follow_symlinks=follow_symlinks)
     result = scan_all(databases)
+    lines = []
+    if protocol is not None:
+        scheme, lines = _membership_lines(result.clips, protocol)
     click.echo(format_databases(databases))
     click.echo(format_summary(summarise(result, scheme)))
+    if lines:
+        click.echo("")
+        click.echo("\n".join(lines))
     if strict and result.problems:
         raise DataError(f"{len(result.problems)} problems in {db} (listed above); fix them or run without --strict")
+
+
+def _membership_lines(clips, protocol_name: str) -> tuple[str, list[str]]:
+    """The protocol's label scheme and its membership report for the clips read."""
+    import pandas as pd
+
+    from occmer.bench.protocols import get_protocol
+    from occmer.labels import label_of
+
+    protocol = get_protocol(protocol_name)
+    scheme = protocol.label_scheme or "emotion"
+    table = pd.DataFrame(
+        [{"sample_id": c.sample_id, "database": c.database, "subject": c.subject, "filename": c.filename,
+          "label": label_of(c, scheme)} for c in clips],
+        columns=["sample_id", "database", "subject", "filename", "label"],
+    )
+    return scheme, protocol.membership(table).lines()
 
 
 COMMANDS = [describe_command]

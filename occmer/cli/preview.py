@@ -2,33 +2,54 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from occmer.cli.common import mask_options
-from occmer.errors import ConfigError, DataError, OccmerError
+from occmer.cli.common import (
+    crop_size_option,
+    database_options,
+    guarded_output,
+    landmark_options,
+    landmark_settings,
+    load_clips,
+    mask_options,
+    occluder_options,
+    overwrite_option,
+    seed_option,
+    template_files,
+)
+from occmer.cli.occluder_options import behaviour_options, occluder_behaviour_options
+from occmer.cli.output import output_options
+from occmer.errors import ConfigError, DataError
+from occmer.outputs import check_output
 
 
-def _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex):
-    """Synthesize the onset/apex/offset frames of n clips spread over the database."""
-    from occmer.cli.common import load_clips
+def _rows_from_synthesis(loaded, db, mask, options, n, seed, size, landmarks, landmarks_dir, apex, gif_side=0):
+    """Synthesize n clips spread over the database: onset/apex/offset frames (sheet) or, with gif_side,
+    every frame (GIF panels of that side)."""
     from occmer.pipeline import ClipProcessor, SynthesisSettings
     from occmer.preview import choose_evenly, row_from_processed
+    from occmer.reports.preview_gif import PREVIEW_FRAMES, panels_from_processed
 
-    landmark_options = {"folder": str(Path(landmarks_dir).resolve())} if landmarks_dir else {}
+    def make_row(processed):
+        if not gif_side:
+            return row_from_processed(processed)
+        return panels_from_processed(processed, side=gif_side, max_frames=PREVIEW_FRAMES)
+
+    landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
     settings = SynthesisSettings(
-        database=db, mask=mask, mask_options=options, seed=seed, size=size, frames="keyframes",
-        landmarks=landmarks, landmark_options=landmark_options, apex=apex,
+        database=db, mask=mask, mask_options=options, seed=seed, size=size, frames="clip" if gif_side else "keyframes",
+        landmarks=landmarks, landmark_options=landmark_options_, apex=apex,
     )
-    clips, _ = load_clips(db, roots, apex, skip_invalid=True)
-    by_id = {clip.sample_id: clip for clip in clips}
+    by_id = {clip.sample_id: clip for clip in loaded.clips}
     processor = ClipProcessor(settings)
     rows = []
     try:
         for sid in choose_evenly(list(by_id), n):
             try:
-                rows.append(row_from_processed(processor.process(by_id[sid])))
+                rows.append(make_row(processor.process(by_id[sid])))
             except DataError as exc:  # a clip without a face must not hide the others
                 click.echo(f"skipped {sid}: {exc}", err=True)
     finally:
@@ -47,61 +68,93 @@ def _occluder_label(occluder) -> str:
 
 
 @click.command("preview")
-@click.option("--db", default=None, help="Database to synthesize a preview of (as for `occmer synthesize`).")
-@click.option("--root", "roots", multiple=True, help="Database folder (NAME=PATH with several databases).")
+@output_options
+@database_options("Database to synthesize a preview of (as for `occmer synthesize`).")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Preview an existing occmer HDF5 file instead of synthesizing (no --db needed).")
-@click.option("--mask", default="block", show_default=True,
-              help="Occluder: block, glasses, sunglasses, surgical, n95, cloth, random, custom:PATH.json, none.")
-@click.option("--coverage", type=float, default=None, help="block: fraction of the face region to cover (0-1).")
-@click.option("--region", default=None, help="block: eyes, mouth, nose, upper, lower or any.")
-@click.option("--fill", default=None, help="block: black, gray, noise or mean.")
-@click.option("--variant", default=None, help="Template variant (default: one drawn per clip).")
-@click.option("--choices", default=None, help="random: comma-separated occluders to draw from.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output PNG file.")
-@click.option("--n", "n", type=int, default=8, show_default=True, help="Number of clips (spread over the database).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Global seed, as for synthesize.")
-@click.option("--size", type=int, default=224, show_default=True, help="Side of the aligned face crop (px).")
-@click.option("--thumb", type=click.IntRange(48, 512), default=160, show_default=True, help="Thumbnail side (px).")
-@click.option("--landmarks", default="mediapipe", show_default=True, help="Landmark backend.")
-@click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="file backend: folder of per-clip landmark files.")
-@click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
-              help="How a missing apex is filled.")
-def preview_command(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
-                    landmarks, landmarks_dir, apex):
+@occluder_options(default_mask="block")
+@occluder_behaviour_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file: a PNG contact sheet, or with --gif an animated GIF (never one of the inputs).")
+@overwrite_option("Replace OUT if it exists.")
+@click.option("--gif", is_flag=True,
+              help="Write an animated GIF instead (animated WebP if --out ends in .webp, 5-10x smaller): each "
+                   "clip played onset to offset as a row of panels (clean | occluded | occluder alpha | flow "
+                   "magnitude; no clean panel with --from, see `occmer inspect --html`), 16 frames, 64 colours.")
+@click.option("--n", "n", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Number of clips (spread over the database).")
+@seed_option("Global seed, as for synthesize.")
+@crop_size_option()
+@click.option("--thumb", type=click.IntRange(48, 512), default=None,
+              help="Thumbnail side (px; default 160, with --gif 112 and at most 256).")
+@landmark_options()
+def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out, overwrite, gif, n, seed,
+                    size, thumb, landmarks, landmarks_dir, apex):
     """Draw a contact sheet of occluded clips to check the placement by eye.
 
     With --db: n clips spread over the database are synthesized exactly as `occmer
     synthesize` would place them (same seed, same onset placement; only the
     onset, apex and offset frames are read), and each row shows onset and apex,
     clean and occluded, with the clip's occlusion ratio. With --from: the clips of an
-    existing file, with the stored occlusion map.
+    existing file, with the stored occlusion map. With --gif: each clip plays onset to
+    offset. An existing OUT is replaced only with --overwrite, and never when it is one
+    of the inputs.
 
     \b
     Examples:
       occmer preview --db demo --mask glasses --out glasses.png
       occmer preview --db casme2 --root /data/CASME2 --mask surgical --n 12 --out surgical.png
       occmer preview --from demo_block.h5 --out block.png
+      occmer preview --db demo --mask glasses --n 3 --gif --out glasses.gif
     """
     from occmer.preview import render_sheet, rows_from_store, save_sheet
+    from occmer.reports.preview_gif import PREVIEW_FRAMES, panels_from_store, write_preview_gif
 
     if (db is None) == (from_file is None):
         raise ConfigError("give exactly one of --db (synthesize a preview) or --from FILE.h5 (an existing file)")
-    if n < 1:
-        raise ConfigError(f"--n must be at least 1, got {n}")
+    side = min(thumb or 112, 256)
     if from_file is not None:
-        rows, attrs = rows_from_store(from_file, n)
-        title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
+        inputs = [from_file]
+        check_output(out, inputs, derived=False)
+        _refuse_existing(out, overwrite)
+        if gif:
+            rows = panels_from_store(from_file, n, side=side, max_frames=PREVIEW_FRAMES)
+            title = ""
+        else:
+            rows, attrs = rows_from_store(from_file, n)
+            title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
     else:
-        options = mask_options(coverage, region, fill, variant, choices)
-        rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex)
-        title = f"{db}: --mask {mask} {' '.join(f'--{k} {v}' for k, v in options.items())} (seed {seed})"
-    try:
-        path = save_sheet(render_sheet(rows, title=title.strip(), thumb=thumb), out)
-    except OSError as exc:
-        raise OccmerError(f"cannot write {out}: {exc.strerror}") from exc
-    click.echo(f"wrote {path} ({len(rows)} clip{'' if len(rows) == 1 else 's'})")
+        options = {**mask_options(coverage, region, fill, variant, choices),
+                   **behaviour_options(mask, shading, mask_motion, hand_path)}
+        check_output(out, template_files(mask, choices), derived=False)
+        _refuse_existing(out, overwrite)
+        loaded = load_clips(db, roots, apex, skip_invalid=True)
+        inputs = [*loaded.input_files(), *template_files(mask, choices)]
+        check_output(out, inputs, derived=False)
+        rows = _rows_from_synthesis(loaded, db, mask, options, n, seed, size, landmarks, landmarks_dir, apex,
+                                    gif_side=side if gif else 0)
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+        title = f"{db}: --mask {mask} {flags} (seed {seed})"
+    with guarded_output(out, inputs) as target:
+        _refuse_existing(target, overwrite)
+        tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+        try:
+            if gif:
+                write_preview_gif(rows, tmp)
+            else:
+                save_sheet(render_sheet(rows, title=title.strip(), thumb=thumb or 160), tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    text = f"wrote {out} ({len(rows)} clip{'' if len(rows) == 1 else 's'}"
+    if gif:
+        text += f", panels: {' | '.join(rows[0].titles)}, {Path(out).stat().st_size / 1024:.0f} KB"
+    click.echo(text + ")")
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    if Path(out).exists() and not overwrite:
+        raise ConfigError(f"--out {out} already exists; pass --overwrite to replace it or choose another --out")
 
 
 COMMANDS = [preview_command]

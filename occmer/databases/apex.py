@@ -84,3 +84,38 @@ def check_apex_policy(policy: str) -> str:
     if policy not in APEX_POLICIES:
         raise ConfigError(f"unknown apex policy {policy!r}; choose one of {', '.join(APEX_POLICIES)} (--apex)")
     return policy
+
+
+# ---------------------------------------------------------------------------------------
+# Offset policies: for rows whose offset is not annotated (CAS(ME)^3 writes 0)
+# ---------------------------------------------------------------------------------------
+
+ME_MAX_SECONDS = 0.5  # a micro-expression lasts at most half a second (domain.md §1)
+
+
+def mirror_offset(numbers: Sequence[int], onset: int, apex: int | None, fps: float) -> int:
+    """apex + (apex - onset): the fall as long as the rise, clamped to the folder's last frame."""
+    if apex is None:
+        raise ConfigError("offset policy mirror needs an annotated apex")
+    return min(max(apex + (apex - onset), apex), numbers[-1])
+
+
+def half_second_offset(numbers: Sequence[int], onset: int, apex: int | None, fps: float) -> int:
+    """onset + half a second of frames (the longest a micro-expression lasts), at least the apex."""
+    if fps <= 0:
+        raise ConfigError("offset policy half-second needs the database's frame rate")
+    return min(max(onset + round(ME_MAX_SECONDS * fps), apex or onset), numbers[-1])
+
+
+OFFSET_POLICIES: dict[str, Callable[[Sequence[int], int, int | None, float], int]] = {
+    "mirror": mirror_offset,
+    "half-second": half_second_offset,
+}
+OFFSET_CHOICES = (*OFFSET_POLICIES, "skip")
+
+
+def check_offset_policy(policy: str) -> str:
+    """The policy name if known ("skip" reports such rows as problems); ConfigError otherwise."""
+    if policy not in OFFSET_CHOICES:
+        raise ConfigError(f"unknown offset policy {policy!r}; choose one of {', '.join(OFFSET_CHOICES)} (--offset)")
+    return policy

@@ -5,6 +5,7 @@ Adapters only read metadata and list frame files; decoding frames is the pipelin
 
 from __future__ import annotations
 
+import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -40,7 +41,10 @@ class Clip:
     objective_class: str = ""  # "I".."VII" or "" if unknown
     objective_source: str = ""  # "given" | "derived" | ""
     composite: str = ""  # MEGC 2019 class or "" if not in the composite set
-    fixes: tuple[str, ...] = ()  # annotation fixes applied, one line each
+    fixes: tuple[str, ...] = ()  # annotation fixes and notes applied, one line each (stored with the clip)
+    offset_source: str = "annotated"  # "annotated" | "fixed" | an offset policy ("mirror", "half-second")
+    objective_origin: str = ""  # where a given class comes from: "CASME2-coding-20190701.xlsx: Objective Classes"
+    au_unreadable: tuple[str, ...] = ()  # AU-string tokens the AU grammar could not read (kept in action_units)
 
     @property
     def frame_numbers(self) -> tuple[int, ...]:
@@ -79,9 +83,13 @@ class Database(ABC):
     layout: ClassVar[str] = ""  # expected files under the root, for error messages and docs
     published_size: ClassVar[str] = ""  # "255 clips / 26 subjects" as the database paper reports
 
-    def __init__(self, root: Path, apex_policy: str = "midpoint") -> None:
+    def __init__(
+        self, root: Path, apex_policy: str = "midpoint", offset_policy: str = "mirror", follow_symlinks: bool = False
+    ) -> None:
         self.root = Path(root).expanduser().resolve()
         self.apex_policy = apex_policy
+        self.offset_policy = offset_policy
+        self.follow_symlinks = follow_symlinks
 
     @abstractmethod
     def scan(self) -> ScanResult:
@@ -94,16 +102,55 @@ def frame_number(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def list_frames(folder: Path) -> tuple[tuple[int, Path], ...]:
+def inside(path: Path, root: Path) -> bool:
+    """True when `path` is `root` or below it (both taken as given: resolve them first)."""
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def contained_folder(folder: Path, root: Path, follow_symlinks: bool = False) -> Path:
+    """`folder` checked to stay inside `root`: lexically always, and after resolving symlinks unless allowed.
+
+    A sheet cell such as `../../x` or an absolute path, or a clip folder that is a symlink out of
+    the root, must not make occmer read files the user did not point it at. DataError otherwise.
+    """
+    lexical = Path(os.path.normpath(folder if folder.is_absolute() else root / folder))
+    if not inside(lexical, root):
+        raise DataError(f"clip folder {folder} lies outside the root {root}; sheet cells must name folders below it")
+    if not follow_symlinks:
+        real = lexical.resolve()
+        if not inside(real, root):
+            raise DataError(
+                f"clip folder {lexical} leads outside the root {root} through a symlink (to {real}); "
+                "pass --follow-symlinks if that link is intended"
+            )
+    return lexical
+
+
+def list_frames(folder: Path, root: Path | None = None, follow_symlinks: bool = False) -> tuple[tuple[int, Path], ...]:
     """Image files of a clip folder as (frame number, path), sorted numerically.
 
-    Raises DataError naming the folder and the expected pattern when none match.
+    With `root`, the folder and every frame file must stay inside it (symlinks resolved unless
+    `follow_symlinks`). Raises DataError naming the folder and the expected pattern when none match.
     """
+    if root is not None:
+        folder = contained_folder(folder, root, follow_symlinks)
     if not folder.is_dir():
         raise DataError(f"clip folder not found: {folder}")
     frames = []
-    for path in folder.iterdir():
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            path = Path(entry.path)
+            if path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+                continue
+            if root is not None and not follow_symlinks and entry.is_symlink() and not inside(path.resolve(), root):
+                raise DataError(
+                    f"frame {path} is a symlink to {path.resolve()}, outside the root {root}; "
+                    "pass --follow-symlinks if that link is intended"
+                )
             number = frame_number(path)
             if number is not None:
                 frames.append((number, path))

@@ -25,6 +25,7 @@ CODING_COLUMNS = {
     "offset": ("OffsetFrame", "Offset Frame", "Offset"),
     "action_units": ("Action Units", "ActionUnits", "AU", "AUs"),
     "emotion": ("Estimated Emotion", "Emotion"),
+    "objective_class": ("Objective Classes", "Objective Class"),  # the 2019-07-01 sheet ships them
 }
 CODING_REQUIRED = ("subject", "filename", "onset", "apex", "offset", "emotion")
 OBJECTIVE_COLUMNS = {
@@ -50,8 +51,14 @@ def subject_folder(value: str, prefix: str = "sub", width: int = 2) -> str:
     raise ValueError(f"subject {value!r} is neither a number nor {prefix}NN")
 
 
-def row_to_entry(row: Row, frames_root: Path, objective: dict[tuple[str, str], str]) -> Entry:
-    """One coding-sheet row as an Entry; a malformed cell becomes the entry's error."""
+def row_to_entry(
+    row: Row, frames_root: Path, objective: dict[tuple[str, str], str], objective_sheet: str = ""
+) -> Entry:
+    """One coding-sheet row as an Entry; a malformed cell becomes the entry's error.
+
+    The objective class shipped in the coding sheet itself (2019 sheet) comes first, then the
+    separate objective-class sheet; `objective_origin` records which.
+    """
     filename = row.text("filename")
     subject_cell = row.text("subject")
     try:
@@ -73,8 +80,17 @@ def row_to_entry(row: Row, frames_root: Path, objective: dict[tuple[str, str], s
         source=row.source,
         emotion=row.text("emotion"),
         action_units=row.text("action_units"),
-        objective_class=objective.get((subject, filename), ""),
+        **_objective(row, objective.get((subject, filename), ""), objective_sheet),
     )
+
+
+def _objective(row: Row, separate: str, separate_sheet: str) -> dict[str, str]:
+    own = row.text("objective_class")
+    if own:
+        return {"objective_class": own, "objective_origin": f"{row.source.split(':')[0]}: Objective Classes"}
+    if separate:
+        return {"objective_class": separate, "objective_origin": f"{separate_sheet}: Objective Class"}
+    return {}
 
 
 @register
@@ -106,25 +122,25 @@ class CASME2(SheetDatabase):
             f"or sub01/EP02_01f/img46.jpg directly under the root; pass the folder that holds them as --root"
         )
 
-    def read_objective(self) -> dict[tuple[str, str], str]:
-        """(subject folder, filename) -> objective class from the optional objective-class sheet."""
+    def read_objective(self) -> tuple[dict[tuple[str, str], str], str]:
+        """(subject folder, filename) -> objective class from the optional objective-class sheet, and its name."""
         path = find_optional_sheet(self.root, self.objective_patterns)
         if path is None:
-            return {}
+            return {}, ""
         table = {}
         for row in read_sheet(path, OBJECTIVE_COLUMNS, tuple(OBJECTIVE_COLUMNS)):
             try:
                 table[(subject_folder(row.text("subject")), row.text("filename"))] = row.text("objective_class")
             except ValueError:
                 continue  # a note or a total line below the table
-        return table
+        return table, path.name
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
         sheet = find_sheet(self.root, self.coding_patterns, f"{self.description} coding sheet")
         frames_root = self.frames_root()
-        objective = self.read_objective()
+        objective, objective_sheet = self.read_objective()
         rows = read_sheet(sheet, CODING_COLUMNS, CODING_REQUIRED)
-        return [row_to_entry(row, frames_root, objective) for row in rows], []
+        return [row_to_entry(row, frames_root, objective, objective_sheet) for row in rows], []
 
 
 @register

@@ -1,4 +1,4 @@
-"""CAS(ME)^2 (Qu et al. 2017), micro-expression clips only: 57 MEs of 22 subjects at 30 fps.
+"""CAS(ME)^2 (Qu et al. 2017), micro-expression clips only: 57 MEs of 14 subjects (of 22) at 30 fps.
 
 Layout under the root: `CAS(ME)^2code_final.xlsx` and frames `rawpic/s15/15_0101disgustingteeth/img1.jpg`
 (long videos; the sheet's frame numbers are absolute within the video).
@@ -58,7 +58,8 @@ class CASME2X(SheetDatabase):
     description = "CAS(ME)^2 micro-expressions (Qu et al. 2017), 30 fps"
     fps = 30.0
     layout = "CAS(ME)^2code_final.xlsx and rawpic/s15/15_0101disgustingteeth/img1.jpg"
-    published_size = "57 clips / 22 subjects"
+    published_size = "57 clips / 14 subjects (of 22 participants)"
+    zero_offset_missing = True  # the sheet writes offset 0 for "not annotated"
     sheet_patterns: ClassVar[tuple[str, ...]] = ("CAS(ME)^2code_final*.xlsx", "*code_final*.xlsx")
     fixes: ClassVar[FixTable] = CASME2X_FIXES
 

@@ -1,9 +1,12 @@
-"""CAS(ME)^3 part A (Li et al. 2022): about 1,100 micro-expressions of 100 subjects at 30 fps.
+"""CAS(ME)^3 part A (Li et al. 2022): the public label sheet lists 860 micro-expressions of 94 subjects, 30 fps.
 
 Layout under the root: `cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx` (possibly in `annotation/`)
 and frames `{subject}/{filename}/color/{n}.jpg` somewhere below the root. One video
 (Filename) holds several micro-expressions, so the same (subject, filename) repeats: every
-row keeps a unique sample id (its onset is appended) and the video is listed once.
+row keeps a unique sample id (its onset is appended) and the video is listed once. An offset
+of 0 means "not annotated" (two rows of spNO.40/e): the offset policy fills it (--offset).
+Filename case differs between sheet and folders (`J` / `j`): the folder is matched
+case-insensitively and the match recorded with the clip.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir
+from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir, path_cell_error
 from occmer.databases.sheets import Row, find_child_dir, find_optional_sheet, find_sheet, read_sheet
 
 COLUMNS = {
@@ -38,7 +41,8 @@ class CASME3(SheetDatabase):
     description = "CAS(ME)^3 part A (Li et al. 2022), 30 fps, colour frames"
     fps = 30.0
     layout = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx [in annotation/] and <subject>/<filename>/color/<n>.jpg"
-    published_size = "about 1,100 clips / 100 subjects"
+    published_size = "860 clips / 94 subjects (public label sheet)"
+    zero_offset_missing = True
     sheet_patterns: ClassVar[tuple[str, ...]] = ("cas(me)3_part_A_ME_label*.xlsx", "cas(me)*3*part*A*ME*label*.xlsx")
     fixes: ClassVar[FixTable] = CASME3_FIXES
 
@@ -58,7 +62,21 @@ class CASME3(SheetDatabase):
 
     def row_to_entry(self, row: Row, frames_root: Path) -> Entry:
         subject, filename = row.text("subject"), row.text("filename")
+        unsafe = path_cell_error(subject=subject, filename=filename)
+        if unsafe:
+            return Entry(subject or "unknown", filename or "unknown", frames_root, None, None, None, row.source,
+                         error=unsafe)
         video = frames_root / subject / filename
+        notes: tuple[str, ...] = ()
+        if not video.is_dir() and subject and filename:
+            matched = find_child_dir(frames_root / subject, filename)
+            subject_dir = find_child_dir(frames_root, subject)
+            if matched is None and subject_dir is not None:
+                matched = find_child_dir(subject_dir, filename)
+            if matched is not None:
+                notes = (f"folder {subject}/{filename} -> {matched.parent.name}/{matched.name}: "
+                         "matched case-insensitively (the exact name is missing)",)
+                video = matched
         color = find_child_dir(video, "color")
         folder = color if color is not None else video
         if not subject or not filename:
@@ -72,4 +90,6 @@ class CASME3(SheetDatabase):
             subject, filename, folder, onset, apex, offset, row.source,
             emotion=row.text("emotion"), action_units=row.text("action_units"),
             objective_class=row.text("objective_class"),
+            objective_origin=f"{row.source.split(':')[0]}: Objective class" if row.text("objective_class") else "",
+            notes=notes,
         )

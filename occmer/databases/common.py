@@ -18,14 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from occmer.databases.apex import APEX_POLICIES, check_apex_policy
-from occmer.databases.base import Clip, Database, Problem, ScanResult, list_frames
-from occmer.databases.sheets import cell_int, cell_text, read_sheet
-from occmer.errors import AnnotationError, DataError
-from occmer.labels import composite_label, normalise_emotion, normalise_objective, objective_from_aus
+from occmer.aus import parse_aus
+from occmer.databases.apex import APEX_POLICIES, OFFSET_POLICIES, check_apex_policy, check_offset_policy
+from occmer.databases.base import Clip, Database, Problem, ScanResult, contained_folder, list_frames
+from occmer.databases.sheets import cell_int, cell_text, find_child_dir, read_sheet
+from occmer.errors import AnnotationError, ConfigError, DataError
+from occmer.labels import normalise_emotion, normalise_objective, objective_from_aus, official_composite
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 FIXABLE_FIELDS = ("onset", "apex", "offset", "emotion", "action_units", "objective_class")
+
+
+def path_cell_error(**cells: str) -> str:
+    """An error message when a sheet cell used as a folder name could leave its folder ("../x", "a/b"), else ""."""
+    for column, value in cells.items():
+        if "/" in value or "\\" in value or value in (".", "..") or "\x00" in value:
+            return f"{column} {value!r} is not a plain folder name (no '/', '\\' or '..'); the clip stays inside the root"
+    return ""
 
 
 def sanitise_id(text: str) -> str:
@@ -48,6 +57,8 @@ class Entry:
     emotion: str = ""
     action_units: str = ""
     objective_class: str = ""  # the class the database ships, raw; "" when it ships none
+    objective_origin: str = ""  # where that class was read: "<sheet file>: <column>"
+    notes: tuple[str, ...] = ()  # how the row was read where it needed care (recorded with the clip)
     whole_folder: bool = False  # the clip is the whole folder (SMIC): onset/offset = first/last frame
     error: str = ""  # a defect found while reading the row; the entry becomes a Problem
 
@@ -164,9 +175,12 @@ class SheetDatabase(Database):
     """An adapter that reads entries from a sheet or folder tree and validates them the same way."""
 
     fixes: ClassVar[FixTable] = {}
+    zero_offset_missing: ClassVar[bool] = False  # the sheet writes offset 0 for "not annotated"
 
-    def __init__(self, root: Path, apex_policy: str = "midpoint") -> None:
-        super().__init__(root, check_apex_policy(apex_policy))
+    def __init__(
+        self, root: Path, apex_policy: str = "midpoint", offset_policy: str = "mirror", follow_symlinks: bool = False
+    ) -> None:
+        super().__init__(root, check_apex_policy(apex_policy), check_offset_policy(offset_policy), follow_symlinks)
 
     @abstractmethod
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
@@ -178,12 +192,21 @@ class SheetDatabase(Database):
 
     def scan(self) -> ScanResult:
         entries, problems = self.read_entries()
-        entries = [drop_negative_frames(e) for e in entries]
+        entries = [drop_negative_frames(e, self.zero_offset_missing) for e in entries]
         result = ScanResult(problems=list(problems))
         listings: dict[Path, tuple | DataError] = {}  # one listing per folder (CAS(ME)^3 clips share videos)
         table = merge_fixes(self.fixes, read_user_fixes(self.root))
+        first_row: dict[tuple, str] = {}
         for sample_id, entry in zip(assign_sample_ids(self.name, entries), entries, strict=True):
             entry, applied = apply_fixes(entry, table.get((entry.subject, entry.filename), ()))
+            key = (entry.subject.lower(), entry.filename.lower(), entry.onset, entry.apex, entry.offset)
+            if not entry.error and key in first_row:
+                result.problems.append(Problem(
+                    sample_id, entry.source, f"duplicates {first_row[key]} (same subject, clip and frames)",
+                    "delete the repeated row from the sheet, or skip it (--skip-invalid)",
+                ))
+                continue
+            first_row.setdefault(key, entry.source)
             outcome = self.build_clip(sample_id, entry, applied, listings)
             if isinstance(outcome, Problem):
                 result.problems.append(outcome)
@@ -191,14 +214,31 @@ class SheetDatabase(Database):
                 result.clips.append(outcome)
         return result
 
+    def locate_folder(self, entry: Entry) -> Entry:
+        """The entry with its folder kept inside the root and, when the exact name is missing, matched
+        case-insensitively (CAS(ME)^3 writes `J` for folder `j`); the match is recorded in its notes."""
+        folder = contained_folder(entry.folder, self.root, follow_symlinks=True)  # lexical check only here
+        if folder.is_dir():
+            return dataclasses.replace(entry, folder=folder)
+        matched = match_case_insensitive(self.root, folder)
+        if matched is None or matched == folder:
+            return dataclasses.replace(entry, folder=folder)
+        note = (f"folder {folder.relative_to(self.root).as_posix()!r} -> {matched.relative_to(self.root).as_posix()!r}: "
+                "matched case-insensitively (the exact name is missing)")
+        return dataclasses.replace(entry, folder=matched, notes=(*entry.notes, note))
+
     def build_clip(
         self, sample_id: str, entry: Entry, applied: AppliedFixes = AppliedFixes(), listings: dict | None = None
     ) -> Clip | Problem:
         """A validated Clip, or the first Problem that prevents one."""
-        where = str(entry.folder)
         if entry.error:
             return Problem(sample_id, entry.source, entry.error, "correct the row in the sheet or skip the clip")
-        listing = cached_listing(entry.folder, {} if listings is None else listings)
+        try:
+            entry = self.locate_folder(entry)
+        except DataError as exc:
+            return Problem(sample_id, entry.source, str(exc), "correct the folder or filename cell of the row")
+        where = str(entry.folder)
+        listing = cached_listing(entry.folder, {} if listings is None else listings, self.root, self.follow_symlinks)
         if isinstance(listing, DataError):
             exc = listing
             return Problem(
@@ -208,12 +248,24 @@ class SheetDatabase(Database):
         frames = listing
         numbers = [n for n, _ in frames]
         onset, offset = entry.onset, entry.offset
+        notes = list(entry.notes)
+        offset_source = "fixed" if "offset" in applied.fields else "annotated"
         if entry.whole_folder:
             onset = numbers[0] if onset is None else onset
             offset = numbers[-1] if offset is None else offset
-        if onset is None or offset is None:
-            missing = "onset" if onset is None else "offset"
-            return Problem(sample_id, entry.source, f"{missing} frame is missing", "fill in the frame number in the sheet")
+        if onset is None:
+            return Problem(sample_id, entry.source, "onset frame is missing", "fill in the frame number in the sheet")
+        if offset is None:
+            if self.offset_policy == "skip":
+                return Problem(sample_id, entry.source, "offset frame is not annotated",
+                               "fill it in, or choose an offset policy (--offset mirror or half-second)")
+            try:
+                offset = OFFSET_POLICIES[self.offset_policy](numbers, onset, entry.apex, self.fps)
+            except (ValueError, ConfigError) as exc:
+                return Problem(sample_id, entry.source, f"offset frame is not annotated and {exc}",
+                               "fill in the offset, or use --offset half-second")
+            offset_source = self.offset_policy
+            notes.append(f"offset not annotated -> {offset}: offset policy {self.offset_policy}")
         apex, apex_source = entry.apex, ("fixed" if "apex" in applied.fields else "annotated")
         if apex is None:
             if onset > offset:
@@ -223,13 +275,17 @@ class SheetDatabase(Database):
             except DataError as exc:
                 return Problem(sample_id, where, str(exc), "replace the damaged frame or use --apex midpoint")
             apex_source = self.apex_policy
-        problem = check_order(sample_id, entry, onset, apex, offset, numbers)
+        problem = check_order(sample_id, entry, onset, apex, offset, numbers) or check_images(
+            sample_id, [(n, p) for n, p in frames if onset <= n <= offset])
         if problem is not None:
             return problem
         try:
             labels = clip_labels(self.name, entry)
         except ValueError as exc:
             return Problem(sample_id, entry.source, str(exc), "correct the objective class column")
+        unreadable = parse_aus(entry.action_units).unreadable
+        notes += [f"action_units: token {token!r} is not an AU; kept verbatim, no AU taken from it"
+                  for token in unreadable]
         return Clip(
             sample_id=sample_id,
             database=self.name,
@@ -241,14 +297,27 @@ class SheetDatabase(Database):
             apex=apex,
             offset=offset,
             apex_source=apex_source,
+            offset_source=offset_source,
             action_units=entry.action_units,
-            fixes=applied.lines,
+            au_unreadable=unreadable,
+            fixes=(*applied.lines, *notes),
             **labels,
         )
 
 
+def match_case_insensitive(root: Path, folder: Path) -> Path | None:
+    """`folder` (below `root`) with each missing part matched case-insensitively; None when a part has no match."""
+    current = root
+    for part in folder.relative_to(root).parts:
+        found = find_child_dir(current, part)
+        if found is None:
+            return None
+        current = found
+    return current
+
+
 def clip_labels(database: str, entry: Entry) -> dict[str, str]:
-    """emotion, objective_class (+ given/derived) and MEGC 2019 composite of an entry; ValueError on a bad class."""
+    """emotion, objective_class (+ given/derived, origin) and MEGC 2019 composite of an entry; ValueError on a bad class."""
     given = normalise_objective(entry.objective_class)
     derived = "" if given else objective_from_aus(entry.action_units)
     emotion = normalise_emotion(entry.emotion)
@@ -256,23 +325,29 @@ def clip_labels(database: str, entry: Entry) -> dict[str, str]:
         "emotion": emotion,
         "objective_class": given or derived,
         "objective_source": "given" if given else ("derived" if derived else ""),
-        "composite": composite_label(database, emotion),
+        "objective_origin": entry.objective_origin if given else ("AU string" if derived else ""),
+        "composite": official_composite(database, entry.subject, entry.filename, emotion),
     }
 
 
-def cached_listing(folder: Path, listings: dict) -> tuple | DataError:
-    """list_frames(folder), or the DataError it raised, computed once per folder."""
+def cached_listing(
+    folder: Path, listings: dict, root: Path | None = None, follow_symlinks: bool = False
+) -> tuple | DataError:
+    """list_frames(folder) (kept inside `root`), or the DataError it raised, computed once per folder."""
     if folder not in listings:
         try:
-            listings[folder] = list_frames(folder)
+            listings[folder] = list_frames(folder, root, follow_symlinks)
         except DataError as exc:
             listings[folder] = exc
     return listings[folder]
 
 
-def drop_negative_frames(entry: Entry) -> Entry:
-    """Frame numbers below 0 (some sheets write -1 for "unknown") are treated as missing."""
+def drop_negative_frames(entry: Entry, zero_offset_missing: bool = False) -> Entry:
+    """Frame numbers below 0 (some sheets write -1 for "unknown") are treated as missing, and so is an
+    offset of 0 where the database uses 0 for "not annotated" (CAS(ME)^3, CAS(ME)^2)."""
     changes = {f: None for f in ("onset", "apex", "offset") if (getattr(entry, f) or 0) < 0}
+    if zero_offset_missing and entry.offset == 0:
+        changes["offset"] = None
     return dataclasses.replace(entry, **changes) if changes else entry
 
 
@@ -330,4 +405,38 @@ def check_order(
             sample_id, str(entry.folder), f"key frames {missing} have no image file",
             "restore the missing frames from the release or correct the sheet",
         )
+    gaps = [n for n in range(onset, offset + 1) if n not in present]
+    if gaps:
+        shown = ", ".join(str(n) for n in gaps[:8]) + (f" and {len(gaps) - 8} more" if len(gaps) > 8 else "")
+        return Problem(
+            sample_id, str(entry.folder), f"{len(gaps)} frames inside onset..offset {onset}..{offset} are missing: {shown}",
+            "restore the missing frames from the release, or skip the clip (--skip-invalid)",
+        )
+    return None
+
+
+def check_images(sample_id: str, frames: Sequence[tuple[int, Path]]) -> Problem | None:
+    """A Problem when the clip's frames differ in size or colour mode, or a header cannot be read.
+
+    Only image headers are read (PIL opens lazily), so this stays cheap; decoding is the pipeline's job.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    first: tuple[int, tuple[int, int], str] | None = None
+    for number, path in frames:
+        try:
+            with Image.open(path) as image:
+                size, mode = image.size, image.mode
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            return Problem(sample_id, str(path), f"frame {number} is not a readable image ({exc})",
+                           "replace the file from the release, or skip the clip (--skip-invalid)")
+        if first is None:
+            first = (number, size, mode)
+        elif (size, mode) != first[1:]:
+            return Problem(
+                sample_id, str(path),
+                f"frame {number} is {size[0]}x{size[1]} {mode}, but frame {first[0]} is "
+                f"{first[1][0]}x{first[1][1]} {first[2]}: the frames of one clip must share size and colour mode",
+                "re-extract the clip's frames from the release, or skip the clip (--skip-invalid)",
+            )
     return None

@@ -70,5 +70,7 @@ class FolderDatabase(SheetDatabase):
         return Entry(
             subject=subject, filename=filename, folder=Path(folder), onset=onset, apex=apex, offset=offset,
             source=row.source, emotion=row.text("emotion"), action_units=row.text("action_units"),
-            objective_class=row.text("objective_class"), whole_folder=onset is None and offset is None,
+            objective_class=row.text("objective_class"),
+            objective_origin=f"{row.source.split(':')[0]}: objective_class" if row.text("objective_class") else "",
+            whole_folder=onset is None and offset is None,
         )

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir
+from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir, path_cell_error
 from occmer.databases.sheets import Row, find_child_dir, find_sheet, read_sheet
 
 COLUMNS = {
@@ -50,6 +50,10 @@ class MMEW(SheetDatabase):
 
     def row_to_entry(self, row: Row, micro_root: Path, clip_dirs: dict[str, Path]) -> Entry:
         subject, filename, emotion = row.text("subject"), row.text("filename"), row.text("emotion")
+        unsafe = path_cell_error(filename=filename, emotion=emotion)
+        if unsafe:
+            return Entry(subject or "unknown", filename or "unknown", micro_root, None, None, None, row.source,
+                         error=unsafe)
         labelled = find_child_dir(micro_root, emotion) if emotion else None
         folder = labelled / filename if labelled is not None else micro_root / (emotion or "?") / filename
         if not folder.is_dir() and filename.lower() in clip_dirs:

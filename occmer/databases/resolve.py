@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from occmer.databases import DATABASES
-from occmer.databases.apex import check_apex_policy
+from occmer.databases.apex import check_apex_policy, check_offset_policy
 from occmer.databases.base import Database, ScanResult
 from occmer.errors import ConfigError, DataError
+from occmer.official import canonical_database
 
 
 def parse_spec(spec: str) -> list[str]:
@@ -22,6 +23,7 @@ def parse_spec(spec: str) -> list[str]:
     names = [part.strip().lower() for part in spec.split("+") if part.strip()]
     if not names:
         raise ConfigError(f"empty database spec {spec!r}; choose from {', '.join(sorted(DATABASES))} (--db)")
+    names = [n if n in DATABASES else canonical_database(n) for n in names]  # "smic" -> "smic-hs"
     unknown = [n for n in names if n not in DATABASES]
     if unknown:
         raise ConfigError(
@@ -81,12 +83,19 @@ def resolve_databases(
     roots: Sequence[str],
     apex_policy: str = "midpoint",
     fallback_roots: Mapping[str, Path] | None = None,
+    offset_policy: str = "mirror",
+    follow_symlinks: bool = False,
 ) -> list[Database]:
-    """Adapters for every database of `spec`, each with its root resolved and the apex policy checked."""
+    """Adapters for every database of `spec`, each with its root resolved and the apex/offset policies checked."""
     check_apex_policy(apex_policy)
+    check_offset_policy(offset_policy)
     names = parse_spec(spec)
     given = parse_roots(names, roots)
-    return [DATABASES[name](root_for(name, given, fallback_roots), apex_policy=apex_policy) for name in names]
+    return [
+        DATABASES[name](root_for(name, given, fallback_roots), apex_policy=apex_policy, offset_policy=offset_policy,
+                        follow_symlinks=follow_symlinks)
+        for name in names
+    ]
 
 
 def scan_all(databases: Sequence[Database]) -> ScanResult:

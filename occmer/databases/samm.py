@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir
+from occmer.databases.common import Entry, Fix, FixTable, SheetDatabase, locate_dir
 from occmer.databases.sheets import Row, find_sheet, read_sheet
 
 COLUMNS = {
@@ -25,8 +25,18 @@ COLUMNS = {
 }
 REQUIRED = ("subject", "filename", "onset", "apex", "offset", "emotion")
 
-# Known annotation errors keyed by (subject folder, filename); see docs/databases.md.
-SAMM_FIXES: FixTable = {}
+# Known annotation errors keyed by (subject folder, filename); see docs/databases.md. Each fix
+# applies only while the cell still holds the typo, so a corrected release is left alone.
+RESAVED_COPY = (
+    "a re-saved public copy of SAMM_Micro_FACS_Codes_v2 (QqXuyujie/Micro-Expression-Datasets, "
+    "Onset_Apex_Files/SAMM/SAMM.xlsx)"
+)
+SAMM_FIXES: FixTable = {
+    ("028", "028_4_1"): (Fix("apex", 1124, f"apex 1143 lies after offset 1134 (typo); value from {RESAVED_COPY}",
+                             expect=1143),),
+    ("032", "032_3_1"): (Fix("apex", 4930, f"apex 1930 lies before onset 4896 (typo); value from {RESAVED_COPY}",
+                             expect=1930),),
+}
 
 
 def samm_subject(value: str) -> str:
@@ -44,7 +54,7 @@ class SAMM(SheetDatabase):
     description = "SAMM (Davison et al. 2018), 200 fps, grayscale"
     fps = 200.0
     layout = "SAMM_Micro_FACS_Codes_v2.xlsx and 006/006_1_2/006_05562.jpg (optionally under SAMM/)"
-    published_size = "159 clips / 32 subjects"
+    published_size = "159 clips / 29 subjects (of 32 participants)"
     sheet_patterns: ClassVar[tuple[str, ...]] = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*FACS*Codes*.xlsx")
     fixes: ClassVar[FixTable] = SAMM_FIXES
 
@@ -70,6 +80,7 @@ class SAMM(SheetDatabase):
             subject, filename, folder, onset, apex, offset, row.source,
             emotion=row.text("emotion"), action_units=row.text("action_units"),
             objective_class=row.text("objective_class"),
+            objective_origin=f"{row.source.split(':')[0]}: Objective Classes" if row.text("objective_class") else "",
         )
 
 

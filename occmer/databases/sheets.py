@@ -9,6 +9,7 @@ driven by a header search over aliases, never by column position or row number.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,15 +77,89 @@ def cell_int(value: object) -> int | None:
     return int(number)
 
 
+MAX_SHEET_BYTES = 50 * 2**20  # the largest real sheet is ~100 KB; anything near this is not a coding sheet
+MAX_SHEET_ROWS = 100_000  # CAS(ME)^3's label sheet has 861 rows
+MAX_SHEET_COLUMNS = 256  # the widest real sheet has 14 columns; cells further right are ignored
+TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16 (with BOM)", "cp1252")
+
+
+def decode_text(data: bytes, path: Path) -> str:
+    """The text of a CSV file: BOM-marked UTF-8/UTF-16 first, then UTF-8, then cp1252 (Excel's Western CSV).
+
+    AnnotationError naming the encodings accepted when none fits (e.g. a binary file).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict") if _utf8(data[3:]) else _undecodable(path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return _undecodable(path)
+    if b"\x00" in data:
+        return _undecodable(path)
+    if _utf8(data):
+        return data.decode("utf-8")
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return _undecodable(path)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _undecodable(path: Path) -> str:
+    raise AnnotationError(
+        f"{path}: cannot read it as text in any of {', '.join(TEXT_ENCODINGS)}; "
+        "save it from your spreadsheet program as 'CSV UTF-8'"
+    )
+
+
+def _check_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_SHEET_BYTES:
+        raise AnnotationError(
+            f"{path}: {size / 2**20:.0f} MB is far larger than any annotation sheet (limit "
+            f"{MAX_SHEET_BYTES // 2**20} MB); check that this is the database's sheet"
+        )
+
+
+def _capped_rows(rows, path: Path, sheet: str) -> list[tuple[object, ...]]:
+    """Rows as tuples of at most MAX_SHEET_COLUMNS cells; AnnotationError past MAX_SHEET_ROWS rows."""
+    out = []
+    for row in rows:
+        if len(out) >= MAX_SHEET_ROWS:
+            raise AnnotationError(
+                f"{path}: sheet {sheet!r} has more than {MAX_SHEET_ROWS} rows, far more than any annotation "
+                "sheet; delete the empty rows below the table (or check that this is the right file)"
+            )
+        out.append(tuple(row[:MAX_SHEET_COLUMNS]))
+    return out
+
+
 def _raw_tables(path: Path, sheet: str | None) -> list[tuple[str, list[tuple[object, ...]]]]:
-    """(sheet name, rows of raw cell values) for each sheet of an xlsx, or the one table of a csv."""
+    """(sheet name, rows of raw cell values) for each sheet of an xlsx, or the one table of a csv.
+
+    An xlsx's `dimension` element is not trusted: a stale one hides rows, an absurd one
+    (A1:XFD1048576) would make the reader pad every row to 16384 cells. Rows are read as stored,
+    with the row and column caps above.
+    """
+    _check_size(path)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            sample = handle.read(4096)
-            handle.seek(0)
-            delimiter = "\t" if suffix == ".tsv" or sample.count("\t") > sample.count(",") else ","
-            return [("csv", [tuple(row) for row in csv.reader(handle, delimiter=delimiter)])]
+        text = decode_text(path.read_bytes(), path)
+        sample = text[:4096]
+        delimiter = "\t" if suffix == ".tsv" or sample.count("\t") > sample.count(",") else ","
+        try:
+            rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            return [("csv", _capped_rows(rows, path, "csv"))]
+        except csv.Error as exc:
+            raise AnnotationError(f"{path}: not a readable CSV table ({exc})") from None
     if suffix not in (".xlsx", ".xlsm"):
         raise AnnotationError(f"{path}: unsupported sheet format {suffix!r}; save it as .xlsx or .csv")
     import openpyxl
@@ -99,7 +174,16 @@ def _raw_tables(path: Path, sheet: str | None) -> list[tuple[str, list[tuple[obj
         for name in names:
             if name not in book.sheetnames:
                 raise AnnotationError(f"{path}: no sheet named {name!r}; sheets: {', '.join(book.sheetnames)}")
-            tables.append((name, [tuple(row) for row in book[name].iter_rows(values_only=True)]))
+            worksheet = book[name]
+            if hasattr(worksheet, "reset_dimensions"):
+                worksheet.reset_dimensions()  # read the rows as stored, not as the dimension element claims
+            try:
+                rows = _capped_rows(worksheet.iter_rows(values_only=True), path, name)
+            except AnnotationError:
+                raise
+            except Exception as exc:  # a damaged sheet part
+                raise AnnotationError(f"{path}: sheet {name!r} cannot be read ({exc}); re-save it as .xlsx") from exc
+            tables.append((name, rows))
         return tables
     finally:
         book.close()

@@ -50,8 +50,11 @@ class Summary:
     clip_frames: Spread = Spread(0, 0.0, 0)
     apex_sources: Counter = field(default_factory=Counter)
     objective_sources: Counter = field(default_factory=Counter)
+    offset_sources: Counter = field(default_factory=Counter)
+    unreadable_aus: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)  # (sample, AUs, tokens)
     fixes: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    left_out: Counter = field(default_factory=Counter)  # database -> clips without a label under the scheme
 
     @property
     def totals(self) -> Counter:
@@ -84,10 +87,29 @@ def summarise(result: ScanResult, scheme: str) -> Summary:
         folder_frames=Spread.of([len(c.frames) for c in result.clips]),
         clip_frames=Spread.of([_clip_length(c) for c in result.clips]),
         apex_sources=Counter(c.apex_source for c in result.clips),
-        objective_sources=Counter(c.objective_source or "none" for c in result.clips),
+        objective_sources=Counter(_objective_source(c) for c in result.clips),
+        offset_sources=Counter(c.offset_source for c in result.clips),
+        unreadable_aus=[(c.sample_id, c.action_units, c.au_unreadable) for c in result.clips if c.au_unreadable],
         fixes=[(c.sample_id, line) for c in result.clips for line in c.fixes],
         problems=list(result.problems),
+        left_out=Counter(c.database for c in result.clips if not label_of(c, scheme)),
     )
+
+
+def left_out_lines(problems: Sequence[Problem]) -> list[str]:
+    """What --skip-invalid leaves out, per database and reason: "left out: casme2: 2 (key frames ... missing)"."""
+    counts: Counter = Counter()
+    for problem in problems:
+        database = problem.sample_id.split("_", 1)[0]
+        reason = re.sub(r"\d+", "N", problem.message.split(" (")[0].split(": ")[0])[:80]
+        counts[(database, reason)] += 1
+    return [f"left out: {database}: {n} ({reason})" for (database, reason), n in sorted(counts.items())]
+
+
+def _objective_source(clip: Clip) -> str:
+    if clip.objective_source == "given" and clip.objective_origin:
+        return f"given ({clip.objective_origin})"
+    return clip.objective_source or "none"
 
 
 def _clip_length(clip: Clip) -> int:
@@ -116,13 +138,21 @@ def format_summary(summary: Summary) -> str:
         f"frames per clip folder: {summary.folder_frames}",
         f"frames onset..offset: {summary.clip_frames}",
         "apex: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.apex_sources.items())),
+        "offset: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.offset_sources.items())),
         "objective class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.objective_sources.items())),
         "",
         f"clips per class and subject ({summary.scheme}):",
     ]
     lines.extend(_table(summary))
+    if summary.left_out:
+        lines.append(f"not in scheme {summary.scheme} (left out by it): "
+                     + ", ".join(f"{db} {n}" for db, n in sorted(summary.left_out.items())))
+    if summary.unreadable_aus:
+        lines += ["", f"AU tokens not read as AUs ({len(summary.unreadable_aus)} clips; kept verbatim in action_units):"]
+        lines += [f"  - {sample}: {aus!r}: {', '.join(repr(t) for t in tokens)}"
+                  for sample, aus, tokens in summary.unreadable_aus]
     if summary.fixes:
-        lines += ["", f"annotation fixes applied ({len(summary.fixes)}):"]
+        lines += ["", f"annotation fixes and notes applied ({len(summary.fixes)}):"]
         lines += [f"  - {sample}: {line}" for sample, line in summary.fixes]
     lines += ["", f"problems ({len(summary.problems)}):" if summary.problems else "problems: none"]
     lines += [f"  - {problem}" for problem in summary.problems]

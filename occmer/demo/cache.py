@@ -17,10 +17,11 @@ from typing import Any
 
 from occmer import __version__
 from occmer.demo.build import GENERATOR_VERSION, DemoParams, build_into_temp, is_demo_database, make_params
-from occmer.errors import DataError
+from occmer.errors import ConfigError, DataError
 from occmer.seeding import stable_hash
 
 CACHE_ENV = "OCCMER_CACHE"
+PARAMS_ENV = "OCCMER_DEMO_PARAMS"
 
 
 def default_cache_dir() -> Path:
@@ -30,6 +31,29 @@ def default_cache_dir() -> Path:
     if os.environ.get("XDG_CACHE_HOME"):
         return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "occmer"
     return Path.home() / ".cache" / "occmer"
+
+
+def cached_demo_params(**params: Any) -> DemoParams:
+    """The parameters of the cached demo: the defaults, then $OCCMER_DEMO_PARAMS, then `params`.
+
+    OCCMER_DEMO_PARAMS="subjects=3,clips_per_subject=3,frames=12,size=160" makes every
+    `--db demo` (synthesize, bench, preview) use a smaller database; the docs tests run the
+    documented commands unchanged this way. Values are numbers, or names for the text
+    parameters (preset=samm, balance=casme2, classes=objective).
+    """
+    types = {name: str(f.type) for name, f in DemoParams.__dataclass_fields__.items()}
+    merged: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in os.environ.get(PARAMS_ENV, "").split(","))):
+        name, _, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if name not in types:
+            raise ConfigError(f"${PARAMS_ENV}: unknown parameter {name!r} in {item!r}; use NAME=VALUE with NAME in "
+                              + ", ".join(types))
+        try:
+            merged[name] = {"int": int, "float": float}.get(types[name], str)(value)
+        except ValueError:
+            raise ConfigError(f"${PARAMS_ENV}: {item!r} is not NAME=NUMBER") from None
+    return make_params(**{**merged, **params})
 
 
 def cache_key(params: DemoParams) -> str:
@@ -42,7 +66,7 @@ def ensure_demo_database(
     cache_dir: Path | None = None, progress: Callable[[str], None] | None = None, **params: Any
 ) -> Path:
     """The cached demo database for these parameters (see `build_demo_database`), built on first use."""
-    settings = make_params(**params)
+    settings = cached_demo_params(**params)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     target = cache.absolute() / cache_key(settings)
     if is_demo_database(target):
@@ -72,12 +96,12 @@ def demo_fallback_roots(spec: str, roots: Sequence[str], progress: bool = True) 
         return {}
     if any(r.startswith("demo=") for r in roots) or (roots and names == ["demo"]):
         return {}
-    from tqdm import tqdm
+    from occmer.progress import progress_bar
 
-    params = DemoParams().validate()
+    params = cached_demo_params()
     cached = default_cache_dir().absolute() / cache_key(params)
     if is_demo_database(cached):
         return {"demo": cached}
     total = params.subjects * params.clips_per_subject
-    with tqdm(total=total, unit="clip", desc="demo database (first use)", leave=False, disable=not progress) as bar:
+    with progress_bar(total, "demo database (first use)", "clip", enabled=progress, leave=False) as bar:
         return {"demo": ensure_demo_database(progress=lambda _sample: bar.update(1))}

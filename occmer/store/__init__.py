@@ -1,1 +1,6 @@
-"""HDF5 format v1: writer (atomic, resumable), reader, verifier and inspector."""
+"""HDF5 format v1: writer (atomic, resumable), the checked reader (the only code that opens an
+occmer file), verifier and inspector."""
+
+from occmer.store.reader import ClipArrays, FeatureInfo, FeatureSet, OccmerFile, Sample
+
+__all__ = ["ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample"]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from occmer.store import schema
-from occmer.store.reader import open_store, read_samples, root_attrs
+from occmer.store.reader import OccmerFile
 
 
 def _counts(title: str, values: list[str]) -> list[str]:
@@ -28,21 +27,22 @@ def _size(n_bytes: float) -> str:
 def summarize(path: str | Path) -> str:
     """The text `occmer inspect` prints."""
     path = Path(path)
-    with open_store(path, require_complete=False) as f:
-        attrs = root_attrs(f)
-        samples = read_samples(f)
+    with OccmerFile.open(path, require_complete=False) as f:
+        attrs = f.attrs()
+        samples = f.columns()
         ids = list(samples["sample_id"])
-        shapes = Counter()
-        channels = Counter()
-        for sid in ids:
-            frames = f[schema.CLIPS][sid]["frames"]
-            shapes[f"{frames.shape[1]}x{frames.shape[2]}"] += 1
-            channels["gray" if frames.shape[3] == 1 else "RGB"] += 1
-        features = sorted(f[schema.FEATURES]) if schema.FEATURES in f else []
-        feature_lines = [
-            f"  {name}: {f[schema.FEATURES][name]['data'].shape} channels {f[schema.FEATURES][name].attrs.get('channels', '')}"
-            for name in features
-        ]
+        shapes: Counter[str] = Counter()
+        channels: Counter[str] = Counter()
+        if f.has_frames:
+            for sid in ids:
+                h, w, c = f.frame_size(sid)
+                shapes[f"{h}x{w}"] += 1
+                channels["gray" if c == 1 else "RGB"] += 1
+        features = f.feature_names()
+        feature_lines = []
+        for name in features:
+            info = f.feature_info(name)
+            feature_lines.append(f"  {name}: {info.shape} channels {info.channels}")
     lines = [
         f"file: {path} ({_size(path.stat().st_size)})",
         f"complete: {attrs.get('complete')}  format: {attrs.get('format')} v{attrs.get('schema_version')}  "
@@ -57,8 +57,11 @@ def summarize(path: str | Path) -> str:
         f"clips: {len(ids)}  subjects: {len(set(subjects))}  frames: {int(n_frames.sum())} "
         f"(per clip min {int(n_frames.min()) if len(ids) else 0}, max {int(n_frames.max()) if len(ids) else 0})"
     )
-    lines.append("frame size: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(shapes.items())))
-    lines.append("colour: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(channels.items())))
+    if shapes:
+        lines.append("frame size: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(shapes.items())))
+        lines.append("colour: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(channels.items())))
+    else:
+        lines.append(f"contents: features only (imported from {attrs.get('imported_from', '?')}; no frames)")
     lines += _counts("emotion", list(samples["emotion"]))
     lines += _counts("objective class", list(samples["objective_class"]))
     lines += _counts("MEGC 2019 composite", list(samples["composite"]))
@@ -77,7 +80,7 @@ def summarize(path: str | Path) -> str:
         entries = attrs.get(key) or []
         if entries:
             lines.append(f"{key}: {len(entries)} clips")
-            lines += [f"  {e.get('sample_id')}: {e.get('reason')}" for e in entries]
+            lines += [f"  {e.get('sample_id')}: {e.get('reason')}" for e in entries if isinstance(e, dict)]
     lines.append("features: " + ("none" if not features else ""))
     lines += feature_lines
     return "\n".join(lines)

@@ -30,3 +30,6 @@ CLIP_DATASETS = ("frames", "occlusion", "landmarks", "frame_numbers")
 SAMPLES = "samples"
 CLIPS = "clips"
 FEATURES = "features"
+
+# /features/<name> groups are written under this prefix, then renamed (readers skip them).
+FEATURE_TMP_PREFIX = ".partial-"

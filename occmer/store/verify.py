@@ -1,139 +1,144 @@
-"""`occmer verify`: completeness and shape consistency of every clip, each problem named."""
+"""`occmer verify`: the reader's checks on every part of a file, every problem named, never a crash."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
-from occmer.errors import StoreError
-from occmer.store import schema
-from occmer.store.reader import check_header, decode
+from occmer.store import checks, schema
+from occmer.store.checks import Bad
+
+FEATURE_BLOCK_ROWS = 256  # rows of a feature set checked at a time (bounded memory)
 
 
 def verify_store(path: str | Path, read_data: bool = True) -> list[str]:
-    """Every problem found in a file (empty list = valid). read_data decodes every chunk."""
+    """Every problem found in a file (empty list = valid). read_data decodes every chunk.
+
+    The same checks as OccmerFile (occmer.store.checks), run to the end instead of stopping at
+    the first problem. Data is read only when the links and storage are clean, so a hostile
+    file never makes verify read another file.
+    """
     path = Path(path)
+    if not path.is_file():
+        return [f"{path}: no such file" if not path.exists() else f"{path}: not a file"]
     try:
         f = h5py.File(path, "r")
-    except OSError as exc:
+    except Exception as exc:
         return [f"{path}: not a readable HDF5 file ({exc})"]
-    with f:
-        problems: list[str] = []
-        try:
-            check_header(f, path, require_complete=True)
-        except StoreError as exc:
-            problems.append(str(exc))
-        missing_attrs = [a for a in schema.ROOT_ATTRS if a not in f.attrs]
-        if missing_attrs:
-            problems.append(f"{path}: root attributes missing: {', '.join(missing_attrs)}")
-        if schema.SAMPLES not in f or schema.CLIPS not in f:
-            problems.append(f"{path}: /{schema.SAMPLES} or /{schema.CLIPS} missing")
-            return problems
-        problems += _check_samples(f)
-        if problems:
-            return problems
-        ids = decode(f[schema.SAMPLES]["sample_id"][()])
-        samples = f[schema.SAMPLES]
-        n_frames = samples["n_frames"][()]
-        keys = {col: samples[col][()] for col in ("onset", "apex", "offset")}
-        for i, sid in enumerate(ids):
-            problems += _check_clip(f, sid, int(n_frames[i]), read_data)
-            problems += _check_key_frames(f, sid, {col: int(v[i]) for col, v in keys.items()})
-        extra = sorted(set(f[schema.CLIPS]) - set(ids))
-        if extra:
-            problems.append(f"/{schema.CLIPS} has groups not in /samples: {', '.join(extra[:5])}")
-        problems += _check_features(f, len(ids))
-        return problems
+    try:
+        with f:
+            return _unique(_verify(f, read_data))
+    except Exception as exc:  # a last resort: verify reports, it does not crash
+        return [f"cannot be checked ({type(exc).__name__}: {exc}); it is not a valid occmer file"]
 
 
-def _check_samples(f: h5py.File) -> list[str]:
-    samples = f[schema.SAMPLES]
-    problems = [f"/samples/{c} missing" for c in schema.SAMPLE_COLUMNS if c not in samples]
-    if problems:
-        return problems
-    lengths = {name: samples[name].shape[0] for name in samples}
-    if len(set(lengths.values())) > 1:
-        problems.append(f"/samples columns differ in length: {lengths}")
-        return problems
-    ids = decode(samples["sample_id"][()])
-    dup = sorted({s for s in ids if ids.count(s) > 1})
-    if dup:
-        problems.append(f"duplicate sample_id values: {', '.join(dup[:5])}")
-    bad = [s for s in ids if "/" in s or not s or not s.isascii()]
-    if bad:
-        problems.append(f"invalid sample_id values (empty, non-ASCII or containing '/'): {bad[:5]}")
-    ratio = samples["occlusion_ratio"][()]
-    if np.any(~np.isfinite(ratio)) or np.any(ratio < 0) or np.any(ratio > 1):
-        problems.append("occlusion_ratio outside [0, 1]")
-    return problems
+def _unique(problems: list[str]) -> list[str]:
+    """Each problem once: a clip check that meets an unsafe link repeats the link walk's line."""
+    out: list[str] = []
+    for problem in problems:
+        if not any(problem == seen or problem.endswith(": " + seen) for seen in out):
+            out.append(problem)
+    return out
 
 
-def _check_clip(f: h5py.File, sid: str, n_frames: int, read_data: bool) -> list[str]:
-    where = f"clip {sid}"
-    if sid not in f[schema.CLIPS]:
-        return [f"{where}: group /{schema.CLIPS}/{sid} missing"]
-    group = f[schema.CLIPS][sid]
-    missing = [d for d in schema.CLIP_DATASETS if d not in group]
+def _attempt(problems: list[str], check: Callable[[], Any]) -> Any:
+    """Run one check; a Bad or unexpected error becomes a problem, never a crash."""
+    try:
+        return check()
+    except Bad as exc:
+        problems.append(str(exc))
+    except Exception as exc:
+        problems.append(f"unexpected {type(exc).__name__} while checking: {exc}")
+    return None
+
+
+def _verify(f: h5py.File, read_data: bool) -> list[str]:
+    problems: list[str] = []
+    header = _attempt(problems, lambda: checks.header(f, require_complete=True))
+    if header is None and not _attempt([], lambda: checks.text(checks.attr(f, "format", "root")) == schema.FORMAT_NAME):
+        return problems  # not an occmer file at all: one line is enough
+    missing = [a for a in schema.ROOT_ATTRS if a not in f.attrs]
     if missing:
-        return [f"{where}: datasets missing: {', '.join(missing)}"]
-    frames, occ, lm, nums = (group[d] for d in schema.CLIP_DATASETS)
-    problems = []
-    if frames.ndim != 4 or frames.shape[3] not in (1, 3) or frames.dtype != np.uint8:
-        problems.append(f"{where}: frames must be uint8 (T,H,W,C) with C 1 or 3, got {frames.dtype} {frames.shape}")
+        problems.append(f"root attributes missing: {', '.join(missing)}")
+    problems += checks.root_json_problems(f)
+    unsafe = checks.link_problems(f)
+    problems += unsafe
+    read_data = read_data and not unsafe
+    contents = header.contents if header else "clips"
+    table = _attempt(problems, lambda: checks.samples_table(f))
+    if table is None:
         return problems
-    t, h, w, _ = frames.shape
-    if t != n_frames:
-        problems.append(f"{where}: {t} frames stored but /samples/n_frames says {n_frames}")
-    if occ.shape != (t, h, w) or occ.dtype != np.uint8:
-        problems.append(f"{where}: occlusion shape {occ.shape} {occ.dtype}, expected uint8 {(t, h, w)}")
-    if lm.ndim != 3 or lm.shape[0] != t or lm.shape[2] != 2:
-        problems.append(f"{where}: landmarks shape {lm.shape}, expected ({t}, K, 2)")
-    if nums.shape != (t,):
-        problems.append(f"{where}: frame_numbers shape {nums.shape}, expected ({t},)")
-    elif t > 1 and np.any(np.diff(nums[()]) <= 0):
-        problems.append(f"{where}: frame_numbers not strictly increasing")
-    if "placement" not in group.attrs:
-        problems.append(f"{where}: attribute 'placement' missing")
-    if read_data and not problems:
-        try:
-            for k in range(t):
-                frames[k]
-                occ[k]
-            lm[()]
-        except (OSError, RuntimeError) as exc:
-            problems.append(f"{where}: data cannot be read ({exc})")
+    problems += checks.sample_problems(table, contents)
+    ids = list(table["sample_id"])
+    if any(not checks.valid_sample_id(s) for s in ids) or len(set(ids)) != len(ids):
+        return problems  # ids cannot name groups safely: stop before looking them up
+    if contents == checks.FEATURES_ONLY:
+        if _attempt(problems, lambda: checks.child(f, schema.CLIPS, f"/{schema.CLIPS}")) is not None:
+            problems.append(f"/{schema.CLIPS}: present in a file of features only (contents='features')")
+    else:
+        problems += _verify_clips(f, table, read_data)
+    complete, feature_problems = _attempt(problems, lambda: checks.feature_groups(f)) or ([], [])
+    problems += feature_problems
+    if contents == checks.FEATURES_ONLY and not complete:
+        problems.append(f"/{schema.FEATURES}: a file of features only needs at least one complete feature set")
+    for name in complete:
+        problems += _verify_feature(f, name, ids, read_values=not unsafe)
     return problems
 
 
-def _check_key_frames(f: h5py.File, sid: str, keys: dict[str, int]) -> list[str]:
-    group = f[schema.CLIPS].get(sid)
-    if group is None or "frame_numbers" not in group:
-        return []
-    stored = set(group["frame_numbers"][()].tolist())
-    return [
-        f"clip {sid}: {col} frame {number} is not among the stored frame_numbers"
-        for col, number in keys.items()
-        if number not in stored
-    ]
+def _verify_clips(f: h5py.File, table: dict[str, Any], read_data: bool) -> list[str]:
+    problems: list[str] = []
+    clips = _attempt(problems, lambda: checks.subgroup(f, schema.CLIPS, f"/{schema.CLIPS}"))
+    if clips is None:
+        return problems
+    ids = list(table["sample_id"])
+    for i, sid in enumerate(ids):
+        keys = {c: int(table[c][i]) for c in ("onset", "apex", "offset")}
+        layout = _attempt(problems, lambda sid=sid, i=i, keys=keys: checks.clip_layout(f, sid, int(table["n_frames"][i]), keys))
+        if layout is None:
+            continue
+        if "placement" not in layout.group.attrs:
+            problems.append(f"clip {sid}: attribute 'placement' missing")
+        if read_data:
+            _attempt(problems, lambda layout=layout, sid=sid: _read_clip_data(layout, sid))
+    extra = sorted(set(clips) - set(ids))
+    if extra:
+        problems.append(f"/{schema.CLIPS} has groups not in /samples: {', '.join(extra[:5])}")
+    return problems
 
 
-def _check_features(f: h5py.File, n: int) -> list[str]:
-    if schema.FEATURES not in f:
-        return []
-    problems = []
-    for name, group in f[schema.FEATURES].items():
-        if name.startswith("."):
-            problems.append(f"/features/{name}: leftover of an interrupted write; rerun `occmer features` on the file")
+def _read_clip_data(layout: checks.ClipLayout, sid: str) -> None:
+    try:
+        for k in range(layout.frames.shape[0]):
+            layout.frames[k]
+            layout.occlusion[k]
+        layout.landmarks[()]
+    except Exception as exc:
+        raise Bad(f"clip {sid}: data cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _verify_feature(f: h5py.File, name: str, ids: list[str], read_values: bool) -> list[str]:
+    """Shapes and row ids, and (even under --quick: training reads them) every value finite."""
+    problems: list[str] = []
+    layout = _attempt(problems, lambda: checks.feature_layout(f, name, ids))
+    if layout is None or not read_values:
+        return problems
+    where = f"/{schema.FEATURES}/{name}"
+    for what, ds in (("data", layout.data), ("occlusion", layout.occlusion), ("scale", layout.scale)):
+        if ds is None:
             continue
-        if not bool(group.attrs.get("complete", False)):
-            problems.append(f"/features/{name}: not marked complete; recompute it with `occmer features --overwrite`")
-        if "data" not in group:
-            problems.append(f"/features/{name}: dataset 'data' missing")
-            continue
-        if group["data"].shape[0] != n:
-            problems.append(f"/features/{name}/data has {group['data'].shape[0]} rows, /samples has {n}")
-        if "occlusion" in group and group["occlusion"].shape[0] != n:
-            problems.append(f"/features/{name}/occlusion has {group['occlusion'].shape[0]} rows, /samples has {n}")
+        for start in range(0, len(ids), FEATURE_BLOCK_ROWS):
+            try:
+                block = np.asarray(ds[start:start + FEATURE_BLOCK_ROWS], dtype=np.float32)
+            except Exception as exc:
+                problems.append(f"{where}/{what}: cannot be read ({type(exc).__name__}: {exc})")
+                break
+            bad = checks.nonfinite_row(block)
+            if bad is not None:
+                problems.append(f"{where}/{what}: NaN or inf for sample {ids[start + bad]}")
+                break
     return problems

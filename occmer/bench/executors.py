@@ -1,0 +1,159 @@
+"""Where the fold jobs of a bench grid run: in this process (`local`) or as Ray tasks (`ray`).
+
+Both executors run the same function, `execute_job`, which trains one fold and writes its
+result file atomically under OUT/folds/, so a grid gives the same files whichever executor ran
+it, and a rerun of the command skips what any executor finished. Ray is an optional extra
+(`pip install 'occmer[ray]'`) imported only when `--executor ray` is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from occmer.bench import models as bench_models
+from occmer.bench.files import write_json_atomic
+from occmer.errors import BenchError, ConfigError, OccmerError
+
+EXECUTORS = ("local", "ray")
+# A task whose worker process dies (killed, out of memory, node lost) is run again this many times.
+RAY_MAX_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class JobDone:
+    """What the driver learns when a fold finishes: where its result is and a line for the log."""
+
+    path: str
+    line: str
+
+
+def execute_job(job, plan, fold, settings, path: Path) -> JobDone:
+    """Train and predict one fold, write its result file, and describe it in one line."""
+    from occmer.bench.runner import run_job  # the runner imports this module; the job logic stays there
+
+    factory, loss_fn = bench_models.factory_and_loss(job.model, settings.hparams)
+    record = run_job(job, plan, fold, settings, factory, loss_fn)
+    write_json_atomic(path, record)
+    correct = float(np.mean(np.array(record["true"]) == np.array(record["pred"])))
+    line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "
+            f"acc {correct:.2f}, {record['train_seconds']:.1f} s, {record['samples_per_s']:.0f} samples/s")
+    return JobDone(str(path), line)
+
+
+# A pending job: (Job, CellPlan, Fold, result path).
+PendingJob = tuple[Any, Any, Any, Path]
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """`--executor`, `--ray-address`, `--cpus-per-task`, `--gpus-per-task`."""
+
+    name: str = "local"
+    ray_address: str | None = None
+    cpus_per_task: float = 1.0
+    gpus_per_task: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.name not in EXECUTORS:
+            raise ConfigError(f"--executor {self.name!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.name == "local" and (self.ray_address or self.gpus_per_task):
+            raise ConfigError("--ray-address and --gpus-per-task go with --executor ray")
+        if not 0 < self.cpus_per_task <= 1024 or not 0 <= self.gpus_per_task <= 64:
+            raise ConfigError(
+                f"--cpus-per-task {self.cpus_per_task} / --gpus-per-task {self.gpus_per_task}: "
+                "CPUs must be > 0, GPUs >= 0 (fractions such as 0.25 share one GPU between small models)"
+            )
+
+
+def run_local(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None]) -> None:
+    """One fold after the other, in this process."""
+    for job, plan, fold, path in pending:
+        on_done(execute_job(job, plan, fold, settings, path))
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--executor ray needs Ray: install it with `pip install 'occmer[ray]'` (ray==2.60.0)"
+        ) from None
+    return ray
+
+
+def _ray_fold_task(job, plan, fold, settings, path: str, threads: int) -> JobDone:
+    """The body of one Ray task: the worker's torch uses the CPUs the task declared."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    return execute_job(job, plan, fold, settings, Path(path))
+
+
+def run_ray(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None],
+            options: ExecutorOptions) -> None:
+    """Every fold as a Ray task with its resources declared; results are written by the tasks.
+
+    Each plan's arrays go to the object store once and are shared by its folds. A task whose
+    worker dies is retried (`RAY_MAX_RETRIES`); an exception raised by occmer itself is not
+    retried, since it would fail the same way again, and stops the run as the local executor does.
+    """
+    ray = _ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+        if options.ray_address:
+            init["address"] = options.ray_address
+        try:
+            ray.init(**init)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError for a bad address
+            raise BenchError(f"--executor ray: could not start or reach Ray ({exc}); check --ray-address") from exc
+    try:
+        task = ray.remote(_ray_fold_task).options(
+            num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task, max_retries=RAY_MAX_RETRIES,
+            retry_exceptions=False,
+        )
+        plan_refs: dict[int, Any] = {}
+        waiting = {}
+        threads = int(max(1, options.cpus_per_task))
+        for job, plan, fold, path in pending:
+            if id(plan) not in plan_refs:
+                plan_refs[id(plan)] = ray.put(plan)
+            ref = task.remote(job, plan_refs[id(plan)], fold, settings, str(path), threads)
+            waiting[ref] = job
+        while waiting:
+            ready, _ = ray.wait(list(waiting), num_returns=1)
+            for ref in ready:
+                job = waiting.pop(ref)
+                try:
+                    done = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    for other in waiting:
+                        ray.cancel(other, force=True)
+                    cause = getattr(exc, "cause", None) or exc
+                    if isinstance(cause, OccmerError):
+                        raise cause from None
+                    raise BenchError(f"fold {job.key} failed in a Ray task: {cause}") from None
+                except ray.exceptions.RayError as exc:
+                    for other in waiting:
+                        ray.cancel(other, force=True)
+                    raise BenchError(f"fold {job.key}: its Ray task was lost {RAY_MAX_RETRIES + 1} times ({exc})") from None
+                on_done(done)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def run_jobs(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None],
+             options: ExecutorOptions) -> None:
+    """Run `pending` with the chosen executor; `on_done` is called in the driver as each fold ends."""
+    if not pending:
+        return
+    if options.name == "ray":
+        run_ray(pending, settings, on_done, options)
+    else:
+        run_local(pending, settings, on_done)

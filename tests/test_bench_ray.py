@@ -1,0 +1,132 @@
+"""`occmer bench --executor ray`: the same fold files and table as the local executor, retries, resume.
+
+A local Ray (2 CPUs, a small object store) is started once for the module; the tests skip when
+the optional Ray extra is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from test_bench_support import write_tiny
+
+from occmer.cli import cli
+
+ray = pytest.importorskip("ray")
+
+torch.set_num_threads(1)  # the Ray tasks declare 1 CPU and train with 1 thread: the same arithmetic
+BASE = ["ststnet", "--batch-size", "4", "--no-progress", "--seeds", "2"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024, log_to_driver=False,
+             logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> list[str]:
+    root = tmp_path_factory.mktemp("ray_data")
+    clean = write_tiny(root / "clean.h5")
+    mask = write_tiny(root / "mask.h5", occluded=True)
+    return ["--data", str(clean), "--data", str(mask)]
+
+
+def _bench(args: list[str]):
+    return CliRunner().invoke(cli, ["bench", *args], catch_exceptions=False)
+
+
+def _folds(out: Path) -> dict[str, dict]:
+    return {str(p.relative_to(out)): json.loads(p.read_text()) for p in sorted((out / "folds").rglob("*.json"))}
+
+
+def _same_results(a: Path, b: Path) -> None:
+    first, second = _folds(a), _folds(b)
+    assert first.keys() == second.keys() and first
+    for key in first:
+        for field in ("probabilities", "pred", "sample_id", "fold_seed"):
+            assert first[key][field] == second[key][field], (key, field)
+    assert (a / "table.csv").read_text() == (b / "table.csv").read_text()
+
+
+@pytest.fixture(scope="module")
+def local_run(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "run"
+    result = _bench([*BASE, *data, "--epochs", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_ray_gives_the_local_table_and_a_rerun_skips_finished_folds(local_ray, data, local_run, tmp_path):
+    out = tmp_path / "ray"
+    result = _bench([*BASE, *data, "--epochs", "2", "--out", str(out), "--executor", "ray"])
+    assert result.exit_code == 0, result.output
+    _same_results(local_run, out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["executor"]["name"] == "ray" and "Ray workers" in config["device"]
+    again = _bench([*BASE, *data, "--epochs", "2", "--out", str(out), "--executor", "ray"])
+    assert again.exit_code == 0, again.output
+    assert "16 already done" in again.output
+    _same_results(local_run, out)
+
+
+def _fold_task_pids() -> list[int]:
+    """Ray worker processes running a fold now (Ray titles a busy worker `ray::<task name>`)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"ray::_ray_fold_task"):
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the Ray worker through /proc")
+def test_a_killed_fold_task_is_retried_and_the_table_is_unchanged(local_ray, data, tmp_path):
+    args = ["ststnet", "--batch-size", "4", "--no-progress", data[0], data[1], "--epochs", "60", "--max-folds", "2"]
+    reference = tmp_path / "local"
+    assert _bench([*args, "--out", str(reference)]).exit_code == 0
+    out = tmp_path / "ray"
+    results = {}
+    runner = threading.Thread(target=lambda: results.setdefault(
+        "r", _bench([*args, "--out", str(out), "--executor", "ray"])))
+    runner.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and runner.is_alive() and time.monotonic() < deadline:
+        pids = _fold_task_pids()
+        if pids:
+            killed = pids[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    runner.join(timeout=300)
+    assert killed is not None, "no fold task was seen running"
+    assert results["r"].exit_code == 0, results["r"].output
+    _same_results(reference, out)
+
+
+def test_executor_options_are_checked():
+    result = CliRunner().invoke(cli, ["bench", "ststnet", "--ray-address", "auto", "--no-progress"])
+    assert result.exit_code == 2
+    assert "--executor ray" in result.output
+
+
+def test_the_local_executor_does_not_import_ray():
+    code = "import sys, occmer.cli, occmer.bench.runner; assert 'ray' not in sys.modules, 'ray imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
