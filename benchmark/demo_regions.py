@@ -18,8 +18,9 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from occmer.demo import DemoParams, read_manifest
-from occmer.demo.cache import cache_key, default_cache_dir
+from occmer.bench.demo import BENCH_DEMO
+from occmer.demo import read_manifest
+from occmer.demo.cache import cache_key, cached_demo_params, default_cache_dir
 
 UPPER = frozenset({1, 2, 4, 5, 6, 7})
 LOWER = frozenset({9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 38, 40})
@@ -69,9 +70,9 @@ def table(counts: dict[tuple[str, str], dict[str, list[int]]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bench_out", type=Path)
-    parser.add_argument("--demo", type=Path, default=None, help="demo database root (default: the cached default)")
+    parser.add_argument("--demo", type=Path, default=None, help="demo database root (default: the cached demo of a data-less `occmer bench`)")
     args = parser.parse_args()
-    root = args.demo or default_cache_dir() / cache_key(DemoParams())
+    root = args.demo or default_cache_dir() / cache_key(cached_demo_params(BENCH_DEMO))
     if not (root / "demo.json").is_file():
         raise SystemExit(f"no demo.json in {root}; pass the demo database the bench used with --demo")
     print(table(tally(args.bench_out, clip_regions(root))))

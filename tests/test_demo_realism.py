@@ -25,6 +25,7 @@ from occmer.demo import (
     read_manifest,
 )
 from occmer.demo.classes import AppliedUnit
+from occmer.errors import ConfigError
 from occmer.faces import topology
 from occmer.labels import objective_from_aus, parse_action_units
 
@@ -182,6 +183,34 @@ def test_database_shares_follow_the_real_database(balance):
         assert abs(found.count(name) - 260 * shares[name] / total) < 1, name
     # Subjects do not all show every class (as in CASME II and SAMM).
     assert any(len(set(names)) < len(CLASSES) for names in dealt.values())
+
+
+def test_a_class_subset_is_drawn_alone_and_balanced_or_at_the_restricted_shares():
+    dealt = build.subject_classes(DemoParams(subjects=4, clips_per_subject=12, classes="iv, I,II"))
+    for names in dealt.values():
+        assert sorted(names) == sorted(["I", "II", "IV"] * 4)  # 4 of each class in every subject
+    found = [n for names in build.subject_classes(
+        DemoParams(subjects=26, clips_per_subject=10, classes="I,II,IV", balance="casme2")).values() for n in names]
+    shares = classes.BALANCES["casme2"]
+    total = shares["I"] + shares["II"] + shares["IV"]
+    for name in ("I", "II", "IV"):
+        assert abs(found.count(name) - 260 * shares[name] / total) < 1, name
+    for bad in ("I", "I,VIII", "1,2"):
+        with pytest.raises(ConfigError, match="--classes"):
+            DemoParams(classes=bad).validate()
+
+
+def test_the_default_bench_demo_is_three_composite_groups_at_smic_timing():
+    from occmer.bench.demo import BENCH_DEMO
+    from occmer.demo.cache import cached_demo_params
+    from occmer.labels import composite_label
+
+    params = cached_demo_params(BENCH_DEMO)
+    plans = build.plan_database(params)
+    emotions = {plan.emotion for plan in plans}
+    assert emotions == {"happiness", "surprise", "disgust"}
+    assert sorted(composite_label("demo", e) for e in emotions) == ["negative", "positive", "surprise"]
+    assert params.recording.fps == 100 and 1.0 <= params.amplitude_median_px <= 4.0
 
 
 # --- presets: timing, amplitude, distractors ---------------------------------------------------

@@ -30,13 +30,16 @@ def _protocol_help() -> str:
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
 @click.option("--demo-subjects", type=click.IntRange(min=2), default=None,
-              help="Subjects of the demo database (default: the demo's own default); e.g. 26 for a CASME II size.")
+              help="Subjects of the demo database (default: 8); e.g. 26 for a CASME II size.")
 @click.option("--demo-clips", type=click.IntRange(min=1), default=None,
-              help="Clips per subject of the demo database (default: the demo's own default).")
+              help="Clips per subject of the demo database (default: 12).")
 @click.option("--demo-preset", type=click.Choice(list(PRESETS)), default=None,
-              help="Recording the demo copies: frame rate, colour, timing (default: casme2). See docs/demo-database.md.")
+              help="Recording the demo copies: frame rate, colour, timing (default: smic, 100 fps). See docs/demo-database.md.")
 @click.option("--demo-balance", type=click.Choice(list(BALANCES)), default=None,
               help="Class shares of the demo: balanced (default) or those of CASME II or SAMM.")
+@click.option("--demo-classes", default=None, metavar="LIST",
+              help="Objective classes of the demo, comma-separated (default: I,II,IV = happiness, surprise, disgust, "
+                   "i.e. positive / surprise / negative; '' for all of I-VII).")
 @click.option("--protocol", type=click.Choice(list(PROTOCOLS)), default="loso", show_default=True,
               help=_protocol_help())
 @click.option("--labels", type=click.Choice(list(LABEL_SCHEMES)), default=None,
@@ -91,7 +94,8 @@ def _protocol_help() -> str:
                    "(SMIC-HS, CASME II, SAMM); rules = the published rules on the labels stored in the files "
                    "(for re-annotated or other data; recorded, not comparable with published numbers).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
-                  demo_clips: int | None, demo_preset: str | None, demo_balance: str | None, protocol: str,
+                  demo_clips: int | None, demo_preset: str | None, demo_balance: str | None, demo_classes: str | None,
+                  protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
@@ -129,7 +133,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         conditions = group_conditions(data)
     else:
         chosen = (("subjects", demo_subjects), ("clips_per_subject", demo_clips), ("preset", demo_preset),
-                  ("balance", demo_balance))
+                  ("balance", demo_balance), ("classes", demo_classes))
         params = {k: v for k, v in chosen if v is not None}
         conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, show_progress())
     settings = Settings(

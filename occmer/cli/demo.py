@@ -35,6 +35,13 @@ _DEFAULTS = DemoParams()
     "shares of CASME II or SAMM (subjects then do not all show every class).",
 )
 @click.option(
+    "--classes",
+    default=_DEFAULTS.classes,
+    metavar="LIST",
+    help="Objective classes to draw from, comma-separated (e.g. I,II,IV: happiness, surprise, disgust, the three "
+    "well-separated groups `occmer bench` uses by default); empty: all of I-VII.",
+)
+@click.option(
     "--subjects", type=click.IntRange(1, 1000), default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
 )
 @click.option(
@@ -86,6 +93,7 @@ def demo_db(
     seed: int,
     preset: str,
     balance: str,
+    classes: str,
     subjects: int,
     clips_per_subject: int,
     database_size: bool,
@@ -114,7 +122,7 @@ def demo_db(
     if database_size:
         subjects, clips_per_subject = PRESETS[preset].database_size()
     values = {
-        "seed": seed, "preset": preset, "balance": balance, "subjects": subjects,
+        "seed": seed, "preset": preset, "balance": balance, "classes": classes, "subjects": subjects,
         "clips_per_subject": clips_per_subject, "frames": frames, "size": size, "amplitude_median_px": amplitude,
         "blink_share": blinks, "head_motion": head_motion, "flicker": flicker,
     }
@@ -125,7 +133,7 @@ def demo_db(
         root = build_demo_database(path, overwrite=overwrite, progress=lambda _sample: bar.update(1), **values)
     manifest = read_manifest(root)
     found = [clip["objective_class"] for clip in manifest["clips"]]
-    per_class = ", ".join(f"{name} {found.count(name)}" for name in CLASSES)
+    per_class = ", ".join(f"{name} {found.count(name)}" for name in CLASSES if name in found)
     lengths = [len(clip["frames"]) for clip in manifest["clips"]]
     click.echo(
         f"demo database ({params.preset}, {params.balance}): {len(found)} clips (classes {per_class}) of "

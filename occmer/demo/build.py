@@ -43,6 +43,7 @@ class DemoParams:
     size: int = 200
     preset: str = presets.DEFAULT_PRESET
     balance: str = "balanced"
+    classes: str = ""  # "" = objective classes I-VII; else a comma-separated subset ("I,II,IV")
     amplitude_median_px: float = 1.2  # median apex displacement (log-normal: many clips below 1 px)
     amplitude_spread: float = 0.55  # standard deviation of the log of the apex displacement
     blink_share: float = 0.3
@@ -53,6 +54,7 @@ class DemoParams:
         """Self, or a ConfigError naming the option to change."""
         presets.preset(self.preset)
         classes.class_counts(1, self.balance)
+        classes.class_set(self.classes)
         checks = (
             (self.seed >= 0, f"--seed must be 0 or a positive integer (got {self.seed})"),
             (self.subjects >= 1, f"--subjects must be at least 1 (got {self.subjects})"),
@@ -138,7 +140,7 @@ def subject_classes(params: DemoParams) -> dict[int, list[str]]:
     counts follow the shares exactly (largest remainder) and are dealt to subjects in a
     seeded order, so subjects do not all show every class, as in the real databases.
     """
-    names = list(classes.CLASSES)
+    names = list(classes.class_set(params.classes))
     if params.balance == "balanced":
         out = {}
         for subject in range(1, params.subjects + 1):
@@ -147,7 +149,7 @@ def subject_classes(params: DemoParams) -> dict[int, list[str]]:
             order = sample_rng(params.seed, f"{DATABASE_ID}/sub{subject:02d}", "classes").permutation(len(own))
             out[subject] = [own[i] for i in order]
         return out
-    counts = classes.class_counts(params.subjects * params.clips_per_subject, params.balance)
+    counts = classes.class_counts(params.subjects * params.clips_per_subject, params.balance, tuple(names))
     pool = [name for name in names for _ in range(counts[name])]
     order = sample_rng(params.seed, f"{DATABASE_ID}/{params.balance}", "classes").permutation(len(pool))
     dealt = [pool[i] for i in order]

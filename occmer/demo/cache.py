@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,9 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "occmer"
 
 
-def cached_demo_params(**params: Any) -> DemoParams:
-    """The parameters of the cached demo: the defaults, then $OCCMER_DEMO_PARAMS, then `params`.
+def cached_demo_params(defaults: Mapping[str, Any] | None = None, **params: Any) -> DemoParams:
+    """The parameters of the cached demo: DemoParams' defaults, then `defaults` (the bench's own),
+    then $OCCMER_DEMO_PARAMS, then `params`.
 
     OCCMER_DEMO_PARAMS="subjects=3,clips_per_subject=3,frames=12,size=160" makes every
     `--db demo` (synthesize, bench, preview) use a smaller database; the docs tests run the
@@ -53,7 +54,7 @@ def cached_demo_params(**params: Any) -> DemoParams:
             merged[name] = {"int": int, "float": float}.get(types[name], str)(value)
         except ValueError:
             raise ConfigError(f"${PARAMS_ENV}: {item!r} is not NAME=NUMBER") from None
-    return make_params(**{**merged, **params})
+    return make_params(**{**dict(defaults or {}), **merged, **params})
 
 
 def cache_key(params: DemoParams) -> str:

@@ -101,11 +101,27 @@ def parse_combination(text: str) -> tuple[int, ...]:
     return tuple(int(u) for u in text.split("+"))
 
 
-def class_counts(total: int, balance: str) -> dict[str, int]:
-    """Clips per class for a database of `total` clips: equal (+-1) or the real shares (largest remainder)."""
+def class_set(text: str) -> tuple[str, ...]:
+    """The classes a demo draws from: "" = all of I-VII, else comma-separated names ("I,II,IV")."""
+    if not text.strip():
+        return tuple(CLASSES)
+    names = tuple(dict.fromkeys(n.strip().upper() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in CLASSES]
+    if unknown or len(names) < 2:
+        raise ConfigError(
+            f"--classes {text!r}: give at least two of {', '.join(CLASSES)}, comma-separated (e.g. I,II,IV)"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    return tuple(n for n in CLASSES if n in names)
+
+
+def class_counts(total: int, balance: str, names: tuple[str, ...] = tuple(CLASSES)) -> dict[str, int]:
+    """Clips per class for a database of `total` clips: equal (+-1) or the real shares (largest remainder),
+    over the classes `names` (a database's shares restricted to them)."""
     if balance not in BALANCES:
         raise ConfigError(f"unknown --balance {balance!r}; choose one of {', '.join(BALANCES)}")
-    shares = BALANCES[balance] or {name: 1.0 for name in CLASSES}
+    table = BALANCES[balance]
+    shares = {name: table[name] if table else 1.0 for name in names}
     weight = sum(shares.values())
     exact = {name: total * share / weight for name, share in shares.items()}
     counts = {name: int(np.floor(value)) for name, value in exact.items()}
