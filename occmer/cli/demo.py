@@ -8,7 +8,7 @@ import click
 
 from occmer.cli.common import guarded_output, seed_option
 from occmer.cli.output import output_options
-from occmer.demo import BALANCES, CLASSES, PRESETS, DemoParams, build_demo_database, make_params, read_manifest
+from occmer.demo import BALANCES, CLASSES, PRESETS, DemoParams, build_demo_database, make_params, motion, read_manifest
 from occmer.demo.build import check_target
 
 _DEFAULTS = DemoParams()
@@ -55,7 +55,7 @@ _DEFAULTS = DemoParams()
 )
 @click.option(
     "--frames",
-    type=int,
+    type=click.IntRange(0, motion.MAX_FRAMES),
     default=_DEFAULTS.frames,
     show_default=True,
     help="0: clip lengths from the preset's timing; N (at least 12): every clip N frames long.",

@@ -64,8 +64,8 @@ class DemoParams:
             ),
             (self.clips_per_subject >= 1, f"--clips-per-subject must be at least 1 (got {self.clips_per_subject})"),
             (
-                self.frames == 0 or self.frames >= motion.MIN_FRAMES,
-                f"--frames must be 0 (the preset's timing) or at least {motion.MIN_FRAMES} (got {self.frames})",
+                self.frames == 0 or motion.MIN_FRAMES <= self.frames <= motion.MAX_FRAMES,
+                f"--frames must be 0 (the preset's timing) or {motion.MIN_FRAMES}..{motion.MAX_FRAMES} (got {self.frames})",
             ),
             (128 <= self.size <= 1024, f"--size must be between 128 and 1024 px (got {self.size})"),
             (0.05 <= self.amplitude_median_px <= 5.0, f"--amplitude must be in 0.05..5 px (got {self.amplitude_median_px})"),

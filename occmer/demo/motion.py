@@ -16,6 +16,7 @@ import numpy as np
 from occmer.demo.presets import Durations
 
 MIN_FRAMES = 12  # room for neutral frames, a rise, an apex, a fall and neutral frames again
+MAX_FRAMES = 2000  # 10 s at 200 fps: far beyond any micro-expression clip
 INVERSION_STEPS = 5  # fixed-point iterations of the backward map (contraction: field gradient < 1)
 
 
