@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from occmer.store import schema
+from occmer.store.imported import is_feature_file
 from occmer.store.reader import open_store, read_samples, root_attrs
 
 
@@ -34,7 +35,7 @@ def summarize(path: str | Path) -> str:
         ids = list(samples["sample_id"])
         shapes = Counter()
         channels = Counter()
-        for sid in ids:
+        for sid in ids if not is_feature_file(f) else ():
             frames = f[schema.CLIPS][sid]["frames"]
             shapes[f"{frames.shape[1]}x{frames.shape[2]}"] += 1
             channels["gray" if frames.shape[3] == 1 else "RGB"] += 1
@@ -51,6 +52,8 @@ def summarize(path: str | Path) -> str:
         f"occluder: {attrs.get('occluder')}",
         f"command: {attrs.get('command')}",
     ]
+    if attrs.get("contents") == "features":
+        lines.append(f"contents: features only (imported from {attrs.get('imported_from', '?')}; no frames)")
     subjects = list(samples["subject"])
     n_frames = np.asarray(samples["n_frames"])
     lines.append(

@@ -9,6 +9,7 @@ import numpy as np
 
 from occmer.errors import StoreError
 from occmer.store import schema
+from occmer.store.imported import feature_file_problems, is_feature_file
 from occmer.store.reader import check_header, decode
 
 
@@ -28,6 +29,8 @@ def verify_store(path: str | Path, read_data: bool = True) -> list[str]:
         missing_attrs = [a for a in schema.ROOT_ATTRS if a not in f.attrs]
         if missing_attrs:
             problems.append(f"{path}: root attributes missing: {', '.join(missing_attrs)}")
+        if is_feature_file(f):
+            return problems + feature_file_problems(f, path)
         if schema.SAMPLES not in f or schema.CLIPS not in f:
             problems.append(f"{path}: /{schema.SAMPLES} or /{schema.CLIPS} missing")
             return problems
