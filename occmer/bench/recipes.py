@@ -64,7 +64,7 @@ PAPER_RECIPES: dict[str, Recipe] = {
     ),
     "dual-inception": Recipe(
         "dual-inception", "paper", optimizer="adam", lr=1e-4, weight_decay=0.0, epochs=40, batch_size=3,
-        channels=("u", "v"), hparams={"dropout": 0.0}, val_subjects=13, source=_DUAL_INCEPTION_CODE,
+        channels=("u", "v"), val_subjects=13, source=_DUAL_INCEPTION_CODE,
     ),
 }
 

@@ -69,7 +69,7 @@ class Settings:
         out = asdict(self)
         out["train"].pop("device")
         out["hparams"] = dict(self.hparams)
-        out["overrides"] = sorted(self.overrides)
+        out.pop("overrides")  # what they changed shows in `train` and in the resolved recipes (check_resume)
         return json.loads(json.dumps(out, sort_keys=True))
 
     def model_recipe(self, model: str) -> ModelRecipe:
@@ -281,8 +281,8 @@ def device_description(name: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequence[Mapping[str, str]]]
-                 ) -> dict[str, Any] | None:
+def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequence[Mapping[str, str]]],
+                 recipes: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any] | None:
     """The previous config of OUT (its finished folds will be kept), or None for a new directory.
 
     Rerunning the same command continues the run; a BenchError when OUT holds a run with other
@@ -299,6 +299,12 @@ def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequenc
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise BenchError(f"{out} holds a run with different settings ({', '.join(keys)}); rerun with the same "
                          "options to continue it, or pick a new --out")
+    for model, recipe in (recipes or {}).items():
+        old = previous.get("recipes", {}).get(model)
+        if old is not None and old != json.loads(json.dumps(recipe)):
+            keys = sorted(k for k in set(old) | set(recipe) if old.get(k) != recipe.get(k))
+            raise BenchError(f"{out} holds a run of {model} with a different recipe ({', '.join(keys)}); rerun with "
+                             "the same options to continue it, or pick a new --out")
     for name, files in conditions.items():
         old_files = previous.get("conditions", {}).get(name)
         if old_files is not None and [f["sha256"] for f in old_files] != [f["sha256"] for f in files]:
@@ -362,13 +368,13 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     out = Path(request.out)
     checksums = {name: [{"path": str(p), "sha256": file_checksum(Path(p))} for p in files]
                  for name, files in request.conditions.items()}
-    previous = check_resume(out, settings, checksums)
+    specs = {model: bench_models.model_spec(model) for model in request.models}
+    recipes = {model: settings.model_recipe(model) for model in request.models}
+    previous = check_resume(out, settings, checksums, {m: r.record() for m, r in recipes.items()})
     cells = plan_cells(list(request.conditions), request.train_on, request.test_on)
 
     cache: dict[tuple[str, str], ConditionData] = {}
     plans = []
-    specs = {model: bench_models.model_spec(model) for model in request.models}
-    recipes = {model: settings.model_recipe(model) for model in request.models}
     with_regions = any(spec.uses_regions for spec in specs.values())
     for model, spec in specs.items():
         for cell in cells:

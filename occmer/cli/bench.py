@@ -129,7 +129,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         resolved = settings.model_recipe(model)
         click.echo(f"{model}: recipe {settings.recipe} ({resolved.train.optimizer} lr {resolved.train.lr:g}, "
                    f"{resolved.train.epochs} epochs, batch {resolved.train.batch_size}, inputs "
-                   f"{','.join(resolved.recipe.channels) if resolved.recipe.channels else 'as stored'} "
+                   f"{','.join(resolved.recipe.channels) if resolved.recipe.channels else 'in stored order'}, "
                    f"{resolved.recipe.input_normalisation})" + (f"; checkpoints from {weights}" if weights else ""))
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,

@@ -157,14 +157,16 @@ class DualInception(_TwoStreamFlowNet):
     """Zhou et al. 2019 (FG, MEGC): Dual-Inception, one Inception stream per flow component.
 
     Per stream: Inception (4 x 6 maps) -> max-pool 2x2 -> Inception (4 x 16 maps) -> max-pool 2x2;
-    streams concatenated -> FC 1024 -> classes (dropout 0.5).
+    streams concatenated -> FC 1024 (ReLU) -> classes. This is the layout of the public Keras
+    implementation (xly135846/MEGC2019 dual_inception.py), which has no dropout: `dropout`
+    defaults to 0 (0.5 was occmer's earlier reading).
     """
 
     name = "dual-inception"
 
     def __init__(
         self, num_classes: int, in_channels: int = 3, input_size: int | None = None, *, hidden: int = 1024,
-        dropout: float = 0.5,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__(num_classes, in_channels, input_size, _inception_stream, (hidden,), dropout)
 
