@@ -110,6 +110,11 @@ class OccmerDataset(Dataset):
                     f"{self.path} has no features {features!r} (has: {', '.join(have) or 'none'}); "
                     f"compute them with `occmer features {self.path} ...`"
                 )
+        with open_store(self.path) as f:
+            self.has_clips = schema.CLIPS in f
+        if not self.has_clips and (frames is not None or features is None):
+            raise ConfigError(f"{self.path} holds features only (no frames: an imported file); "
+                              "use OccmerDataset(path, frames=None, features=NAME)")
         self._file = None
         self._pid = None
 
@@ -137,11 +142,12 @@ class OccmerDataset(Dataset):
             "subject": str(self.index["subject"].iloc[row]),
             "label": torch.tensor(int(self.labels[row])),
         }
-        clip = f[schema.CLIPS][sid]
-        numbers = clip["frame_numbers"][()].tolist()
-        onset = numbers.index(int(self.index["onset"].iloc[row]))
-        out["landmarks"] = torch.from_numpy(clip["landmarks"][onset])
-        if self.frames is not None:
+        clip = f[schema.CLIPS][sid] if self.has_clips else None
+        if clip is not None:
+            numbers = clip["frame_numbers"][()].tolist()
+            onset = numbers.index(int(self.index["onset"].iloc[row]))
+            out["landmarks"] = torch.from_numpy(clip["landmarks"][onset])
+        if self.frames is not None and clip is not None:
             wanted = self._frame_positions(row, numbers)
             frames = clip["frames"][wanted] if wanted is not None else clip["frames"][()]
             out["frames"] = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))

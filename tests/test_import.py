@@ -287,3 +287,14 @@ def test_paper_recipe_trains_and_config_records_the_resolved_recipe(release, tmp
     assert recipe["hparams"] == {"ststnet.variant": "reference"} and "christy1206" in recipe["source"]
     again = CliRunner().invoke(cli, [*args, "--recipe", "default", "--epochs", "2"])
     assert again.exit_code != 0 and "different" in again.output
+
+
+def test_dataset_reads_features_of_an_imported_file(release, tmp_path):
+    from occmer.data import OccmerDataset
+
+    out = _import_ok(release, "flat", tmp_path / "flat.h5")
+    dataset = OccmerDataset(out, labels="megc2019", frames=None, features="imported_28")
+    item = dataset[0]
+    assert len(dataset) == 10 and tuple(item["x"].shape) == (3, SIZE, SIZE) and "landmarks" not in item
+    with pytest.raises(ConfigError, match="features only"):
+        OccmerDataset(out, labels="megc2019")
