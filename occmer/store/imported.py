@@ -22,7 +22,7 @@ import numpy as np
 from occmer import __version__
 from occmer.errors import StoreError
 from occmer.store import schema
-from occmer.store.writer import partial_path, to_json
+from occmer.store.writer import _string_dataset, partial_path, to_json
 
 CONTENTS_ATTR = "contents"
 CONTENTS_FEATURES = "features"
@@ -44,10 +44,6 @@ def is_feature_file(f: h5py.File) -> bool:
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     return str(value) == CONTENTS_FEATURES
-
-
-def _string_dataset(group: h5py.Group, name: str, values: Sequence[str]) -> None:
-    group.create_dataset(name, data=np.array(list(values), dtype=object), dtype=h5py.string_dtype("utf-8"))
 
 
 def write_feature_file(
