@@ -238,11 +238,14 @@ def index_images(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
     index: dict[str, Path] = {}
+    root = folder.resolve()
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if not path.is_file():
             raise DataError(f"{path}: not a regular file")
+        if not path.resolve().is_relative_to(root):
+            raise DataError(f"{path}: a link to {path.resolve()}, outside {folder}; copy the file in instead")
         key = _image_key(path)
         if key in index:
             raise DataError(f"{folder}: {index[key].name!r} and {path.name!r} both name sample {key!r}")

@@ -298,3 +298,18 @@ def test_dataset_reads_features_of_an_imported_file(release, tmp_path):
     assert len(dataset) == 10 and tuple(item["x"].shape) == (3, SIZE, SIZE) and "landmarks" not in item
     with pytest.raises(ConfigError, match="features only"):
         OccmerDataset(out, labels="megc2019")
+
+
+def test_an_image_linked_from_outside_the_folder_is_refused(release, tmp_path):
+    import shutil
+
+    flat = tmp_path / "flat"
+    shutil.copytree(release / "flat", flat)
+    outside = tmp_path / "elsewhere.png"
+    _write_png(outside, _planes(99))
+    victim = flat / "sub01_EP01_01f .png"
+    victim.unlink()
+    victim.symlink_to(outside)
+    result = CliRunner().invoke(cli, ["import", str(flat), "--csv", str(release / "combined.csv"), "--db-map",
+                                      "smic=smic-hs", "--out", str(tmp_path / "x.h5")])
+    assert result.exit_code != 0 and "outside" in result.output
