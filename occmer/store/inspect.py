@@ -60,8 +60,9 @@ def summarize(path: str | Path) -> str:
         f"clips: {len(ids)}  subjects: {len(set(subjects))}  frames: {int(n_frames.sum())} "
         f"(per clip min {int(n_frames.min()) if len(ids) else 0}, max {int(n_frames.max()) if len(ids) else 0})"
     )
-    lines.append("frame size: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(shapes.items())))
-    lines.append("colour: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(channels.items())))
+    if shapes:  # files without frames (imported) have none
+        lines.append("frame size: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(shapes.items())))
+        lines.append("colour: " + ", ".join(f"{k} ({n} clips)" for k, n in sorted(channels.items())))
     lines += _counts("emotion", list(samples["emotion"]))
     lines += _counts("objective class", list(samples["objective_class"]))
     lines += _counts("MEGC 2019 composite", list(samples["composite"]))
