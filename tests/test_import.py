@@ -313,3 +313,11 @@ def test_an_image_linked_from_outside_the_folder_is_refused(release, tmp_path):
     result = CliRunner().invoke(cli, ["import", str(flat), "--csv", str(release / "combined.csv"), "--db-map",
                                       "smic=smic-hs", "--out", str(tmp_path / "x.h5")])
     assert result.exit_code != 0 and "outside" in result.output
+
+
+def test_weights_take_one_model_and_one_seed(release, tmp_path):
+    data = _import_ok(release, "flat", tmp_path / "flat.h5")
+    for extra in (["--seeds", "2"], ["offapexnet"]):
+        result = CliRunner().invoke(cli, ["bench", "ststnet", *extra, "--data", str(data), "--weights", str(tmp_path),
+                                          "--out", str(tmp_path / "b"), "--no-progress"])
+        assert result.exit_code != 0 and "one MODEL" in result.output
