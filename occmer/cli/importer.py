@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.common import guarded_output, overwrite_option
+
 
 @click.command("import")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
@@ -38,7 +40,7 @@ import click
 @click.option("--feature-name", default=None, help="Name of the feature set (default imported_<size>).")
 @click.option("--train-dir", default="train", show_default=True, help="loso: training folders contain this text.")
 @click.option("--test-dir", default="test", show_default=True, help="loso: test folders contain this text.")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@overwrite_option("Replace --out if it exists (never an input).")
 def import_command(source: Path, csv_path: Path, out: Path, layout: str | None, channels: str, pixel_order: str,
                    normalisation: str, labels: str, label_map: tuple[str, ...], db_map: tuple[str, ...],
                    columns: tuple[str, ...], feature_name: str | None, train_dir: str, test_dir: str,
@@ -61,7 +63,9 @@ def import_command(source: Path, csv_path: Path, out: Path, layout: str | None, 
         columns=parse_pairs(columns, "--columns"), feature_name=feature_name, train_dir=train_dir.lower(),
         test_dir=test_dir.lower(),
     )
-    result = import_inputs(source, csv_path, out, options, layout=layout, overwrite=overwrite)
+    inputs = [csv_path, *(p for p in source.rglob("*") if p.is_file())] if source.is_dir() else [csv_path, source]
+    with guarded_output(out, inputs) as target:  # never an input; OUT.lock: one writer at a time
+        result = import_inputs(source, csv_path, target, options, layout=layout, overwrite=overwrite)
     for note in result.notes:
         click.echo(note)
     click.echo(f"wrote {result.out}: {result.n_samples} samples, feature set {result.feature} "
