@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from occmer import __version__
 from occmer.databases import Clip, select_frames
 from occmer.databases.base import FRAME_MODES
 from occmer.errors import ConfigError, FaceNotFoundError, OccmerError, ResumeError
@@ -28,7 +27,6 @@ from occmer.faces.motion import track_head_motion
 from occmer.frames import COLOR_POLICIES, apply_color_policy, is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
-from occmer.outputs import output_lock
 from occmer.seeding import MAX_SEED, sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
 from occmer.workers import WorkerPool, check_workers
@@ -479,68 +477,3 @@ def check_same_source(run: RunDirectory, source: Mapping[str, Any]) -> None:
             f"cannot resume {run.path}: it read other data ({'; '.join(changes)}); resume with the original "
             "--db/--root and database files, or pass --overwrite to start over"
         )
-
-
-# --- demo conditions for the bench ---------------------------------------------------------
-# `occmer bench` with no --data trains on the demo database synthesized under each default
-# occluder; each condition is built once per (occluder, seed, sizes, occmer version).
-
-DEFAULT_CONDITIONS = ("none", "glasses", "sunglasses", "surgical", "block")
-DEFAULT_FEATURES = ("tvl1:28",)
-
-
-def condition_path(mask: str, features: Sequence[str], seed: int, cache_dir: Path, demo_params: dict) -> Path:
-    key = json.dumps({"mask": mask, "features": list(features), "seed": seed, "demo": demo_params,
-                      "version": __version__}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir / "conditions" / f"demo_{mask.replace(':', '-')}_{digest}.h5"
-
-
-def ensure_demo_condition(
-    mask: str,
-    *,
-    features: Sequence[str] = DEFAULT_FEATURES,
-    seed: int = 0,
-    cache_dir: Path | None = None,
-    workers: int = 1,
-    progress: bool = True,
-    demo_params: dict | None = None,
-) -> Path:
-    """The cached occmer file of the demo database under `mask` (built on first use)."""
-    from occmer.demo import default_cache_dir
-    from occmer.demo.cache import cached_demo_params
-
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    # The effective parameters ($OCCMER_DEMO_PARAMS included) key the cached condition file.
-    params = asdict(cached_demo_params(**(demo_params or {})))
-    out = condition_path(mask, features, seed, cache, params)
-    if out.exists():
-        return out
-    with output_lock(out, f"demo condition {mask}", wait=True):  # two benches building one condition
-        if out.exists():
-            return out  # built by the run we waited for
-        return _build_demo_condition(mask, features, seed, cache, params, out, workers, progress)
-
-
-def _build_demo_condition(mask: str, features: Sequence[str], seed: int, cache: Path, params: dict, out: Path,
-                          workers: int, progress: bool) -> Path:
-    from occmer.databases.resolve import resolve_databases, scan_all
-    from occmer.demo import ensure_demo_database
-    from occmer.features import add_features, parse_feature_spec
-
-    root = ensure_demo_database(cache_dir=cache, **params)
-    clips = scan_all(resolve_databases("demo", (str(root),))).clips
-    settings = SynthesisSettings(database="demo", mask=mask, seed=seed)
-    # Built under another name and renamed once the features are in: a cached file is always whole.
-    building = out.with_name(out.stem + ".building.h5")
-    run = {"workers": workers, "roots": {"demo": root}, "progress": progress,
-           "command": f"occmer synthesize --db demo --mask {mask} --seed {seed}"}
-    try:
-        resume = building.with_name(building.name + ".parts").exists()
-        synthesize(settings, clips, building, resume=resume, overwrite=not resume, **run)
-    except ResumeError:  # an interrupted build of other data (or an older occmer): this is a cache, rebuild
-        synthesize(settings, clips, building, overwrite=True, **run)
-    if features:
-        add_features(building, [parse_feature_spec(f) for f in features], workers=workers, progress=progress)
-    os.replace(building, out)
-    return out

@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 SMALL_DEMO = {"subjects": 3, "clips_per_subject": 3, "frames": 12, "size": 160}
+# The same with every distractor (blinks, head motion, flicker) off and a fixed 2.5 px amplitude:
+# for tests that compare measured motion with the applied expression alone.
+STILL_DEMO = {**SMALL_DEMO, "head_motion": 0.0, "blink_share": 0.0, "flicker": 0.0, "amplitude_median_px": 2.5,
+              "amplitude_spread": 0.0}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,11 +51,34 @@ def aligned_hopper():
 
 
 @pytest.fixture(scope="session")
+def demo_portrait_landmarks():
+    """(478, 2) landmarks of the demo's first identity (the astronaut), normalised as the demo does at 200 px."""
+    from occmer.demo import faces
+    from occmer.faces.landmarks import MediapipeBackend
+
+    backend = MediapipeBackend()
+    try:
+        face = faces.prepare_face(faces.portrait_sources()[0], backend, 200)
+    finally:
+        backend.close()
+    assert face is not None, "mediapipe found no face in the bundled astronaut portrait"
+    return face.landmarks
+
+
+@pytest.fixture(scope="session")
 def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo database (3 subjects x 3 clips x 12 frames, 160 px) in the CASME II layout."""
     from occmer.demo import build_demo_database
 
     return build_demo_database(tmp_path_factory.mktemp("demo") / "db", seed=0, **SMALL_DEMO)
+
+
+@pytest.fixture(scope="session")
+def still_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SMALL_DEMO with no distractors (STILL_DEMO)."""
+    from occmer.demo import build_demo_database
+
+    return build_demo_database(tmp_path_factory.mktemp("still-demo") / "db", seed=0, **STILL_DEMO)
 
 
 @pytest.fixture(scope="session")

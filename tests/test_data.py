@@ -27,7 +27,8 @@ def test_index_and_loso(block_file):
 
 def test_dataset_items(block_file):
     ds = OccmerDataset(block_file, labels="emotion", frames="keyframes")
-    assert ds.classes == ["disgust", "happiness", "surprise"]  # present classes, the scheme's order
+    # the small demo (9 clips) shows all seven emotions of demo v2, in the scheme's order
+    assert ds.classes == ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
     item = ds[0]
     assert item["frames"].dtype == torch.uint8 and item["frames"].shape[0] == 3
     assert item["frames"].shape[2:] == (96, 96) and item["landmarks"].shape == (478, 2)

@@ -111,12 +111,13 @@ def test_bare_data_file_is_named_after_its_stem(tmp_path: Path) -> None:
 
 
 def test_demo_params_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(PARAMS_ENV, "subjects=3, frames=12,noise_sigma=0.5")
+    monkeypatch.setenv(PARAMS_ENV, "subjects=3, frames=12,amplitude_median_px=0.5,preset=smic")
     params = cached_demo_params(clips_per_subject=2)
-    assert (params.subjects, params.frames, params.noise_sigma, params.clips_per_subject) == (3, 12, 0.5, 2)
+    assert (params.subjects, params.frames, params.amplitude_median_px, params.clips_per_subject) == (3, 12, 0.5, 2)
+    assert params.preset == "smic"
     assert cached_demo_params(subjects=4).subjects == 4
-    for bad, match in (("subjects=x", "not NAME=NUMBER"), ("colour=1", "unknown or non-numeric"),
-                       ("amplitude_px=1", "unknown or non-numeric"), ("frames=2", "--frames")):
+    for bad, match in (("subjects=x", "not NAME=NUMBER"), ("colour=1", "unknown parameter"),
+                       ("amplitude_px=1", "unknown parameter"), ("frames=2", "--frames")):
         monkeypatch.setenv(PARAMS_ENV, bad)
         with pytest.raises(ConfigError, match=match):
             cached_demo_params()

@@ -9,6 +9,8 @@ import click
 from occmer.bench.protocols import PROTOCOLS
 from occmer.cli.common import MAX_SEED, data_option, guarded_output, optimiser_options, seed_option
 from occmer.cli.output import output_options
+from occmer.demo.classes import BALANCES
+from occmer.demo.presets import PRESETS
 from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
 from occmer.outputs import check_output
@@ -28,9 +30,16 @@ def _protocol_help() -> str:
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
 @click.option("--demo-subjects", type=click.IntRange(min=2), default=None,
-              help="Subjects of the demo database (default: the demo's own default); e.g. 47 for a MEGC 2018 size.")
+              help="Subjects of the demo database (default: 8); e.g. 26 for a CASME II size.")
 @click.option("--demo-clips", type=click.IntRange(min=1), default=None,
-              help="Clips per subject of the demo database (default: the demo's own default).")
+              help="Clips per subject of the demo database (default: 12).")
+@click.option("--demo-preset", type=click.Choice(list(PRESETS)), default=None,
+              help="Recording the demo copies: frame rate, colour, timing (default: smic, 100 fps). See docs/demo-database.md.")
+@click.option("--demo-balance", type=click.Choice(list(BALANCES)), default=None,
+              help="Class shares of the demo: balanced (default) or those of CASME II or SAMM.")
+@click.option("--demo-classes", default=None, metavar="LIST",
+              help="Objective classes of the demo, comma-separated (default: I,II,IV = happiness, surprise, disgust, "
+                   "i.e. positive / surprise / negative; '' for all of I-VII).")
 @click.option("--protocol", type=click.Choice(list(PROTOCOLS)), default="loso", show_default=True,
               help=_protocol_help())
 @click.option("--labels", type=click.Choice(list(LABEL_SCHEMES)), default=None,
@@ -94,7 +103,8 @@ def _protocol_help() -> str:
                    "(SMIC-HS, CASME II, SAMM); rules = the published rules on the labels stored in the files "
                    "(for re-annotated or other data; recorded, not comparable with published numbers).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
-                  demo_clips: int | None, protocol: str,
+                  demo_clips: int | None, demo_preset: str | None, demo_balance: str | None, demo_classes: str | None,
+                  protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   recipe: str | None, weights: Path | None, epochs: int | None, batch_size: int | None,
                   lr: float | None, weight_decay: float | None, val_subjects: int | None,
@@ -134,7 +144,9 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     if data:
         conditions = group_conditions(data)
     else:
-        params = {k: v for k, v in (("subjects", demo_subjects), ("clips_per_subject", demo_clips)) if v is not None}
+        chosen = (("subjects", demo_subjects), ("clips_per_subject", demo_clips), ("preset", demo_preset),
+                  ("balance", demo_balance), ("classes", demo_classes))
+        params = {k: v for k, v in chosen if v is not None}
         conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, show_progress())
     if weights is not None and (len(models) != 1 or n_seeds != 1):
         raise ConfigError("--weights evaluates the checkpoints of one model: give one MODEL and no --seeds")
@@ -170,10 +182,10 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     click.echo(f"results in {out}" + ("" if no_html else f"; report: {report.resolve()}"))
 
 
-def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, int],
+def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, object],
                      progress: bool) -> dict[str, tuple[Path]]:
     """The cached demo files for each mask (built on first use) with flow at every size the models need."""
-    from occmer.pipeline import ensure_demo_condition
+    from occmer.bench.demo import ensure_demo_condition
 
     specs = tuple(sorted({f"tvl1:{s}" for s in sizes}))
     if features:

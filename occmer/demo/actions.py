@@ -1,7 +1,7 @@
 """Synthetic action units: smooth local displacement fields placed by the face's landmarks.
 
-An action unit is a set of regions; a region is a named landmark group (from
-`occmer.faces.topology`), a part of it (the inner half of a brow, the upper lid, ...), a
+An action unit is a set of regions; a region is a named landmark group (mediapipe face-mesh
+indices), a part of it (the inner half of a brow, the upper lid, ...), a
 direction in face axes and a relative weight. Its field is a sum of Gaussians around the
 selected points, normalised to a peak of 1, times the direction. An expression sums its
 action units' fields and is scaled so that the largest displacement in the frame equals the
@@ -11,10 +11,11 @@ clip's apex amplitude. Everything here is pure computation on arrays.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from occmer.demo.classes import AppliedUnit
 from occmer.faces import topology
 
 
@@ -71,12 +72,18 @@ SELECTORS: dict[str, Callable[[np.ndarray, FaceAxes], np.ndarray]] = {
     "lower": lambda points, axes: _split(points, axes, "lower"),
 }
 
-# Named groups per side of the face ("right" is the subject's right: the image's left).
+# Named groups per side ("right" is the subject's right: the image's left). Midline points
+# (lip centres, chin tip, nasal root) belong to both halves, so a unilateral AU stays smooth.
 GROUPS: dict[str, dict[str, tuple[int, ...]]] = {
     "brow": {"right": topology.RIGHT_BROW, "left": topology.LEFT_BROW},
     "eye": {"right": topology.RIGHT_EYE, "left": topology.LEFT_EYE},
     "cheek": {"right": topology.RIGHT_CHEEK, "left": topology.LEFT_CHEEK},
     "mouth_corner": {"right": (topology.MOUTH_RIGHT_CORNER,), "left": (topology.MOUTH_LEFT_CORNER,)},
+    "upper_lip": {"right": (0, 37, 39, 40, 185), "left": (0, 267, 269, 270, 409)},
+    "lower_lip": {"right": (17, 84, 181, 91), "left": (17, 314, 405, 321)},
+    "chin": {"right": (152, 175, 199, 148, 176), "left": (152, 175, 199, 377, 400)},
+    "nose_wing": {"right": (64, 48, 98, 102), "left": (294, 278, 327, 331)},
+    "nose_root": {"right": (193, 168, 122), "left": (417, 168, 351)},
 }
 SIDES = ("right", "left")
 
@@ -95,7 +102,7 @@ class Region:
 
 @dataclass(frozen=True)
 class ActionUnit:
-    """A FACS action unit as a set of regions that move together (both sides of the face)."""
+    """A FACS action unit as a set of regions that move together (both sides unless sided)."""
 
     number: int
     name: str
@@ -115,41 +122,61 @@ ACTION_UNITS: dict[int, ActionUnit] = {
             (Region("cheek", "outer", 0.0, 1.0, sigma_iod=0.12), Region("eye", "lower", 0.0, 1.0, 0.4, 0.08)),
         ),
         ActionUnit(7, "lid tightener", (Region("eye", "lower", 0.0, 1.0, weight=0.8, sigma_iod=0.1),)),
+        ActionUnit(
+            9,
+            "nose wrinkler",
+            (
+                Region("nose_wing", "all", 0.2, 1.0, sigma_iod=0.12),
+                Region("nose_root", "all", 0.3, 1.0, weight=0.6, sigma_iod=0.1),
+                Region("brow", "inner", 0.3, -1.0, weight=0.3, sigma_iod=0.12),
+            ),
+        ),
+        ActionUnit(
+            10,
+            "upper lip raiser",
+            (Region("upper_lip", "all", 0.0, 1.0, sigma_iod=0.12), Region("nose_wing", "all", 0.0, 1.0, 0.4, 0.1)),
+        ),
         ActionUnit(12, "lip corner puller", (Region("mouth_corner", "all", -0.8, 0.6, sigma_iod=0.14),)),
+        ActionUnit(14, "dimpler", (Region("mouth_corner", "all", 0.9, 0.15, sigma_iod=0.12),)),
+        ActionUnit(
+            15,
+            "lip corner depressor",
+            (Region("mouth_corner", "all", -0.2, -1.0, sigma_iod=0.14), Region("lower_lip", "outer", 0, -1, 0.4, 0.1)),
+        ),
+        ActionUnit(
+            17,
+            "chin raiser",
+            (Region("chin", "all", 0.0, 1.0, sigma_iod=0.18), Region("lower_lip", "all", 0.0, 1.0, 0.6, 0.12)),
+        ),
+        ActionUnit(20, "lip stretcher", (Region("mouth_corner", "all", -1.0, -0.15, sigma_iod=0.14),)),
+        ActionUnit(
+            23,
+            "lip tightener",
+            (
+                Region("mouth_corner", "all", 1.0, 0.0, weight=0.6, sigma_iod=0.08),
+                Region("upper_lip", "all", 0.0, -1.0, weight=0.5, sigma_iod=0.08),
+                Region("lower_lip", "all", 0.0, 1.0, weight=0.5, sigma_iod=0.08),
+            ),
+        ),
+        ActionUnit(
+            24,
+            "lip pressor",
+            (Region("upper_lip", "all", 0.0, -1.0, 0.8, 0.1), Region("lower_lip", "all", 0.0, 1.0, 0.8, 0.1)),
+        ),
+        ActionUnit(
+            25,
+            "lips part",
+            (Region("lower_lip", "all", 0.0, -1.0, sigma_iod=0.1), Region("upper_lip", "all", 0.0, 1.0, 0.3, 0.1)),
+        ),
+        ActionUnit(
+            26,
+            "jaw drop",
+            (Region("chin", "all", 0.0, -1.0, sigma_iod=0.25), Region("lower_lip", "all", 0.0, -1.0, 0.8, 0.14)),
+        ),
+        ActionUnit(38, "nostril dilator", (Region("nose_wing", "all", -1.0, 0.0, sigma_iod=0.08),)),
+        ActionUnit(40, "sniff", (Region("nose_wing", "all", 0.3, 0.7, sigma_iod=0.08),)),
     )
 }
-
-
-@dataclass(frozen=True)
-class Expression:
-    """A class of the demo database: the action units it applies and the labels they imply."""
-
-    name: str
-    action_units: tuple[int, ...]
-    emotion: str  # CASME II `Estimated Emotion`
-    objective_class: str  # Davison et al. objective class of the AU combination
-    optional_units: tuple[int, ...] = field(default=())  # each added with probability 1/2
-
-
-EXPRESSIONS: dict[str, Expression] = {
-    expression.name: expression
-    for expression in (
-        Expression("positive", (6, 12), "happiness", "I"),
-        Expression("negative", (4, 7), "disgust", "III"),
-        Expression("surprise", (1, 2), "surprise", "II", optional_units=(5,)),
-    )
-}
-
-
-def au_string(units: tuple[int, ...]) -> str:
-    """CASME II `Action Units` text: numbers in ascending order joined by '+' (e.g. '6+12')."""
-    return "+".join(str(u) for u in sorted(units))
-
-
-def choose_units(expression: Expression, rng: np.random.Generator) -> tuple[int, ...]:
-    """The action units of one clip: the expression's own plus each optional one at p = 1/2."""
-    extra = tuple(u for u in expression.optional_units if rng.random() < 0.5)
-    return tuple(sorted(expression.action_units + extra))
 
 
 @dataclass(frozen=True)
@@ -169,23 +196,26 @@ class RegionPlacement:
         return self.points.mean(axis=0)
 
 
-def place_regions(landmarks: np.ndarray, units: tuple[int, ...]) -> list[RegionPlacement]:
-    """Every region of the given action units located on one face, both sides."""
+def place_regions(landmarks: np.ndarray, units: tuple[AppliedUnit, ...]) -> list[RegionPlacement]:
+    """Every region of the applied AUs located on one face, on the sides each AU moves."""
     axes = FaceAxes.from_landmarks(landmarks)
     placements = []
-    for number in units:
-        for region in ACTION_UNITS[number].regions:
+    for unit in units:
+        weights = unit.side_weights()
+        for region in ACTION_UNITS[unit.number].regions:
             for side in SIDES:
+                if weights[side] == 0.0:
+                    continue
                 group = np.asarray(landmarks[list(GROUPS[region.group][side])], np.float64)
                 chosen = group[SELECTORS[region.select](group, axes)]
                 placements.append(
                     RegionPlacement(
-                        unit=number,
+                        unit=unit.number,
                         group=region.group,
                         side=side,
                         points=chosen,
                         direction=axes.direction(region.medial, region.up, side),
-                        weight=region.weight,
+                        weight=region.weight * weights[side] * unit.strength,
                         sigma=region.sigma_iod * axes.iod,
                     )
                 )
@@ -214,7 +244,7 @@ class ExpressionField:
 
 
 def expression_field(
-    landmarks: np.ndarray, units: tuple[int, ...], shape: tuple[int, int], peak_px: float
+    landmarks: np.ndarray, units: tuple[AppliedUnit, ...], shape: tuple[int, int], peak_px: float
 ) -> ExpressionField:
     """The apex displacement of a set of action units, scaled so that its peak is `peak_px`."""
     placements = place_regions(landmarks, units)

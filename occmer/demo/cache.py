@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from occmer import __version__
-from occmer.demo.build import DemoParams, build_into_temp, is_demo_database
+from occmer.demo.build import GENERATOR_VERSION, DemoParams, build_into_temp, is_demo_database, make_params
 from occmer.errors import ConfigError, DataError
 from occmer.seeding import stable_hash
 
@@ -32,41 +33,38 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "occmer"
 
 
-def cached_demo_params(**params: int) -> DemoParams:
-    """The parameters of the cached demo: the defaults, then $OCCMER_DEMO_PARAMS, then `params`.
+def cached_demo_params(defaults: Mapping[str, Any] | None = None, **params: Any) -> DemoParams:
+    """The parameters of the cached demo: DemoParams' defaults, then `defaults` (the bench's own),
+    then $OCCMER_DEMO_PARAMS, then `params`.
 
     OCCMER_DEMO_PARAMS="subjects=3,clips_per_subject=3,frames=12,size=160" makes every
     `--db demo` (synthesize, bench, preview) use a smaller database; the docs tests run the
-    documented commands unchanged this way.
+    documented commands unchanged this way. Values are numbers, or names for the text
+    parameters (preset=samm, balance=casme2, classes=objective).
     """
-    known = {name: f.type for name, f in DemoParams.__dataclass_fields__.items()}
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown demo database parameter(s) {unknown}; use only {sorted(known)}")
-    merged: dict = {}
+    types = {name: str(f.type) for name, f in DemoParams.__dataclass_fields__.items()}
+    merged: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in os.environ.get(PARAMS_ENV, "").split(","))):
         name, _, value = item.partition("=")
-        name = name.strip()
-        if name not in known or known[name] not in ("int", "float", int, float):
-            raise ConfigError(
-                f"${PARAMS_ENV}: unknown or non-numeric parameter {name!r} in {item!r}; use NAME=NUMBER with NAME in "
-                + ", ".join(n for n, t in known.items() if t in ("int", "float", int, float))
-            )
+        name, value = name.strip(), value.strip()
+        if name not in types:
+            raise ConfigError(f"${PARAMS_ENV}: unknown parameter {name!r} in {item!r}; use NAME=VALUE with NAME in "
+                              + ", ".join(types))
         try:
-            merged[name] = (int if known[name] in ("int", int) else float)(value)
+            merged[name] = {"int": int, "float": float}.get(types[name], str)(value)
         except ValueError:
             raise ConfigError(f"${PARAMS_ENV}: {item!r} is not NAME=NUMBER") from None
-    return DemoParams(**{**merged, **params}).validate()
+    return make_params(**{**dict(defaults or {}), **merged, **params})
 
 
 def cache_key(params: DemoParams) -> str:
     """Folder name of one parameter set under the cache: readable prefix + a stable hash."""
-    text = json.dumps({"version": __version__, **asdict(params)}, sort_keys=True)
+    text = json.dumps({"version": __version__, "generator": GENERATOR_VERSION, **asdict(params)}, sort_keys=True)
     return f"demo-{__version__}-s{params.seed}-{stable_hash(text):016x}"
 
 
 def ensure_demo_database(
-    cache_dir: Path | None = None, progress: Callable[[str], None] | None = None, **params: int
+    cache_dir: Path | None = None, progress: Callable[[str], None] | None = None, **params: Any
 ) -> Path:
     """The cached demo database for these parameters (see `build_demo_database`), built on first use."""
     settings = cached_demo_params(**params)

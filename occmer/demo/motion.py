@@ -1,8 +1,9 @@
-"""Time in a demo clip: onset-apex-offset timing, intensity profile, head drift, rendering.
+"""Time in a demo clip: onset-apex-offset timing, intensity profile, rendering.
 
-A frame is the neutral face warped by `intensity[t] * apex field + drift[t]`, then given
-sensor noise. The warp is solved as a forward displacement (the content at p goes to
-p + d(p)), so that the field recorded in demo.json is the motion a flow method should see.
+A frame is the neutral face warped by the sum of its non-rigid displacements (expression x
+intensity[t], blink, yaw), then moved by the head's rigid pose, lit by a gain, given sensor
+noise. The warp is solved as a forward displacement (the content at p goes to
+A(p + d(p))), so that the fields recorded in demo.json are the motion a flow method should see.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from occmer.demo.presets import Durations
+
 MIN_FRAMES = 12  # room for neutral frames, a rise, an apex, a fall and neutral frames again
+MAX_FRAMES = 2000  # 10 s at 200 fps: far beyond any micro-expression clip
 INVERSION_STEPS = 5  # fixed-point iterations of the backward map (contraction: field gradient < 1)
 
 
@@ -44,6 +48,15 @@ def draw_timeline(count: int, rng: np.random.Generator) -> Timeline:
     return Timeline(first=first, count=count, onset=first + onset, apex=first + apex, offset=first + offset)
 
 
+def timeline_from(durations: Durations, rng: np.random.Generator) -> Timeline:
+    """The frame numbers of a clip whose phase lengths come from a recording preset."""
+    first = int(rng.integers(1, 61))
+    onset = first + durations.lead
+    apex = onset + durations.rise
+    offset = apex + durations.fall
+    return Timeline(first=first, count=durations.count, onset=onset, apex=apex, offset=offset)
+
+
 def smoothstep(x: np.ndarray) -> np.ndarray:
     """0 -> 1 with zero slope at both ends (no jerk at onset, apex or offset)."""
     x = np.clip(x, 0.0, 1.0)
@@ -58,38 +71,53 @@ def intensity_profile(timeline: Timeline) -> np.ndarray:
     return np.where(t <= timeline.apex, rise, fall)
 
 
-def head_drift(count: int, rng: np.random.Generator, max_px: float) -> np.ndarray:
-    """(T, 2) slow sub-pixel translation of the whole frame: two low-frequency sines per axis."""
-    t = np.linspace(0.0, 1.0, count)
-    drift = np.zeros((count, 2))
-    for axis in range(2):
-        for _ in range(2):
-            cycles = rng.uniform(0.2, 1.0)
-            drift[:, axis] += rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * (cycles * t + rng.uniform()))
-    norm = float(np.hypot(drift[:, 0], drift[:, 1]).max())
-    return drift * (rng.uniform(0.4, 1.0) * max_px / max(norm, 1e-12))
+def pixel_grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(grid_x, grid_y) float32 pixel coordinates of a frame (made once per clip)."""
+    grid_y, grid_x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    return grid_x, grid_y
 
 
-def backward_map(field: np.ndarray, scale: float, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(map_x, map_y) for cv2.remap so that content at p lands at p + scale * field(p) + shift."""
-    h, w = field.shape[:2]
-    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
-    target_x, target_y = grid_x - np.float32(shift[0]), grid_y - np.float32(shift[1])
-    source_x, source_y = target_x.copy(), target_y.copy()
-    if scale == 0.0:
+def backward_map(
+    field: np.ndarray,
+    affine: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray] | None = None,
+    steps: int = INVERSION_STEPS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(map_x, map_y) for cv2.remap so that content at p lands at affine(p + field(p))."""
+    grid_x, grid_y = grid if grid is not None else pixel_grid(field.shape[:2])
+    inverse = cv2.invertAffineTransform(affine).astype(np.float32)
+    target_x = inverse[0, 0] * grid_x + inverse[0, 1] * grid_y + inverse[0, 2]
+    target_y = inverse[1, 0] * grid_x + inverse[1, 1] * grid_y + inverse[1, 2]
+    source_x, source_y = target_x, target_y
+    if not np.any(field):
         return source_x, source_y
-    scaled = (field * np.float32(scale)).astype(np.float32)
-    for _ in range(INVERSION_STEPS):
-        at_source = cv2.remap(scaled, source_x, source_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    field = np.ascontiguousarray(field, np.float32)
+    for _ in range(steps):
+        at_source = cv2.remap(field, source_x, source_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         source_x = target_x - at_source[..., 0]
         source_y = target_y - at_source[..., 1]
     return source_x, source_y
 
 
 def render_frame(
-    face: np.ndarray, field: np.ndarray, intensity: float, shift: np.ndarray, noise: np.ndarray
+    face: np.ndarray,
+    field: np.ndarray,
+    affine: np.ndarray,
+    gain: float,
+    noise: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray] | None = None,
+    steps: int = INVERSION_STEPS,
 ) -> np.ndarray:
-    """One RGB uint8 frame: the neutral face moved by the expression and the drift, plus noise (H, W)."""
-    map_x, map_y = backward_map(field, intensity, shift)
-    warped = cv2.remap(face.astype(np.float32), map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    return np.clip(warped + noise[:, :, None] + 0.5, 0, 255).astype(np.uint8)
+    """One uint8 frame (H, W, 3) or (H, W): the neutral face moved by `field` then `affine`, lit, noisy.
+
+    `face` is float32 (H, W[, 3]); `steps` fixed-point steps invert the field (3 suffice for
+    sub-pixel fields, whose gradient is far below 1).
+    """
+    map_x, map_y = backward_map(field, affine, grid, steps)
+    warped = cv2.remap(face, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if warped.ndim == 3:
+        noise = noise[:, :, None]
+    warped *= np.float32(gain)
+    warped += noise
+    warped += np.float32(0.5)
+    return np.clip(warped, 0, 255).astype(np.uint8)
