@@ -30,7 +30,7 @@ from occmer.frames import is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occlusion_ratio
 from occmer.seeding import sample_rng
-from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
+from occmer.store.writer import ClipRecord, RunDirectory, SplitMaker, assemble, to_json
 
 ON_ERROR = ("stop", "skip")
 
@@ -286,8 +286,13 @@ def synthesize(
     command: str = "",
     invalid: Sequence[dict[str, str]] = (),
     progress: bool = True,
+    splits: SplitMaker | None = None,
 ) -> SynthesisSummary:
-    """Write an occmer file for `clips` (already scanned and checked) to `out`."""
+    """Write an occmer file for `clips` (already scanned and checked) to `out`.
+
+    `splits` computes the /splits of the file from its /samples columns at assembly
+    (occmer.bench.splits.compute_splits; the CLI passes it).
+    """
     from tqdm import tqdm
 
     if on_error not in ON_ERROR:
@@ -345,7 +350,7 @@ def synthesize(
     from datetime import datetime, timezone
 
     attrs["created_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    assemble(out, order, attrs)
+    assemble(out, order, attrs, splits=splits)
     return SynthesisSummary(
         out=out, clips=len(order), frames=n_frames, seconds=time.perf_counter() - start,
         skipped=skipped, resumed=len(clips) - len(todo),
@@ -396,9 +401,12 @@ def ensure_demo_condition(
     settings = SynthesisSettings(database="demo", mask=mask, seed=seed)
     # Built under another name and renamed once the features are in: a cached file is always whole.
     building = out.with_name(out.stem + ".building.h5")
+    from occmer.bench.splits import compute_splits  # as `occmer synthesize` writes them (the CLI's hook)
+
     synthesize(
         settings, clips, building, workers=workers, resume=building.with_name(building.name + ".parts").exists(),
         overwrite=True, command=f"occmer synthesize --db demo --mask {mask} --seed {seed}", progress=progress,
+        splits=compute_splits,
     )
     if features:
         add_features(building, [parse_feature_spec(f) for f in features], workers=workers, progress=progress)

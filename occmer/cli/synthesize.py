@@ -74,6 +74,7 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
       occmer synthesize --db samm --root /data/SAMM --mask glasses --workers 2
       occmer synthesize --db casme2+samm --root casme2=/data/CASME2 --root samm=/data/SAMM --mask surgical
     """
+    from occmer.bench.splits import compute_splits
     from occmer.pipeline import SynthesisSettings, synthesize
 
     if landmarks.startswith("file:"):
@@ -91,7 +92,7 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     command = "occmer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     summary = synthesize(
         settings, clips, out, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,
-        command=command, invalid=invalid, progress=not no_progress,
+        command=command, invalid=invalid, progress=not no_progress, splits=compute_splits,
     )
     if specs:
         from occmer.features import add_features
