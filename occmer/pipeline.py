@@ -11,8 +11,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,17 @@ import numpy as np
 from occmer import __version__
 from occmer.databases import Clip, select_frames
 from occmer.databases.base import FRAME_MODES
-from occmer.errors import ConfigError, FaceNotFoundError, OccmerError
+from occmer.errors import ConfigError, FaceNotFoundError, OccmerError, ResumeError
 from occmer.faces.align import alignment_transform, transform_points, warp_frame
 from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
 from occmer.faces.motion import track_head_motion
 from occmer.frames import is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occlusion_ratio
-from occmer.seeding import sample_rng
+from occmer.outputs import output_lock
+from occmer.seeding import MAX_SEED, sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, SplitMaker, assemble, to_json
+from occmer.workers import WorkerPool, check_workers
 
 ON_ERROR = ("stop", "skip")
 
@@ -66,6 +67,8 @@ class SynthesisSettings:
             raise ConfigError(f"--size must be at least 32 pixels, got {self.size}")
         if not 0 <= self.compression <= 9:
             raise ConfigError(f"--compression must be 0..9, got {self.compression}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
 
 
 @dataclass
@@ -230,6 +233,13 @@ def _init_worker(settings: SynthesisSettings, out: Path, on_error: str) -> None:
     _WORKER = (ClipProcessor(settings), RunDirectory(out), on_error)
 
 
+def _close_worker() -> None:
+    global _WORKER
+    if _WORKER is not None:
+        _WORKER[0].close()
+    _WORKER = None
+
+
 def _init_worker_process(settings: SynthesisSettings, out: Path, on_error: str) -> None:
     """Worker start-up: native library logs (mediapipe, TFLite) go to OUT.parts/logs, not the terminal."""
     run = RunDirectory(out)
@@ -253,25 +263,11 @@ def _run_one(clip: Clip) -> ClipResult:
     return ClipResult(clip.sample_id, len(processed.frame_numbers))
 
 
-def _run_serial(clips: Sequence[Clip], advance: Callable[[ClipResult], None]) -> None:
-    for clip in clips:
-        advance(_run_one(clip))
-
-
-def _run_parallel(clips: Sequence[Clip], workers: int, init_args: tuple, advance: Callable[[ClipResult], None]) -> None:
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker_process,
-                             initargs=init_args) as pool:
-        futures = [pool.submit(_run_one, clip) for clip in clips]
-        try:
-            for future in as_completed(futures):
-                advance(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+def clip_pool(settings: SynthesisSettings, out: Path, on_error: str, workers: int, n_clips: int) -> WorkerPool:
+    """The worker pool of one run: never more processes than clips; one worker runs here."""
+    workers = max(1, min(workers, n_clips))
+    init = _init_worker_process if workers > 1 else _init_worker
+    return WorkerPool(workers, init, (settings, out, on_error), finalizer=_close_worker)
 
 
 def synthesize(
@@ -286,15 +282,21 @@ def synthesize(
     command: str = "",
     invalid: Sequence[dict[str, str]] = (),
     progress: bool = True,
+    roots: Mapping[str, Path] | None = None,
     splits: SplitMaker | None = None,
 ) -> SynthesisSummary:
     """Write an occmer file for `clips` (already scanned and checked) to `out`.
 
+    roots (database name -> folder) are recorded in run.json with a digest of the files
+    directly in each root (the sheets) and of the clip list; --resume refuses another source.
     `splits` computes the /splits of the file from its /samples columns at assembly
     (occmer.bench.splits.compute_splits; the CLI passes it).
     """
     from tqdm import tqdm
 
+    check_workers(workers)
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other: pass one of them")
     if on_error not in ON_ERROR:
         raise ConfigError(f"--on-error must be one of {', '.join(ON_ERROR)}")
     if not clips:
@@ -307,7 +309,10 @@ def synthesize(
     out.parent.mkdir(parents=True, exist_ok=True)
     ClipProcessor(settings)  # validate the occluder options before any work
     run = RunDirectory(out)
-    finished = run.start(_settings_dict(settings), resume=resume, overwrite=overwrite)
+    source = source_identity(clips, roots)
+    finished = run.start(_settings_dict(settings), resume=resume, overwrite=overwrite, source=source)
+    if resume:
+        check_same_source(run, source)
     todo = [c for c in clips if c.sample_id not in finished]
     skipped: list[dict[str, str]] = []
     n_frames = 0
@@ -323,13 +328,10 @@ def synthesize(
         bar.update(1)
         bar.set_postfix(frames=n_frames)
 
-    init_args = (settings, out, on_error)
     try:
-        if workers <= 1 or len(todo) <= 1:
-            _init_worker(*init_args)
-            _run_serial(todo, advance)
-        else:
-            _run_parallel(todo, workers, init_args, advance)
+        with clip_pool(settings, out, on_error, workers, len(todo)) as pool:
+            for result in pool.map_unordered(_run_one, todo):
+                advance(result)
     except OccmerError as exc:
         raise type(exc)(f"{exc}\n(finished clips are kept in {run.path}: fix the cause and rerun with --resume)") from exc
     finally:
@@ -361,6 +363,114 @@ def _settings_dict(settings: SynthesisSettings) -> dict[str, Any]:
     return asdict(settings)
 
 
+# --- what a run read (resume identity) -----------------------------------------------------
+
+HASHED_FILE_LIMIT = 64 * 2**20  # bigger files directly in a root (archives, videos) are known by size only
+
+
+def _file_digest(path: Path) -> str:
+    size = path.stat().st_size
+    if size > HASHED_FILE_LIMIT:
+        return f"size:{size}"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def root_files_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file directly in a database root: the sheets, manifests and fix tables."""
+    root = Path(root)
+    if not root.is_dir():
+        return {}
+    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+    return {p.name: _file_digest(p) for p in files}
+
+
+def _clip_digest(clip: Clip) -> str:
+    frames = []
+    for number, path in clip.frames:
+        try:
+            size = Path(path).stat().st_size
+        except OSError:
+            size = -1
+        frames.append([number, Path(path).name, size])
+    fields = [
+        clip.sample_id, clip.subject, clip.filename, str(clip.folder), clip.onset, clip.apex, clip.offset,
+        clip.apex_source, clip.emotion, clip.action_units, clip.objective_class, clip.composite, list(clip.fixes),
+        frames,
+    ]
+    return hashlib.sha256(to_json(fields).encode()).hexdigest()
+
+
+def source_identity(clips: Sequence[Clip], roots: Mapping[str, Path] | None = None) -> dict[str, Any]:
+    """What a run reads, as recorded in run.json: each root (resolved), a digest of the files
+    directly in it (the sheets), a digest of the clip list, and per clip its frame count and a
+    digest of its annotation and frame files (names and sizes)."""
+    resolved = {str(name): str(Path(root).expanduser().resolve()) for name, root in (roots or {}).items()}
+    per_clip = {c.sample_id: {"frames": len(c.frames), "digest": _clip_digest(c)} for c in clips}
+    return {
+        "roots": resolved,
+        "sheets": {name: root_files_digest(Path(root)) for name, root in resolved.items()},
+        "clip_list": hashlib.sha256(to_json(sorted(per_clip)).encode()).hexdigest(),
+        "clips": per_clip,
+    }
+
+
+def _first(items: Sequence[str], n: int = 3) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def source_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What differs between two source identities, one phrase per difference."""
+    changes = []
+    old_roots, new_roots = old.get("roots", {}), new.get("roots", {})
+    for name in sorted(set(old_roots) | set(new_roots)):
+        if old_roots.get(name) != new_roots.get(name):
+            changes.append(f"root of {name}: was {old_roots.get(name)}, now {new_roots.get(name)}")
+    old_sheets, new_sheets = old.get("sheets", {}), new.get("sheets", {})
+    for name in sorted(set(old_sheets) & set(new_sheets)):
+        a, b = old_sheets[name], new_sheets[name]
+        edited = sorted(f for f in set(a) | set(b) if a.get(f) != b.get(f))
+        if edited:
+            changes.append(f"files in the {name} root changed: {_first(edited)}")
+    old_clips, new_clips = old.get("clips", {}), new.get("clips", {})
+    removed = sorted(set(old_clips) - set(new_clips))
+    added = sorted(set(new_clips) - set(old_clips))
+    if removed:
+        changes.append(f"{len(removed)} clips no longer read ({_first(removed)})")
+    if added:
+        changes.append(f"{len(added)} clips not in the interrupted run ({_first(added)})")
+    edited = sorted(sid for sid in set(old_clips) & set(new_clips) if old_clips[sid] != new_clips[sid])
+    if edited:
+        counts = [
+            f"{sid} ({old_clips[sid].get('frames')} -> {new_clips[sid].get('frames')} frames)"
+            if old_clips[sid].get("frames") != new_clips[sid].get("frames") else sid
+            for sid in edited
+        ]
+        changes.append(f"{len(edited)} clips changed (annotation or frame files): {_first(counts)}")
+    if not changes and old.get("clip_list") != new.get("clip_list"):
+        changes.append("the clip list differs")
+    return changes
+
+
+def check_same_source(run: RunDirectory, source: Mapping[str, Any]) -> None:
+    """ResumeError unless the interrupted run in `run` read exactly `source`."""
+    saved = run.saved_source()
+    if saved is None:
+        raise ResumeError(
+            f"cannot resume {run.path}: its run.json does not record what it read (an older occmer started it), "
+            "so mixing two datasets cannot be ruled out; pass --overwrite to start over"
+        )
+    changes = source_changes(saved, source)
+    if changes:
+        raise ResumeError(
+            f"cannot resume {run.path}: it read other data ({'; '.join(changes)}); resume with the original "
+            "--db/--root and database files, or pass --overwrite to start over"
+        )
+
+
 # --- demo conditions for the bench ---------------------------------------------------------
 # `occmer bench` with no --data trains on the demo database synthesized under each default
 # occluder; each condition is built once per (occluder, seed, sizes, occmer version).
@@ -387,15 +497,25 @@ def ensure_demo_condition(
     demo_params: dict | None = None,
 ) -> Path:
     """The cached occmer file of the demo database under `mask` (built on first use)."""
-    from occmer.databases.resolve import resolve_databases, scan_all
-    from occmer.demo import default_cache_dir, ensure_demo_database
-    from occmer.features import add_features, parse_feature_spec
+    from occmer.demo import default_cache_dir
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     params = dict(demo_params or {})
     out = condition_path(mask, features, seed, cache, params)
     if out.exists():
         return out
+    with output_lock(out, f"demo condition {mask}", wait=True):  # two benches building one condition
+        if out.exists():
+            return out  # built by the run we waited for
+        return _build_demo_condition(mask, features, seed, cache, params, out, workers, progress)
+
+
+def _build_demo_condition(mask: str, features: Sequence[str], seed: int, cache: Path, params: dict, out: Path,
+                          workers: int, progress: bool) -> Path:
+    from occmer.databases.resolve import resolve_databases, scan_all
+    from occmer.demo import ensure_demo_database
+    from occmer.features import add_features, parse_feature_spec
+
     root = ensure_demo_database(cache_dir=cache, **params)
     clips = scan_all(resolve_databases("demo", (str(root),))).clips
     settings = SynthesisSettings(database="demo", mask=mask, seed=seed)
@@ -403,11 +523,13 @@ def ensure_demo_condition(
     building = out.with_name(out.stem + ".building.h5")
     from occmer.bench.splits import compute_splits  # as `occmer synthesize` writes them (the CLI's hook)
 
-    synthesize(
-        settings, clips, building, workers=workers, resume=building.with_name(building.name + ".parts").exists(),
-        overwrite=True, command=f"occmer synthesize --db demo --mask {mask} --seed {seed}", progress=progress,
-        splits=compute_splits,
-    )
+    run = {"workers": workers, "roots": {"demo": root}, "progress": progress, "splits": compute_splits,
+           "command": f"occmer synthesize --db demo --mask {mask} --seed {seed}"}
+    try:
+        resume = building.with_name(building.name + ".parts").exists()
+        synthesize(settings, clips, building, resume=resume, overwrite=not resume, **run)
+    except ResumeError:  # an interrupted build of other data (or an older occmer): this is a cache, rebuild
+        synthesize(settings, clips, building, overwrite=True, **run)
     if features:
         add_features(building, [parse_feature_spec(f) for f in features], workers=workers, progress=progress)
     os.replace(building, out)

@@ -6,6 +6,8 @@ import hashlib
 
 import numpy as np
 
+MAX_SEED = 2**32 - 1  # the largest --seed: numpy seeds and the files' `seed` attribute are 32-bit unsigned
+
 
 def stable_hash(text: str) -> int:
     """A 63-bit integer from text that is the same on every machine and Python run."""

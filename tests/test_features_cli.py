@@ -44,7 +44,7 @@ def test_compute_list_and_rerun(small):
         (["--size", "28,x"], "--size expects integers"),
         (["--flow-param", "nscales"], "--flow-param expects KEY=VALUE"),
         (["--flow", "dis", "--flow-param", "nscales=3"], "--flow-param nscales: not a setting of dis"),
-        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "0"], "--workers must be an integer from 1 to"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(small, args, message):

@@ -7,7 +7,11 @@ region_bias, margin) goes to the model's loss.
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +80,68 @@ def check_hparams(models: Sequence[str], hparams: Mapping[str, Any]) -> None:
         if not any(name in model_hparams(m) for m in owners):
             choices = {m: sorted(model_hparams(m)) for m in owners}
             raise ConfigError(f"--hparam {key}: no model accepts {name!r}; accepted: {choices}")
+        for owner in owners:
+            if name in model_hparams(owner):
+                check_hparam_value(owner, name, hparams[key], flag=f"--hparam {key}")
+    for key, value in hparams.items():
+        if key.startswith(LOSS_PREFIX):
+            _check_number(f"--hparam {key}", value, float, 0.0, 1.0 if key.endswith("label_smoothing") else None)
+
+
+UNIT_INTERVAL = ("dropout", "prior_mix")  # hyper-parameters that are fractions
+
+
+def _type_name(annotation: Any) -> str:
+    return " or ".join(getattr(a, "__name__", str(a)) for a in (typing.get_args(annotation) or (annotation,)))
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    """Whether a JSON-parsed `value` fits a constructor annotation (int, float, bool, str, X | None)."""
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (
+        annotation,)
+    for option in options:
+        if option is type(None) and value is None:
+            return True
+        if option is bool and isinstance(value, bool):
+            return True
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if option is str and isinstance(value, str):
+            return True
+        if option is inspect.Parameter.empty or option is Any:
+            return True
+    return False
+
+
+def check_hparam_value(model: str, name: str, value: Any, flag: str = "--hparam") -> None:
+    """ConfigError unless `value` has the type the model's constructor declares for `name`
+    (and, for numbers, a sane range: finite, fractions in [0, 1], sizes at least 1)."""
+    cls = MODELS[model]
+    parameter = inspect.signature(cls.__init__, eval_str=True).parameters[name]
+    annotation = parameter.annotation
+    if annotation is inspect.Parameter.empty and parameter.default is not None:
+        annotation = type(parameter.default)
+    if not _accepts(annotation, value):
+        raise ConfigError(
+            f"{flag}: {model}.{name} expects {_type_name(annotation)} (default {parameter.default!r}), got {value!r}"
+        )
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if name in UNIT_INTERVAL:
+            _check_number(flag, value, float, 0.0, 1.0)
+        elif isinstance(value, int) and isinstance(parameter.default, int) and parameter.default >= 1:
+            _check_number(flag, value, int, 1, None)
+        else:
+            _check_number(flag, value, float, None, None)
+
+
+def _check_number(flag: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{flag} expects a finite number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+        raise ConfigError(f"{flag} must be in {bounds}, got {value!r}")
 
 
 def factory_and_loss(model: str, hparams: Mapping[str, Any]):

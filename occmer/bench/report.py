@@ -93,8 +93,12 @@ def load_run(dirs: Sequence[Path]) -> Run:
         path = Path(directory) / CONFIG_FILE
         if not path.exists():
             raise BenchError(f"{directory}: no {CONFIG_FILE}; pass the --out folder of an `occmer bench` run")
-        configs.append(json.loads(path.read_text(encoding="utf-8")))
-    config = merge_configs(configs, [str(d) for d in dirs])
+        configs.append(_read_config(path))
+    try:
+        config = merge_configs(configs, [str(d) for d in dirs])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BenchError(f"{dirs[0]}/{CONFIG_FILE} (or a shard's) lacks {exc} or has the wrong shape; "
+                         "it was not written by `occmer bench`: rerun the bench") from exc
     records, seen = [], {}
     for directory in dirs:
         for fold_file in sorted((Path(directory) / FOLDS_DIR).rglob("*.json")):
@@ -102,7 +106,7 @@ def load_run(dirs: Sequence[Path]) -> Run:
                 record = json.loads(fold_file.read_text(encoding="utf-8"))
             except ValueError:
                 continue  # a torn file from a killed run: the fold counts as not done
-            key = (record["model"], record["condition"], int(record["seed"]), record["fold"])
+            key = _fold_key(record, fold_file)
             if key in seen:
                 if seen[key]["pred"] != record["pred"]:
                     raise BenchError(f"fold {key} has different predictions in two directories ({fold_file}); "
@@ -111,6 +115,37 @@ def load_run(dirs: Sequence[Path]) -> Run:
             seen[key] = record
             records.append(record)
     return Run(config=config, records=records, dirs=[str(d) for d in dirs])
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """config.json of a run directory, or a BenchError naming it."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BenchError(f"{path} cannot be read as JSON ({exc}); restore it or rerun `occmer bench`") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("conditions", {}), dict):
+        raise BenchError(f"{path} is not a bench config (a JSON object with settings and conditions)")
+    return config
+
+
+FOLD_KEYS = {"model": str, "condition": str, "train_condition": str, "test_condition": str, "seed": int,
+             "fold": str, "classes": list, "sample_id": list, "database": list, "subject": list, "pred": list,
+             "true": list, "probabilities": list}
+
+
+def _fold_key(record: Any, fold_file: Path) -> tuple[str, str, int, str]:
+    """(model, condition, seed, fold) of a fold record, or a BenchError naming the file."""
+    if not isinstance(record, dict):
+        raise BenchError(f"{fold_file} is not a fold record (a JSON object); delete it to rerun that fold")
+    for key, kind in FOLD_KEYS.items():
+        if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+            raise BenchError(f"{fold_file}: field {key!r} is missing or not a {kind.__name__}; "
+                             "delete the file to rerun that fold")
+    n = len(record["sample_id"])
+    if any(len(record[k]) != n for k in ("database", "subject", "pred", "true", "probabilities")):
+        raise BenchError(f"{fold_file}: the per-sample lists (sample_id, pred, true, ...) differ in length; "
+                         "delete the file to rerun that fold")
+    return record["model"], record["condition"], record["seed"], record["fold"]
 
 
 def predictions_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:

@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from occmer.bench.protocols import PROTOCOLS
+from occmer.cli.common import MAX_SEED, data_option, guarded_output, optimiser_options, seed_option
 from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
+from occmer.outputs import check_output
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 
@@ -19,10 +21,7 @@ def _protocol_help() -> str:
 
 @click.command("bench")
 @click.argument("models", nargs=-1, required=True)
-@click.option("--data", "data", multiple=True, metavar="[NAME=]FILE",
-              help="An occmer file (repeatable). Files of one condition (e.g. CASME II and SAMM, both clean) "
-                   "share a NAME; without NAME the file's occluder names it ('clean' for none). "
-                   "Without --data: the demo database under --demo-masks, built and cached on first use.")
+@data_option()
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
 @click.option("--demo-subjects", type=click.IntRange(min=2), default=None,
@@ -44,15 +43,14 @@ def _protocol_help() -> str:
               help="Fixed epoch budget per fold (no selection on the test subject).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Training batch size (a last batch of one sample joins the previous batch).")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="AdamW learning rate.")
-@click.option("--weight-decay", type=float, default=1e-4, show_default=True, help="AdamW weight decay.")
+@optimiser_options()
 @click.option("--val-subjects", type=click.IntRange(min=0), default=0, show_default=True,
               help="Carve K subjects from each fold's training subjects and keep the epoch with the best "
                    "validation UF1 (0: use the last epoch).")
 @click.option("--hparam", "hparams", multiple=True, metavar="KEY=VALUE",
               help="Model hyper-parameter (repeatable): KEY for every model that has it, MODEL.KEY for one, "
                    "loss.KEY for the loss (label_smoothing, region_bias, margin).")
-@click.option("--seed", type=int, default=0, show_default=True, help="First seed.")
+@seed_option("First seed.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Number of seeds (seed, seed+1, ...): tables give mean ± std over them.")
 @click.option("--device", default="auto", show_default=True,
@@ -108,6 +106,10 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     from occmer.bench.training import TrainConfig
 
     executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task)
+    shard_of_folds = Shard.parse(shard)  # checked before any demo data is built
+    check_output(out)  # a results folder under a file or on a read-only disk: refused before any work
+    if seed + n_seeds - 1 > MAX_SEED:
+        raise ConfigError(f"--seed {seed} with --seeds {n_seeds} goes past the largest seed, {MAX_SEED}")
     specs = [model_spec(m) for m in models]
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is listed twice in {' '.join(models)}")
@@ -128,9 +130,11 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
-        max_folds=max_folds, shard=Shard.parse(shard), executor=executor_options,
+        max_folds=max_folds, shard=shard_of_folds, executor=executor_options,
     )
-    run_bench(request, progress=not no_progress, echo=click.echo)
+    inputs = [path for paths in conditions.values() for path in paths]
+    with guarded_output(out, inputs):  # OUT.lock: one bench per results directory
+        run_bench(request, progress=not no_progress, echo=click.echo)
     click.echo(f"results in {out}")
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.common import guarded_output, seed_option
 from occmer.demo import EXPRESSIONS, DemoParams, build_demo_database, read_manifest
 from occmer.demo.build import check_target
 
@@ -14,18 +15,18 @@ _DEFAULTS = DemoParams()
 
 @click.command("demo-db")
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
-@click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True, help="Seed of every random choice.")
+@seed_option("Seed of every random choice.", default=_DEFAULTS.seed)
 @click.option(
-    "--subjects", type=int, default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
+    "--subjects", type=click.IntRange(1, 1000), default=_DEFAULTS.subjects, show_default=True, help="Number of subjects (distinct faces)."
 )
 @click.option(
     "--clips-per-subject",
-    type=int,
+    type=click.IntRange(1, 1000),
     default=_DEFAULTS.clips_per_subject,
     show_default=True,
     help="Clips per subject; classes are balanced within each subject.",
 )
-@click.option("--frames", type=int, default=_DEFAULTS.frames, show_default=True, help="Frames per clip (at least 12).")
+@click.option("--frames", type=click.IntRange(1, 2000), default=_DEFAULTS.frames, show_default=True, help="Frames per clip (at least 12).")
 @click.option(
     "--size", type=int, default=_DEFAULTS.size, show_default=True, help="Frame side in pixels (square frames)."
 )
@@ -47,7 +48,7 @@ def demo_db(
     params = DemoParams(seed, subjects, clips_per_subject, frames, size).validate()
     check_target(path.expanduser().absolute(), overwrite)
     total = params.subjects * params.clips_per_subject
-    with tqdm(total=total, unit="clip", desc="demo-db", leave=False) as bar:
+    with guarded_output(path), tqdm(total=total, unit="clip", desc="demo-db", leave=False) as bar:
         root = build_demo_database(
             path,
             seed=seed,

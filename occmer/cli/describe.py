@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from occmer.bench.protocols import PROTOCOLS
+from occmer.cli.common import database_input_options
 from occmer.errors import DataError
 from occmer.labels import LABEL_SCHEMES
 
@@ -40,18 +41,13 @@ def _list_databases() -> str:
               help="Label scheme of the class counts.")
 @click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
               help="How a missing apex is filled (flow reads the frames of those clips).")
-@click.option("--offset", type=click.Choice(["mirror", "half-second", "skip"]), default="mirror", show_default=True,
-              help="How an offset the sheet leaves unannotated (CAS(ME)^3 writes 0) is filled: mirror = apex + "
-                   "(apex - onset), half-second = onset + 0.5 s of frames, skip = report the row as a problem. "
-                   "Recorded per clip.")
-@click.option("--follow-symlinks", is_flag=True,
-              help="Accept clip folders and frames that are symlinks leading outside the root (refused by default).")
+@database_input_options()
 @click.option("--protocol", default=None, type=click.Choice([n for n, p in PROTOCOLS.items() if p.official]),
               help="Report membership of a MEGC protocol: the official list's clips present or missing by name, "
                    "and what the protocol leaves out per database and reason (sets --labels to the protocol's).")
 @click.option("--strict", is_flag=True, help="Exit with an error (code 2) when any problem is found.")
 @click.option("--list", "list_only", is_flag=True, help="List the supported databases and their layouts, then exit.")
-def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, offset: str, follow_symlinks: bool,
+def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, offset_policy: str, follow_symlinks: bool,
                      protocol: str | None, strict: bool, list_only: bool) -> None:
     """Pre-flight check: read a database without writing anything.
 
@@ -77,7 +73,7 @@ def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, of
     from occmer.demo import demo_fallback_roots
 
     databases = resolve_databases(db, roots, apex_policy=apex, fallback_roots=demo_fallback_roots(db, roots),
-                                  offset_policy=offset, follow_symlinks=follow_symlinks)
+                                  offset_policy=offset_policy, follow_symlinks=follow_symlinks)
     result = scan_all(databases)
     lines = []
     if protocol is not None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.common import guarded_output, no_progress_option, overwrite_option, workers_option
 from occmer.features import FLOW_METHODS, NORMALISERS, add_features, describe_features, specs_from_options
 
 _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_METHODS.items())
@@ -22,10 +23,9 @@ _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_MET
               help="none: flow in pixels of the S grid; maxabs: per-sample scaling to [-1, 1] (divisors stored).")
 @click.option("--flow-param", "flow_params", multiple=True, metavar="KEY=VALUE",
               help="Override a flow setting (repeatable), e.g. --flow-param nscales=3; see docs/features.md.")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes (parallel over clips; each uses one OpenCV thread).")
-@click.option("--overwrite", is_flag=True, help="Recompute and replace feature sets that already exist.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@workers_option("Worker processes (parallel over clips; each uses one OpenCV thread; at most twice the CPUs).")
+@overwrite_option("Recompute and replace feature sets that already exist.")
+@no_progress_option()
 @click.option("--list", "list_only", is_flag=True, help="Only list the feature sets already in FILE.")
 def features_command(
     file: Path, methods: str, sizes: str, diff: bool, normalise: str, flow_params: tuple[str, ...],
@@ -43,8 +43,9 @@ def features_command(
     if list_only:
         _print_sets(file)
         return
-    specs = specs_from_options(methods, sizes, diff, normalise, flow_params)
-    written = add_features(file, specs, workers=workers, overwrite=overwrite, progress=not no_progress)
+    specs = specs_from_options(methods, sizes, diff, normalise, flow_params)  # flow settings checked here
+    with guarded_output(file, option="FILE"):  # FILE.lock: one writer at a time
+        written = add_features(file, specs, workers=workers, overwrite=overwrite, progress=not no_progress)
     for spec in specs:
         state = "written" if spec.feature_name in written else "up to date (same settings; --overwrite recomputes)"
         click.echo(f"/features/{spec.feature_name}: {state}")

@@ -6,8 +6,8 @@ import click
 
 
 @click.command("models")
-@click.option("--classes", type=int, default=3, show_default=True, help="Number of classes for the parameter count.")
-@click.option("--channels", type=int, default=3, show_default=True, help="Input channels (u, v, strain).")
+@click.option("--classes", type=click.IntRange(2, 1000), default=3, show_default=True, help="Number of classes for the parameter count.")
+@click.option("--channels", type=click.IntRange(1, 64), default=3, show_default=True, help="Input channels (u, v, strain).")
 def models_command(classes: int, channels: int) -> None:
     """List the models `occmer bench` can train: default input size, whether the model
     reads facial regions or the occluder mask, parameter count and hyper-parameters.

@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from occmer.cli.common import mask_options
-from occmer.errors import ConfigError, DataError, OccmerError
+from occmer.cli.common import (
+    crop_size_option,
+    database_options,
+    guarded_output,
+    landmark_options,
+    landmark_settings,
+    load_clips,
+    mask_options,
+    occluder_options,
+    overwrite_option,
+    seed_option,
+    template_files,
+)
+from occmer.errors import ConfigError, DataError
+from occmer.outputs import check_output
 
 
-def _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex):
+def _rows_from_synthesis(loaded, db, mask, options, n, seed, size, landmarks, landmarks_dir, apex):
     """Synthesize the onset/apex/offset frames of n clips spread over the database."""
-    from occmer.cli.common import load_clips
     from occmer.pipeline import ClipProcessor, SynthesisSettings
     from occmer.preview import choose_evenly, row_from_processed
 
-    landmark_options = {"folder": str(Path(landmarks_dir).resolve())} if landmarks_dir else {}
+    landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
     settings = SynthesisSettings(
         database=db, mask=mask, mask_options=options, seed=seed, size=size, frames="keyframes",
-        landmarks=landmarks, landmark_options=landmark_options, apex=apex,
+        landmarks=landmarks, landmark_options=landmark_options_, apex=apex,
     )
-    clips, _ = load_clips(db, roots, apex, skip_invalid=True)
-    by_id = {clip.sample_id: clip for clip in clips}
+    by_id = {clip.sample_id: clip for clip in loaded.clips}
     processor = ClipProcessor(settings)
     rows = []
     try:
@@ -47,36 +59,29 @@ def _occluder_label(occluder) -> str:
 
 
 @click.command("preview")
-@click.option("--db", default=None, help="Database to synthesize a preview of (as for `occmer synthesize`).")
-@click.option("--root", "roots", multiple=True, help="Database folder (NAME=PATH with several databases).")
+@database_options("Database to synthesize a preview of (as for `occmer synthesize`).")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Preview an existing occmer HDF5 file instead of synthesizing (no --db needed).")
-@click.option("--mask", default="block", show_default=True,
-              help="Occluder: block, glasses, sunglasses, surgical, n95, cloth, random, custom:PATH.json, none.")
-@click.option("--coverage", type=float, default=None, help="block: fraction of the face region to cover (0-1).")
-@click.option("--region", default=None, help="block: eyes, mouth, nose, upper, lower or any.")
-@click.option("--fill", default=None, help="block: black, gray, noise or mean.")
-@click.option("--variant", default=None, help="Template variant (default: one drawn per clip).")
-@click.option("--choices", default=None, help="random: comma-separated occluders to draw from.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output PNG file.")
-@click.option("--n", "n", type=int, default=8, show_default=True, help="Number of clips (spread over the database).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Global seed, as for synthesize.")
-@click.option("--size", type=int, default=224, show_default=True, help="Side of the aligned face crop (px).")
+@occluder_options(default_mask="block")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output PNG file (never one of the inputs).")
+@overwrite_option("Replace OUT if it exists.")
+@click.option("--n", "n", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Number of clips (spread over the database).")
+@seed_option("Global seed, as for synthesize.")
+@crop_size_option()
 @click.option("--thumb", type=click.IntRange(48, 512), default=160, show_default=True, help="Thumbnail side (px).")
-@click.option("--landmarks", default="mediapipe", show_default=True, help="Landmark backend.")
-@click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="file backend: folder of per-clip landmark files.")
-@click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
-              help="How a missing apex is filled.")
-def preview_command(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, n, seed, size, thumb,
-                    landmarks, landmarks_dir, apex):
+@landmark_options()
+def preview_command(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, overwrite, n, seed,
+                    size, thumb, landmarks, landmarks_dir, apex):
     """Draw a contact sheet of occluded clips to check the placement by eye.
 
     With --db: n clips spread over the database are synthesized exactly as `occmer
     synthesize` would place them (same seed, same onset placement; only the
     onset, apex and offset frames are read), and each row shows onset and apex,
     clean and occluded, with the clip's occlusion ratio. With --from: the clips of an
-    existing file, with the stored occlusion map.
+    existing file, with the stored occlusion map. An existing OUT is replaced only
+    with --overwrite, and never when it is one of the inputs.
 
     \b
     Examples:
@@ -88,20 +93,36 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
 
     if (db is None) == (from_file is None):
         raise ConfigError("give exactly one of --db (synthesize a preview) or --from FILE.h5 (an existing file)")
-    if n < 1:
-        raise ConfigError(f"--n must be at least 1, got {n}")
     if from_file is not None:
+        inputs = [from_file]
+        check_output(out, inputs, derived=False)
+        _refuse_existing(out, overwrite)
         rows, attrs = rows_from_store(from_file, n)
         title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
     else:
         options = mask_options(coverage, region, fill, variant, choices)
-        rows = _rows_from_synthesis(db, roots, mask, options, n, seed, size, landmarks, landmarks_dir, apex)
+        check_output(out, template_files(mask, choices), derived=False)
+        _refuse_existing(out, overwrite)
+        loaded = load_clips(db, roots, apex, skip_invalid=True)
+        inputs = [*loaded.input_files(), *template_files(mask, choices)]
+        check_output(out, inputs, derived=False)
+        rows = _rows_from_synthesis(loaded, db, mask, options, n, seed, size, landmarks, landmarks_dir, apex)
         title = f"{db}: --mask {mask} {' '.join(f'--{k} {v}' for k, v in options.items())} (seed {seed})"
-    try:
-        path = save_sheet(render_sheet(rows, title=title.strip(), thumb=thumb), out)
-    except OSError as exc:
-        raise OccmerError(f"cannot write {out}: {exc.strerror}") from exc
-    click.echo(f"wrote {path} ({len(rows)} clip{'' if len(rows) == 1 else 's'})")
+    with guarded_output(out, inputs) as target:
+        _refuse_existing(target, overwrite)
+        sheet = render_sheet(rows, title=title.strip(), thumb=thumb)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            save_sheet(sheet, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    click.echo(f"wrote {out} ({len(rows)} clip{'' if len(rows) == 1 else 's'})")
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    if Path(out).exists() and not overwrite:
+        raise ConfigError(f"--out {out} already exists; pass --overwrite to replace it or choose another --out")
 
 
 COMMANDS = [preview_command]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.common import guarded_output
+
 
 @click.command("report")
 @click.argument("dirs", nargs=-1, required=True,
@@ -24,7 +26,8 @@ def report_command(dirs: tuple[Path, ...], out: Path | None, no_plots: bool) -> 
     """
     from occmer.bench.report import render
 
-    render(list(dirs), out or dirs[0], plots=not no_plots, echo=click.echo)
+    with guarded_output(out or dirs[0]) as target:  # OUT.lock: one writer at a time
+        render(list(dirs), target, plots=not no_plots, echo=click.echo)
 
 
 COMMANDS = [report_command]

@@ -8,6 +8,7 @@ can be stored next to the result.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -40,6 +41,9 @@ class FlowMethod(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     defaults: ClassVar[dict[str, Any]]
+    # key -> (low, high, low_open, high_open): values OpenCV handles. Outside them it asserts,
+    # returns garbage or crashes the process (winsize=-3: SIGSEGV; DIS patch_size=0: SIGFPE).
+    limits: ClassVar[dict[str, tuple[float, float, bool, bool]]] = {}
 
     @classmethod
     def settings(cls, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -54,7 +58,13 @@ class FlowMethod(ABC):
         resolved = dict(cls.defaults)
         for key, value in overrides.items():
             resolved[key] = _cast(cls.name, key, value, cls.defaults[key])
+            _check_range(cls, key, resolved[key])
+        cls.check(resolved)
         return resolved
+
+    @classmethod  # noqa: B027 - an optional hook, empty by default
+    def check(cls, settings: Mapping[str, Any]) -> None:
+        """Constraints between settings (ConfigError); ranges of single settings are in `limits`."""
 
     @classmethod
     @abstractmethod
@@ -80,6 +90,29 @@ def _cast(method: str, key: str, value: Any, default: Any) -> Any:
         ) from exc
 
 
+def _check_range(cls: type[FlowMethod], key: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"flow setting {cls.name}.{key} must be a finite number, got {value!r}")
+    if key not in cls.limits:
+        return
+    low, high, low_open, high_open = cls.limits[key]
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(
+            f"flow setting {cls.name}.{key} must be in {interval}, got {value!r} (default {cls.defaults[key]!r})"
+        )
+
+
+def _closed(low: float, high: float) -> tuple[float, float, bool, bool]:
+    return (low, high, False, False)
+
+
+def _open_low(low: float, high: float) -> tuple[float, float, bool, bool]:
+    return (low, high, True, False)
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -101,6 +134,19 @@ class TVL1Flow(FlowMethod):
         "inner_iterations": 30, "outer_iterations": 10, "scale_step": 0.8, "gamma": 0.0,
         "median_filtering": 5,
     }
+    limits = {
+        "tau": _open_low(0, 1), "lambda": _open_low(0, 100), "theta": _open_low(0, 10), "nscales": _closed(1, 10),
+        "warps": _closed(1, 50), "epsilon": _open_low(0, 1), "inner_iterations": _closed(1, 1000),
+        "outer_iterations": _closed(1, 1000), "scale_step": _open_low(0, 1), "gamma": _closed(0, 10),
+        "median_filtering": _closed(1, 15),
+    }
+
+    @classmethod
+    def check(cls, settings: Mapping[str, Any]) -> None:
+        if settings["median_filtering"] > 1 and settings["median_filtering"] % 2 == 0:
+            raise ConfigError(
+                f"flow setting tvl1.median_filtering must be 1 (off) or an odd kernel size, got {settings['median_filtering']}"
+            )
 
     @classmethod
     def compute(cls, onset: np.ndarray, apex: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
@@ -121,6 +167,10 @@ class FarnebackFlow(FlowMethod):
     defaults = {
         "pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2,
         "gaussian_window": False,
+    }
+    limits = {
+        "pyr_scale": (0, 1, True, True), "levels": _closed(0, 10), "winsize": _closed(1, 255),
+        "iterations": _closed(1, 100), "poly_n": _closed(3, 11), "poly_sigma": _open_low(0, 10),
     }
 
     @classmethod
@@ -144,6 +194,20 @@ class DISFlow(FlowMethod):
         "variational_refinement_delta": 5.0, "variational_refinement_gamma": 10.0,
         "use_mean_normalization": True, "use_spatial_propagation": True,
     }
+    limits = {
+        "finest_scale": _closed(0, 10), "patch_size": _closed(4, 64), "patch_stride": _closed(1, 64),
+        "gradient_descent_iterations": _closed(0, 1000), "variational_refinement_iterations": _closed(0, 1000),
+        "variational_refinement_alpha": _closed(0, 1000), "variational_refinement_delta": _closed(0, 1000),
+        "variational_refinement_gamma": _closed(0, 1000),
+    }
+
+    @classmethod
+    def check(cls, settings: Mapping[str, Any]) -> None:
+        if settings["patch_stride"] > settings["patch_size"]:
+            raise ConfigError(
+                f"flow setting dis.patch_stride ({settings['patch_stride']}) must not exceed dis.patch_size "
+                f"({settings['patch_size']})"
+            )
 
     @classmethod
     def compute(cls, onset: np.ndarray, apex: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
@@ -184,7 +248,14 @@ def compute_flow(onset: np.ndarray, apex: np.ndarray, method: str = "tvl1", **pa
     a, b = to_gray(onset), to_gray(apex)
     if a.shape != b.shape:
         raise FeatureError(f"onset and apex frames differ in size: {a.shape} vs {b.shape}")
-    flow = np.asarray(cls.compute(a, b, settings), dtype=np.float32)
+    try:
+        flow = np.asarray(cls.compute(a, b, settings), dtype=np.float32)
+    except cv2.error as exc:
+        reason = " ".join(str(exc).split())[-200:]
+        raise FeatureError(
+            f"flow method {method!r} failed on {a.shape[1]}x{a.shape[0]} frames with settings {settings} "
+            f"(OpenCV: {reason}); change the --flow-param values"
+        ) from exc
     if not np.all(np.isfinite(flow)):
         raise FeatureError(f"flow method {method!r} returned non-finite values; try another --flow method")
     return flow

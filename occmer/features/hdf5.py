@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +28,10 @@ from occmer.features.clip import (
 from occmer.features.flow import GRAYSCALE, compute_flow
 from occmer.features.spec import NORMALISATION_DOC, FlowSpec
 from occmer.features.strain import STRAIN_DEFINITION
+from occmer.outputs import ensure_space
 from occmer.store import schema
 from occmer.store.reader import FeatureInfo, FeatureSet, OccmerFile
+from occmer.workers import WorkerPool, check_workers
 
 TMP_PREFIX = schema.FEATURE_TMP_PREFIX
 
@@ -129,12 +128,25 @@ def plan(path: str | Path, specs: Sequence[FlowSpec], overwrite: bool) -> list[F
 # ---------------------------------------------------------------- computing
 
 _WORKER_FILE: OccmerFile | None = None
+_CV2_THREADS_BEFORE: int | None = None
 
 
 def _init_worker(path: str) -> None:
-    global _WORKER_FILE
+    """One OpenCV thread per worker, so `workers` alone sets the parallelism (and timings compare)."""
+    global _WORKER_FILE, _CV2_THREADS_BEFORE
+    _CV2_THREADS_BEFORE = cv2.getNumThreads()
     cv2.setNumThreads(1)
     _WORKER_FILE = OccmerFile.open(path)
+
+
+def _close_worker() -> None:
+    """The serial path's undo of _init_worker (worker processes simply exit)."""
+    global _WORKER_FILE, _CV2_THREADS_BEFORE
+    if _WORKER_FILE is not None:
+        _WORKER_FILE.close()
+    if _CV2_THREADS_BEFORE is not None:
+        cv2.setNumThreads(_CV2_THREADS_BEFORE)
+    _WORKER_FILE, _CV2_THREADS_BEFORE = None, None
 
 
 def _worker_task(job: tuple[SampleKeys, tuple[FlowSpec, ...]]) -> list[ClipFeatures]:
@@ -143,40 +155,17 @@ def _worker_task(job: tuple[SampleKeys, tuple[FlowSpec, ...]]) -> list[ClipFeatu
     return sample_features(_WORKER_FILE, keys, specs)
 
 
-@contextmanager
-def _single_threaded_cv2() -> Iterator[None]:
-    """One OpenCV thread, so `workers` alone sets the parallelism (and timings compare)."""
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
-
-
 def compute_all(
     path: str | Path, specs: Sequence[FlowSpec], samples: Sequence[SampleKeys], workers: int, progress: bool
 ) -> Iterator[list[ClipFeatures]]:
-    """Per sample, in order: the ClipFeatures of every spec."""
+    """Per sample, in order: the ClipFeatures of every spec (on occmer's one worker pool)."""
     specs = tuple(specs)
     bar = tqdm(total=len(samples), desc="features", unit="clip", disable=not progress)
-    with bar:
-        if workers <= 1:
-            with _single_threaded_cv2(), OccmerFile.open(path) as f:
-                for keys in samples:
-                    yield sample_features(f, keys, specs)
-                    bar.update(1)
-            return
-        context = get_context("spawn")  # no inherited HDF5 or OpenCV state
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(str(path),))
-        try:
-            for result in pool.map(_worker_task, [(keys, specs) for keys in samples]):
-                yield result
-                bar.update(1)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)  # stop at the first error, not after every clip
-            raise
-        pool.shutdown(wait=True)
+    pool = WorkerPool(max(1, min(workers, len(samples))), _init_worker, (str(path),), finalizer=_close_worker)
+    with bar, pool:
+        for result in pool.map(_worker_task, [(keys, specs) for keys in samples]):
+            yield result
+            bar.update(1)
 
 
 # ---------------------------------------------------------------- writing
@@ -249,8 +238,7 @@ def add_features(
     is done, and the file is opened for writing only then.
     """
     path = Path(path)
-    if workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    check_workers(workers)
     todo = plan(path, specs, overwrite)
     if not todo:
         return []
@@ -260,6 +248,8 @@ def add_features(
     arrays = _collect(path, todo, samples, min(workers, len(samples)), progress)
     ids = [k.sample_id for k in samples]
     grid = frame_grid(path, ids)
+    size = sum(a.data.nbytes + a.occlusion.nbytes + a.scale.nbytes for a in arrays.values())
+    ensure_space(path.parent, size, f"the features of {path}", grows=path)  # HDF5 does not fail cleanly when full
     with OccmerFile.open(path, mode="r+") as f:
         if f.sample_ids != ids:
             raise FeatureError(f"{path}: /samples changed while the features were computed; rerun the command")

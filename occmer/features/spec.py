@@ -65,7 +65,7 @@ class FlowSpec:
     def __post_init__(self) -> None:
         flow_method(self.method).settings(self.params)  # raises ConfigError on bad settings
         if not isinstance(self.size, (int, np.integer)) or not MIN_SIZE <= int(self.size) <= MAX_SIZE:
-            raise ConfigError(f"feature size must be an integer in [{MIN_SIZE}, {MAX_SIZE}], got {self.size!r}")
+            raise ConfigError(f"feature size (--size) must be an integer in [{MIN_SIZE}, {MAX_SIZE}], got {self.size!r}")
         if self.normalise not in NORMALISERS:
             raise ConfigError(f"unknown normalisation {self.normalise!r}; choose one of: {', '.join(NORMALISERS)}")
         if self.name is not None and not _NAME.match(self.name):

@@ -23,12 +23,14 @@ import numpy as np
 
 from occmer import __version__
 from occmer.errors import ResumeError, StoreError
+from occmer.outputs import ensure_space
 from occmer.store import schema
 
 RUN_FILE = "run.json"
 # Computes the /splits sets from a file's /samples columns ({column: values}); given by the caller
 # (occmer.bench.splits.compute_splits), so that the protocol logic stays out of the store.
 SplitMaker = Callable[[dict[str, list[Any]]], list[Any]]
+SOURCE_KEY = "source"  # run.json: what the run read (checked by the caller on --resume)
 SHARD_SUFFIX = ".h5"
 
 
@@ -79,7 +81,9 @@ def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Pa
     tmp = directory / f".{record.sample_id}.{os.getpid()}.tmp"
     t, h, w, c = record.frames.shape
     gzip = {"compression": "gzip", "compression_opts": compression} if compression else {}
-    with h5py.File(tmp, "w") as f:
+    # Built in memory, then written with plain file I/O: a full disk or a read-only folder is then
+    # an OSError (reported cleanly), not an HDF5 write failure that can crash the process on close.
+    with h5py.File(str(tmp), "w", driver="core", backing_store=False) as f:
         group = f.create_group("clip")
         group.create_dataset("frames", data=record.frames, chunks=(1, h, w, c), **gzip)
         group.create_dataset("occlusion", data=record.occlusion, chunks=(1, h, w), **gzip)
@@ -89,6 +93,14 @@ def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Pa
             group.create_dataset(name, data=array)
         group.attrs["placement"] = to_json(record.placement)
         group.attrs["row"] = to_json(record.row)
+        f.flush()
+        image = f.id.get_file_image()
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(image)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, final)
     return final
 
@@ -108,8 +120,14 @@ class RunDirectory:
         self.path = parts_dir(out)
         self.clips = self.path / "clips"
 
-    def start(self, settings: Mapping[str, Any], resume: bool, overwrite: bool) -> set[str]:
-        """Prepare the folder; return the sample ids already finished (resume only)."""
+    def start(
+        self, settings: Mapping[str, Any], resume: bool, overwrite: bool, source: Mapping[str, Any] | None = None
+    ) -> set[str]:
+        """Prepare the folder; return the sample ids already finished (resume only).
+
+        `source` (what the run reads: roots, sheet digests, clip list) is kept in run.json
+        under SOURCE_KEY; the caller compares it on resume (`saved_source`).
+        """
         if self.out.exists() and not overwrite:
             raise StoreError(f"{self.out} already exists; pass --overwrite to replace it or choose another --out")
         run_file = self.path / RUN_FILE
@@ -127,14 +145,25 @@ class RunDirectory:
             raise ResumeError(f"nothing to resume: {self.path} does not exist; run without --resume")
         self.clips.mkdir(parents=True, exist_ok=True)
         tmp = run_file.with_suffix(".tmp")
-        tmp.write_text(to_json(dict(settings)))
+        record = dict(settings)
+        if source is not None:
+            record[SOURCE_KEY] = dict(source)
+        tmp.write_text(to_json(record))
         os.replace(tmp, run_file)
         return set()
+
+    def saved_source(self) -> dict[str, Any] | None:
+        """What the interrupted run recorded it read (None when the run did not record it)."""
+        try:
+            return json.loads((self.path / RUN_FILE).read_text()).get(SOURCE_KEY)
+        except (OSError, ValueError, AttributeError):
+            return None
 
     def _check_settings(self, run_file: Path, settings: Mapping[str, Any]) -> None:
         try:
             saved = json.loads(run_file.read_text())
-        except (OSError, ValueError) as exc:
+            saved.pop(SOURCE_KEY, None)
+        except (OSError, ValueError, AttributeError) as exc:
             raise ResumeError(f"cannot read {run_file} ({exc}); start over with --overwrite") from exc
         current = json.loads(to_json(dict(settings)))
         differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
@@ -174,6 +203,8 @@ def assemble(
     missing = [sid for sid in order if not (run.clips / f"{sid}{SHARD_SUFFIX}").exists()]
     if missing:
         raise StoreError(f"cannot assemble {out}: {len(missing)} clips have no shard (first: {missing[0]})")
+    shard_bytes = sum((run.clips / f"{sid}{SHARD_SUFFIX}").stat().st_size for sid in order)
+    ensure_space(out.parent, shard_bytes, str(out))
     with h5py.File(partial, "w") as f:
         for key, value in attrs.items():
             f.attrs[key] = value
