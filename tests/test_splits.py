@@ -209,3 +209,14 @@ def test_bench_refuses_stored_membership_that_differs(tmp_path):
     result = run("bench", "ststnet", "--data", f"clean={path}", "--out", str(tmp_path / "run"), *BENCH)
     assert result.exit_code != 0
     assert "demo_s0_c0_0" in result.output and "occmer splits FILE --overwrite" in result.output
+
+
+def test_a_malformed_splits_group_is_a_clean_error(tmp_path):
+    path = write_tiny(tmp_path / "hostile.h5")
+    with h5py.File(path, "r+") as f:
+        f["splits"] = np.zeros(3)  # a dataset where the group belongs
+    with pytest.raises(StoreError, match="/splits: expected a group"):
+        od.stored_protocols(path)
+    assert any(p.startswith("/splits: expected a group") for p in verify_store(path))
+    result = run("bench", "ststnet", "--data", f"clean={path}", "--out", str(tmp_path / "run"), *BENCH)
+    assert result.exit_code != 0 and "/splits" in result.output and "Traceback" not in result.output
