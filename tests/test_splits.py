@@ -220,3 +220,17 @@ def test_a_malformed_splits_group_is_a_clean_error(tmp_path):
     assert any(p.startswith("/splits: expected a group") for p in verify_store(path))
     result = run("bench", "ststnet", "--data", f"clean={path}", "--out", str(tmp_path / "run"), *BENCH)
     assert result.exit_code != 0 and "/splits" in result.output and "Traceback" not in result.output
+
+
+def test_bench_on_a_synthesized_file_uses_its_folds_same_table(demo_file, tmp_path):
+    stored = _bench(demo_file, tmp_path / "stored", "--protocol", "megc2019")
+    assert stored["plan"]["ststnet|clean"]["folds_source"].startswith("stored: /splits/megc2019")
+    bare = tmp_path / "bare.h5"
+    shutil.copy(demo_file, bare)
+    with h5py.File(bare, "r+") as f:
+        del f["splits"]
+    computed = _bench(bare, tmp_path / "computed", "--protocol", "megc2019")
+    assert computed["plan"]["ststnet|clean"]["folds_source"] == "computed"
+    assert computed["plan"]["ststnet|clean"]["folds"] == stored["plan"]["ststnet|clean"]["folds"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "stored" / "table.csv"),
+                                  pd.read_csv(tmp_path / "computed" / "table.csv"))
