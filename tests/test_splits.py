@@ -104,6 +104,8 @@ def test_synthesized_file_carries_splits(demo_file):
         assert set(index["subject"].iloc[test]) == {name}
         assert name not in set(index["subject"].iloc[train])
     assert verify_store(demo_file) == []
+    inspect = run("inspect", str(demo_file))
+    assert "  megc2019: 9 samples, 3 folds, labels megc2019, membership rules" in inspect.output
 
 
 def test_docs_h5py_example_runs_on_a_synthesized_file(demo_file, tmp_path, monkeypatch):
