@@ -1,11 +1,13 @@
 """`occmer export`: an occmer file's features in the layouts the community's code reads.
 
 - `ststnet-loso`: STSTNet's / HTNet's leave-one-subject-out tree,
-  `<held-out subject>/u_train|u_test/<class code>/<subject>_<clip>.png`, 28x28 images whose
-  red, green and blue planes are u, v and strain, each plane of each image min-max scaled to
-  0..255 (as in STSTNet's released inputs, where every channel of every image spans 0..255;
-  their code reads them with cv2.imread, i.e. strain, v, u).
-- `flat`: the same images, one per sample, in one folder.
+  `norm_u_v_os/<held-out subject>/u_train|u_test/<class code>/<subject>_<clip>.png`, 28x28
+  images whose red, green and blue planes are u, v and strain, each plane of each image min-max
+  scaled to 0..255 (as in STSTNet's released inputs, where every channel of every image spans
+  0..255; their code reads them with cv2.imread, i.e. strain, v, u). The tree folder holds the
+  subject folders only: the reference code lists it with os.listdir and takes every entry as a
+  subject (STSTNet's main.py reads `norm_u_v_os`, HTNet's `datasets/three_norm_u_v_os`).
+- `flat`: the same images, one per sample, in `STSNet_whole_norm_u_v_os/` (HTNet's name for it).
 - `npy`: one float32 (N, C, S, S) array of the stored values (MEB-style), no rescaling.
 Every layout has `samples.csv` (database, subject, clip, label code, class, sample_id; rows
 follow the array / list the images) and `export.json` (what was exported, how, and the
@@ -44,6 +46,7 @@ IMAGE_CHANNELS = ("u", "v", "strain")  # red, green, blue
 STSTNET_SIZE = 28
 TRAIN_DIR, TEST_DIR = "u_train", "u_test"
 CSV_NAME, INFO_NAME, NPY_NAME = "samples.csv", "export.json", "features.npy"
+TREE_DIR, FLAT_DIR = "norm_u_v_os", "STSNet_whole_norm_u_v_os"  # the folder names the reference code reads
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 NORMALISATION_DOC = ("each of the u, v, strain planes of each image min-max scaled to 0..255 and rounded "
                      "(a constant plane becomes 0)")
@@ -264,8 +267,10 @@ def _image(data: np.ndarray, channels: list[str], row: int, where: str) -> bytes
 
 
 def _write_flat(built: Path, records: list[dict], data: np.ndarray, channels: list[str]) -> int:
+    folder = built / FLAT_DIR
+    folder.mkdir()
     for r in records:
-        _write(built / f"{r['subject']}_{r['clip']}.png", _image(data, channels, r["row"], r["sample_id"]))
+        _write(folder / f"{r['subject']}_{r['clip']}.png", _image(data, channels, r["row"], r["sample_id"]))
     return len(records)
 
 
@@ -275,7 +280,7 @@ def _write_tree(built: Path, records: list[dict], data: np.ndarray, channels: li
     for held_out in sorted({r["subject"] for r in records}):
         for r in records:
             split_dir = TEST_DIR if r["subject"] == held_out else TRAIN_DIR
-            folder = built / held_out / split_dir / str(r["label"])
+            folder = built / TREE_DIR / held_out / split_dir / str(r["label"])
             folder.mkdir(parents=True, exist_ok=True)
             _write(folder / f"{r['subject']}_{r['clip']}.png", images[r["sample_id"]])
             count += 1
@@ -302,7 +307,7 @@ def _write_csv(target: Path, records: list[dict]) -> None:
 
 def import_command(layout: str, out: Path, channels: list[str], scheme: str, codes: dict[str, int]) -> str:
     """The `occmer import` command that reads the export back."""
-    source = out / NPY_NAME if layout == "npy" else out
+    source = out / {"npy": NPY_NAME, "flat": FLAT_DIR, "ststnet-loso": TREE_DIR}[layout]
     parts = ["occmer", "import", str(source), "--csv", str(out / CSV_NAME),
              "--layout", {"ststnet-loso": "loso", "flat": "flat", "npy": "npy"}[layout],
              "--channels", ",".join(channels if layout == "npy" else IMAGE_CHANNELS)]

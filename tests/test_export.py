@@ -59,18 +59,20 @@ def test_ststnet_tree_holds_every_fold_with_u_v_strain_images(source, tmp_path):
     result = run("export", str(source), str(out), "--layout", "ststnet-loso")
     assert result.exit_code == 0, result.output
     assert "12 samples of protocol megc2019" in result.output
-    subjects = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert subjects == ["s00", "s01", "s02", "s03"]
+    tree = out / "norm_u_v_os"
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "norm_u_v_os", "samples.csv"]
+    subjects = sorted(p.name for p in tree.iterdir())  # the reference code takes every entry as a subject
+    assert subjects == ["s00", "s01", "s02", "s03"] and all((tree / s).is_dir() for s in subjects)
     for subject in subjects:
-        tests = sorted((out / subject / "u_test").rglob("*.png"))
-        trains = sorted((out / subject / "u_train").rglob("*.png"))
+        tests = sorted((tree / subject / "u_test").rglob("*.png"))
+        trains = sorted((tree / subject / "u_train").rglob("*.png"))
         assert len(tests) == 3 and len(trains) == 9
         assert all(p.name.startswith(f"{subject}_") for p in tests)
         assert not any(p.name.startswith(f"{subject}_") for p in trains)
     rows = _rows(out)
     data, ids = _features(source)
     row = rows[0]
-    image = out / row["subject"] / "u_test" / row["label"] / f"{row['subject']}_{row['clip']}.png"
+    image = tree / row["subject"] / "u_test" / row["label"] / f"{row['subject']}_{row['clip']}.png"
     assert _rgb(image).shape == (3, 28, 28)
     np.testing.assert_array_equal(_rgb(image), minmax_image(data[ids.index(row["sample_id"])]))
     codes = {r["class"]: r["label"] for r in rows}
@@ -85,7 +87,7 @@ def test_flat_and_npy_layouts(source, tmp_path):
     assert run("export", str(source), str(tmp_path / "flat"), "--layout", "flat", "--protocol", "loso").exit_code == 0
     rows = _rows(tmp_path / "flat")
     assert {r["class"] for r in rows} == {"happiness", "surprise", "disgust"}
-    assert len(list((tmp_path / "flat").glob("*.png"))) == 12
+    assert len(list((tmp_path / "flat" / "STSNet_whole_norm_u_v_os").iterdir())) == 12
     assert run("export", str(source), str(tmp_path / "npy"), "--layout", "npy").exit_code == 0
     array = np.load(tmp_path / "npy" / "features.npy", allow_pickle=False)
     rows = _rows(tmp_path / "npy")
@@ -146,7 +148,7 @@ def test_export_then_import_gives_the_original_features(source, tmp_path):
     out = tmp_path / "tree"
     assert run("export", str(source), str(out), "--layout", "ststnet-loso").exit_code == 0
     imported = tmp_path / "imported.h5"
-    result = run("import", str(out), "--csv", str(out / "samples.csv"), "--layout", "loso", "--train-dir", "u_train",
+    result = run("import", str(out / "norm_u_v_os"), "--csv", str(out / "samples.csv"), "--layout", "loso", "--train-dir", "u_train",
                  "--test-dir", "u_test", "--normalisation", "minmax-per-channel", "--out", str(imported))
     assert result.exit_code == 0, result.output
     back, back_ids = _features(imported)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-LAYOUT_HELP = ("ststnet-loso: STSTNet/HTNet's tree <held-out subject>/u_train|u_test/<class code>/<subject>_<clip>.png "
-               "of 28x28 u, v, strain images (red, green, blue; each plane min-max scaled to 0..255 per image); "
-               "flat: the same images in one folder; npy: one float32 (N, C, S, S) features.npy of the stored values "
+LAYOUT_HELP = ("ststnet-loso: STSTNet/HTNet's tree norm_u_v_os/<held-out subject>/u_train|u_test/<class code>/"
+               "<subject>_<clip>.png of 28x28 u, v, strain images (red, green, blue; each plane min-max scaled to "
+               "0..255 per image); flat: the same images in STSNet_whole_norm_u_v_os/; npy: one float32 (N, C, S, S) features.npy of the stored values "
                "(MEB-style). Each with samples.csv (database, subject, clip, label code, class) and export.json.")
 
 
