@@ -292,7 +292,7 @@ def synthesize(
     `splits` computes the /splits of the file from its /samples columns at assembly
     (occmer.bench.splits.compute_splits; the CLI passes it).
     """
-    from tqdm import tqdm
+    from occmer.progress import detail, progress_bar
 
     check_workers(workers)
     if resume and overwrite:
@@ -317,13 +317,15 @@ def synthesize(
     skipped: list[dict[str, str]] = []
     n_frames = 0
     start = time.perf_counter()
-    bar = tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=not progress, desc="synthesize")
+    bar = progress_bar(len(clips), "synthesize", "clip", initial=len(clips) - len(todo), enabled=progress)
 
     def advance(result: ClipResult) -> None:
         nonlocal n_frames
         if result.error:
             skipped.append({"sample_id": result.sample_id, "reason": result.error})
-            tqdm.write(f"skipped {result.sample_id}: {result.error}")
+            bar.write(f"skipped {result.sample_id}: {result.error}")
+        else:
+            detail(f"done {result.sample_id}: {result.n_frames} frames")
         n_frames += result.n_frames
         bar.update(1)
         bar.set_postfix(frames=n_frames)

@@ -8,7 +8,7 @@ arrays) is separate from reading data and from writing the PNG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,8 +163,9 @@ def save_sheet(sheet: np.ndarray, path: str | Path) -> Path:
 # ---------------------------------------------------------------- sources
 
 
-def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dict[str, Any]]:
-    """Rows for n clips of an existing occmer HDF5 file (spread over its clips), and its root attributes."""
+def stored_clips(path: str | Path, n: int) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
+    """(clip arrays, its /samples row (a store Sample), the file's root attributes) for n clips
+    spread over a file."""
     from occmer.store.reader import OccmerFile
 
     with OccmerFile.open(path) as f:
@@ -174,16 +175,21 @@ def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dic
             raise StoreError(f"{path}: the file has no clips to preview")
         if not f.has_frames:
             raise StoreError(f"{path} holds features only (contents='features'): there are no frames to preview")
-        rows = []
         for sid in choose_evenly(list(samples), n):
-            sample = samples[sid]
-            clip = f.clip(sid)
-            rows.append(
-                row_from_arrays(
-                    sid, clip.frames, clip.frame_numbers, sample.onset, sample.apex,
-                    clip.placement, sample.occlusion_ratio, occlusion=clip.occlusion,
-                )
+            yield f.clip(sid), samples[sid], attrs
+
+
+def rows_from_store(path: str | Path, n: int = 8) -> tuple[list[PreviewRow], dict[str, Any]]:
+    """Rows for n clips of an existing occmer HDF5 file (spread over its clips), and its root attributes."""
+    rows, attrs = [], {}
+    for clip, sample, file_attrs in stored_clips(path, n):
+        attrs = file_attrs
+        rows.append(
+            row_from_arrays(
+                clip.sample_id, clip.frames, clip.frame_numbers, sample.onset, sample.apex,
+                clip.placement, sample.occlusion_ratio, occlusion=clip.occlusion,
             )
+        )
     return rows, attrs
 
 

@@ -40,12 +40,14 @@ def full_run(files, tmp_path_factory) -> Path:
     result = _bench(["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
                      "--out", str(out), *BASE])
     assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == f"results in {out}; report: {(out / 'report.html').resolve()}"
     return out
 
 
 def test_end_to_end_writes_every_output(full_run, files):
-    for name in ("config.json", "predictions.csv", "metrics.json", "table.md", "table.csv",
-                 "confusion_ststnet_clean.png", "confusion_ststnet_surgical.png", "uf1_by_model_condition.png"):
+    for name in ("config.json", "predictions.csv", "metrics.json", "table.md", "table.csv", "report.html",
+                 "figures/confusion_ststnet.png", "figures/uf1_heatmap.svg", "figures/uf1_change_from_clean.pdf",
+                 "figures/per_class_f1.png"):
         assert (full_run / name).exists(), name
     config = json.loads((full_run / "config.json").read_text())
     assert config["settings"]["protocol"] == "loso"
@@ -149,7 +151,8 @@ def test_train_clean_test_occluded_with_region_model(files, tmp_path):
     assert len(weights) == len(covered) == record["n_test"] == 3
     assert covered[0][-1] == pytest.approx(0.5, abs=0.1)  # the whole-face box: lower half covered
     assert "clean->surgical" in (out / "table.md").read_text()
-    assert (out / "attention_rrrn.png").exists()
+    assert (out / "figures" / "attention_rrrn.png").exists()
+    assert "Region attention" in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_user_errors_are_one_line(files, tmp_path):
@@ -193,3 +196,45 @@ def test_hde_on_two_database_files_of_one_condition_with_validation(tmp_path):
     table = pd.read_csv(out / "table.csv")
     assert sorted(table["database"]) == ["all", "casme2", "samm"]
     assert "## casme2 only" in (out / "table.md").read_text()
+
+
+def test_report_html_is_one_self_contained_page(full_run):
+    from html_checks import check_self_contained, parse_page
+
+    page = parse_page((full_run / "report.html").read_text(encoding="utf-8"))
+    check_self_contained(page)
+    assert {"table", "databases", "confusion", "per-class", "attention", "settings", "command"} <= set(page.section_ids)
+    # UF1 heatmap, change from clean, one confusion grid, per-class F1 (no attention: ststnet has no regions).
+    assert len(page.images) == 4
+    alts = [i["alt"] for i in page.images]
+    assert alts[0] == "UF1 by model and condition" and alts[1] == "Change from clean"
+    # The scores table (1 model x 2 conditions), the data files with checksums, the environment.
+    scores, files = page.tables[0], page.tables[1]
+    assert scores.header_cells == 3 and scores.body_rows == 1
+    assert files.body_rows == 2
+    text = (full_run / "report.html").read_text(encoding="utf-8")
+    config = json.loads((full_run / "config.json").read_text())
+    assert config["conditions"]["clean"][0]["sha256"] in text
+    for figure in ("uf1_heatmap", "uf1_change_from_clean", "confusion_ststnet", "per_class_f1"):
+        for fmt in ("png", "svg", "pdf"):
+            assert (full_run / "figures" / f"{figure}.{fmt}").stat().st_size > 1000
+
+
+def test_figures_read_on_a_page_for_a_large_grid():
+    """A 9 models x 5 conditions grid: a heatmap of at most 10 x 7 inches, not a 3437 px strip."""
+    from occmer.bench.metrics import Scores
+    from occmer.bench.plots import PNG_DPI, change_heatmap, metric_heatmap
+    from occmer.bench.report import CellSummary
+
+    summaries = []
+    for m in range(9):
+        for c in ["clean", "glasses", "sunglasses", "surgical", "block"]:
+            per_seed = {s: Scores(0.3 + 0.05 * m + 0.01 * s, 0.5, 0.5, 0.5, 10) for s in (0, 1)}
+            summaries.append(CellSummary(f"model{m}", c, c, c, ["a", "b"], 4, {0: 4, 1: 4}, per_seed))
+    for fig in (metric_heatmap(summaries), change_heatmap(summaries)):
+        width, height = fig.get_size_inches()
+        assert width <= 10 and height <= 7
+        assert width * PNG_DPI <= 1100
+        texts = [t.get_text() for t in fig.axes[0].texts]
+        assert len(texts) in (45, 36)
+    assert any("±" in t for t in [t.get_text() for t in metric_heatmap(summaries).axes[0].texts])

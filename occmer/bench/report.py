@@ -299,8 +299,10 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, echo: Callable[[str], None] = print) -> Run:
-    """Write predictions.csv, metrics.json, table.md, table.csv and the plots into `out`; print the table."""
+def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, html: bool = True,
+           echo: Callable[[str], None] = print) -> Run:
+    """Write predictions.csv, metrics.json, table.md, table.csv, the figures (figures/) and report.html
+    into `out`; print the table. report.html needs the figures: `plots=False` writes no page either."""
     run = load_run(dirs)
     summaries = summarise(run)
     out = Path(out)
@@ -311,9 +313,14 @@ def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, echo: Callabl
     summary_frame(summaries).to_csv(out / "table.csv", index=False)
     text = markdown_report(run, summaries)
     (out / "table.md").write_text(text, encoding="utf-8")
+    figures = []
     if plots and not predictions.empty:
         from occmer.bench import plots as plotting
 
-        plotting.render_all(run, summaries, predictions, out)
+        figures = plotting.render_all(run, summaries, predictions, out)
     echo(text)
+    if plots and html:
+        from occmer.bench.html import render_report_html
+
+        render_report_html(run, summaries, figures, out)
     return run

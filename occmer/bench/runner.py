@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
-from tqdm import tqdm
 
 from occmer import __version__
 from occmer.bench import models as bench_models
@@ -36,6 +35,7 @@ from occmer.bench.splits import stored_folds
 from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, resolve_device, train_fold
 from occmer.errors import BenchError, ConfigError
 from occmer.labels import RULES_VARIANT
+from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
 
 
@@ -320,8 +320,9 @@ ConditionLoader = Callable[[str, Sequence[Path], str, str, bool], ConditionData]
 
 
 def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, progress: bool = True,
-              echo: Callable[[str], None] = print) -> Path:
-    """Run (or resume) every job of the grid this shard owns, then render the report into OUT."""
+              echo: Callable[[str], None] = print, html: bool = True) -> Path:
+    """Run (or resume) every job of the grid this shard owns, then render the report into OUT
+    (with report.html unless `html` is False)."""
     loader = loader or load_condition
     settings = request.settings
     protocol = get_protocol(settings.protocol)
@@ -371,21 +372,18 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     todo = [j for j in mine if not is_done(fold_path(out, j[0]))]
     echo(f"{len(jobs)} folds in the grid, {len(mine)} in shard {request.shard}, {len(mine) - len(todo)} already done; "
          f"device {config['device']}")
-    bar = tqdm(total=len(todo), desc="folds", unit="fold", disable=not progress)
-
-    def finished(done: JobDone) -> None:
-        bar.update(1)
-        if progress:
-            bar.write(done.line)
-        else:
-            echo(done.line)
-
     pending = [(job, plan, fold, fold_path(out.resolve(), job)) for job, plan, fold in todo]
-    try:
+    with progress_bar(len(todo), "folds", "fold", enabled=progress) as bar:
+
+        def finished(done: JobDone) -> None:
+            if bar.enabled:
+                bar.write(done.line)
+            else:
+                echo(done.line)
+            bar.update(1)
+
         run_jobs(pending, settings, finished, request.executor)
-    finally:
-        bar.close()
-    render([out], out, echo=echo)
+    render([out], out, echo=echo, html=html)
     return out
 
 

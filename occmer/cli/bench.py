@@ -8,9 +8,11 @@ import click
 
 from occmer.bench.protocols import PROTOCOLS
 from occmer.cli.common import MAX_SEED, data_option, guarded_output, optimiser_options, seed_option
+from occmer.cli.output import output_options
 from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
 from occmer.outputs import check_output
+from occmer.progress import info, show_progress
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 
@@ -20,6 +22,7 @@ def _protocol_help() -> str:
 
 
 @click.command("bench")
+@output_options
 @click.argument("models", nargs=-1, required=True)
 @data_option()
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
@@ -62,6 +65,7 @@ def _protocol_help() -> str:
               help="Run only shard i of n of the fold jobs (merge the shards with `occmer report`).")
 @click.option("--max-folds", type=click.IntRange(min=1), default=None,
               help="Run only the first N folds of each model and condition (quick checks).")
+@click.option("--no-html", is_flag=True, help="Do not write report.html (tables, metrics and figures are still written).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where folds train: local (one after the other in this process) or ray (each fold a Ray task; "
                    "needs `pip install 'occmer[ray]'`). Both write the same result files.")
@@ -73,7 +77,6 @@ def _protocol_help() -> str:
 @click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
                    "models per GPU). Use with --device cuda.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar (per-fold lines are still printed).")
 @click.option("--allow-partial", is_flag=True,
               help="Run a MEGC protocol although the data lacks clips of its official list (recorded in "
                    "config.json and the table title; such numbers are not comparable with published ones).")
@@ -87,7 +90,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                   epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
-                  gpus_per_task: float, no_progress: bool, allow_partial: bool = False,
+                  gpus_per_task: float, no_html: bool, allow_partial: bool = False,
                   membership: str = "official") -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
@@ -120,7 +123,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         conditions = group_conditions(data)
     else:
         params = {k: v for k, v in (("subjects", demo_subjects), ("clips_per_subject", demo_clips)) if v is not None}
-        conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, not no_progress)
+        conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, show_progress())
     settings = Settings(
         protocol=protocol, labels=scheme, features=features,
         train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device),
@@ -134,8 +137,9 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     )
     inputs = [path for paths in conditions.values() for path in paths]
     with guarded_output(out, inputs):  # OUT.lock: one bench per results directory
-        run_bench(request, progress=not no_progress, echo=click.echo)
-    click.echo(f"results in {out}")
+        run_bench(request, progress=show_progress(), echo=info, html=not no_html)
+    report = out / "report.html"
+    click.echo(f"results in {out}" + ("" if no_html else f"; report: {report.resolve()}"))
 
 
 def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, int],
@@ -150,7 +154,7 @@ def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: 
     out = {}
     for mask in [m.strip() for m in masks.split(",") if m.strip()]:
         name = "clean" if mask == "none" else mask.replace(":", "-")
-        click.echo(f"demo condition {name}: building or reading the cache ...")
+        info(f"demo condition {name}: building or reading the cache ...")
         out[name] = (ensure_demo_condition(mask, features=specs, progress=progress, demo_params=params),)
     return out
 

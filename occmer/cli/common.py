@@ -61,10 +61,6 @@ def workers_option(help: str = "Worker processes (parallel over clips; at most t
     return click.option("--workers", type=int, default=1, show_default=True, callback=_check_workers, help=help)
 
 
-def no_progress_option() -> Decorator:
-    return click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-
-
 def overwrite_option(help: str) -> Decorator:  # noqa: A002
     return click.option("--overwrite", is_flag=True, help=help)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from occmer.cli.common import guarded_output, seed_option
+from occmer.cli.output import output_options
 from occmer.demo import EXPRESSIONS, DemoParams, build_demo_database, read_manifest
 from occmer.demo.build import check_target
 
@@ -14,6 +15,7 @@ _DEFAULTS = DemoParams()
 
 
 @click.command("demo-db")
+@output_options
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
 @seed_option("Seed of every random choice.", default=_DEFAULTS.seed)
 @click.option(
@@ -43,12 +45,12 @@ def demo_db(
     head drift and sensor noise. It checks pipelines; it is not a substitute for real data.
     `--db demo` in other commands builds the same database into the cache folder on first use.
     """
-    from tqdm import tqdm
+    from occmer.progress import progress_bar
 
     params = DemoParams(seed, subjects, clips_per_subject, frames, size).validate()
     check_target(path.expanduser().absolute(), overwrite)
     total = params.subjects * params.clips_per_subject
-    with guarded_output(path), tqdm(total=total, unit="clip", desc="demo-db", leave=False) as bar:
+    with guarded_output(path), progress_bar(total, "demo-db", "clip", leave=False) as bar:
         root = build_demo_database(
             path,
             seed=seed,

@@ -6,13 +6,16 @@ from pathlib import Path
 
 import click
 
-from occmer.cli.common import guarded_output, no_progress_option, overwrite_option, workers_option
+from occmer.cli.common import guarded_output, overwrite_option, workers_option
+from occmer.cli.output import output_options
 from occmer.features import FLOW_METHODS, NORMALISERS, add_features, describe_features, specs_from_options
+from occmer.progress import show_progress
 
 _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_METHODS.items())
 
 
 @click.command("features")
+@output_options
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--flow", "methods", default="tvl1", show_default=True,
               help=f"Flow method(s), comma-separated. {_METHODS_HELP}.")
@@ -25,11 +28,10 @@ _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_MET
               help="Override a flow setting (repeatable), e.g. --flow-param nscales=3; see docs/features.md.")
 @workers_option("Worker processes (parallel over clips; each uses one OpenCV thread; at most twice the CPUs).")
 @overwrite_option("Recompute and replace feature sets that already exist.")
-@no_progress_option()
 @click.option("--list", "list_only", is_flag=True, help="Only list the feature sets already in FILE.")
 def features_command(
     file: Path, methods: str, sizes: str, diff: bool, normalise: str, flow_params: tuple[str, ...],
-    workers: int, overwrite: bool, no_progress: bool, list_only: bool,
+    workers: int, overwrite: bool, list_only: bool,
 ) -> None:
     """Compute onset->apex flow (u, v), optical strain (and optionally the difference image)
     for every clip in FILE and store them under /features/flow_<method>_<size>/.
@@ -45,7 +47,7 @@ def features_command(
         return
     specs = specs_from_options(methods, sizes, diff, normalise, flow_params)  # flow settings checked here
     with guarded_output(file, option="FILE"):  # FILE.lock: one writer at a time
-        written = add_features(file, specs, workers=workers, overwrite=overwrite, progress=not no_progress)
+        written = add_features(file, specs, workers=workers, overwrite=overwrite, progress=show_progress())
     for spec in specs:
         state = "written" if spec.feature_name in written else "up to date (same settings; --overwrite recomputes)"
         click.echo(f"/features/{spec.feature_name}: {state}")

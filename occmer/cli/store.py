@@ -6,14 +6,60 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.output import output_options
+from occmer.progress import info, show_progress
+
 
 @click.command("inspect")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def inspect_command(file: Path) -> None:
-    """Print a summary of FILE: provenance, clips per class and subject, sizes, occlusion."""
+@click.option("--html", "html", is_flag=True,
+              help="Also write a self-contained HTML page: provenance, counts, occlusion-ratio histogram and "
+                   "animated clips (onset to offset: clean | occluded | occluder alpha | flow magnitude).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="--html: the page to write (default: FILE's name with _inspect.html, beside FILE).")
+@click.option("--per-class", type=click.IntRange(1, 20), default=2, show_default=True,
+              help="--html: animated clips per class, from different subjects where possible.")
+@click.option("--clean/--no-clean", default=True, show_default=True,
+              help="--html: show the clean frames, recovered by re-running the file's synthesis on its source "
+                   "database (demo: always available; others: --root or the database's environment variable) "
+                   "and kept only when the occluded frames match the stored ones bit for bit.")
+@click.option("--root", "roots", multiple=True, help="--html --clean: source database folder (NAME=PATH if several).")
+@click.option("--panel", type=click.IntRange(48, 256), default=128, show_default=True,
+              help="--html: side of each animated panel (px).")
+@output_options
+def inspect_command(file: Path, html: bool, out: Path | None, per_class: int, clean: bool, roots: tuple[str, ...],
+                    panel: int) -> None:
+    """Print a summary of FILE: provenance, clips per class and subject, sizes, occlusion.
+
+    With --html, also write one HTML page to look at the file (no network or JavaScript
+    needed) and print its path.
+
+    \b
+    Examples:
+      occmer inspect out/demo_glasses.h5
+      occmer inspect out/demo_glasses.h5 --html            # out/demo_glasses_inspect.html
+      occmer inspect casme2_mask.h5 --html --root /data/CASME2 --per-class 3
+    """
     from occmer.store.inspect import summarize
 
-    click.echo(summarize(file))
+    if not html:
+        click.echo(summarize(file))
+        return
+    info(summarize(file))  # with --html the page is the result: --quiet prints only its path
+    from occmer.errors import OccmerError
+    from occmer.reports.clean import recover_clean_frames
+    from occmer.reports.inspect_page import render_inspect_html
+
+    target = out or file.with_name(f"{file.stem}_inspect.html")
+    if target.resolve() == file.resolve():
+        raise OccmerError(f"--out {target} is the input file; pick another name")
+
+    def clean_source(attrs, stored):
+        return recover_clean_frames(attrs, stored, roots, progress=show_progress())
+
+    page = render_inspect_html(file, target, per_class=per_class, clean_source=clean_source if clean else None,
+                               side=panel, echo=info)
+    click.echo(f"wrote {page}")
 
 
 @click.command("verify")

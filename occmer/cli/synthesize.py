@@ -17,7 +17,6 @@ from occmer.cli.common import (
     landmark_settings,
     load_clips,
     mask_options,
-    no_progress_option,
     occluder_options,
     overwrite_option,
     refuse_together,
@@ -25,10 +24,13 @@ from occmer.cli.common import (
     template_files,
     workers_option,
 )
+from occmer.cli.output import output_options
 from occmer.databases.base import FRAME_MODES
+from occmer.progress import show_progress
 
 
 @click.command("synthesize")
+@output_options
 @database_options("Database name, or several joined by '+' (e.g. casme2+samm). 'demo' is built on first use. "
                   "[default: demo]")
 @occluder_options(default_mask="none")
@@ -53,11 +55,9 @@ from occmer.databases.base import FRAME_MODES
               help="Also compute motion features, e.g. tvl1:28 or farneback:112 (see `occmer features`).")
 @click.option("--compression", type=click.IntRange(0, 9), default=1, show_default=True,
               help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
-@no_progress_option()
 def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices, out, seed, size, no_align,
                        frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,
-                       skip_invalid, feature_specs, compression, no_progress, offset_policy="mirror",
-                       follow_symlinks=False):
+                       skip_invalid, feature_specs, compression, offset_policy="mirror", follow_symlinks=False):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
     Each clip: frames are read, the face found on the onset frame (mediapipe), aligned
@@ -85,19 +85,19 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     )
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
-    loaded = load_clips(db, roots, apex, skip_invalid, progress=not no_progress, offset_policy=offset_policy,
+    loaded = load_clips(db, roots, apex, skip_invalid, progress=show_progress(), offset_policy=offset_policy,
                         follow_symlinks=follow_symlinks)
     inputs = [*loaded.input_files(), *template_files(mask, choices), *landmark_files(landmark_options_)]
     with guarded_output(out, inputs) as target:
         summary = synthesize(
             settings, loaded.clips, target, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,
-            command=command_line(), invalid=loaded.invalid, progress=not no_progress, roots=loaded.roots,
+            command=command_line(), invalid=loaded.invalid, progress=show_progress(), roots=loaded.roots,
             splits=compute_splits,
         )
         if specs:
             from occmer.features import add_features
 
-            add_features(summary.out, specs, workers=workers, overwrite=True, progress=not no_progress)
+            add_features(summary.out, specs, workers=workers, overwrite=True, progress=show_progress())
     click.echo(summary.line())
 
 

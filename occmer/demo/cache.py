@@ -75,12 +75,12 @@ def demo_fallback_roots(spec: str, roots: Sequence[str], progress: bool = True) 
         return {}
     if any(r.startswith("demo=") for r in roots) or (roots and names == ["demo"]):
         return {}
-    from tqdm import tqdm
+    from occmer.progress import progress_bar
 
     params = DemoParams().validate()
     cached = default_cache_dir().absolute() / cache_key(params)
     if is_demo_database(cached):
         return {"demo": cached}
     total = params.subjects * params.clips_per_subject
-    with tqdm(total=total, unit="clip", desc="demo database (first use)", leave=False, disable=not progress) as bar:
+    with progress_bar(total, "demo database (first use)", "clip", enabled=progress, leave=False) as bar:
         return {"demo": ensure_demo_database(progress=lambda _sample: bar.update(1))}

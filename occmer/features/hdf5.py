@@ -13,7 +13,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from occmer import __version__
 from occmer.errors import ConfigError, FeatureError
@@ -29,6 +28,7 @@ from occmer.features.flow import GRAYSCALE, compute_flow
 from occmer.features.spec import NORMALISATION_DOC, FlowSpec
 from occmer.features.strain import STRAIN_DEFINITION
 from occmer.outputs import ensure_space
+from occmer.progress import progress_bar
 from occmer.store import schema
 from occmer.store.reader import FeatureInfo, FeatureSet, OccmerFile
 from occmer.workers import WorkerPool, check_workers
@@ -160,7 +160,7 @@ def compute_all(
 ) -> Iterator[list[ClipFeatures]]:
     """Per sample, in order: the ClipFeatures of every spec (on occmer's one worker pool)."""
     specs = tuple(specs)
-    bar = tqdm(total=len(samples), desc="features", unit="clip", disable=not progress)
+    bar = progress_bar(len(samples), "features", "clip", enabled=progress)
     pool = WorkerPool(max(1, min(workers, len(samples))), _init_worker, (str(path),), finalizer=_close_worker)
     with bar, pool:
         for result in pool.map(_worker_task, [(keys, specs) for keys in samples]):
