@@ -27,7 +27,7 @@ from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
 from occmer.faces.motion import track_head_motion
 from occmer.frames import is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
-from occmer.occluders.compositing import Compositor, occlusion_ratio
+from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
 from occmer.outputs import output_lock
 from occmer.seeding import MAX_SEED, sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, SplitMaker, assemble, to_json
@@ -85,6 +85,7 @@ class ProcessedClip:
     alignment: np.ndarray  # float64 (2, 3), original -> stored
     placement: dict[str, Any]
     occlusion_ratio: float
+    occluder_arrays: dict[str, np.ndarray] = field(default_factory=dict)  # an occluder's own motion, if any
 
     def record(self) -> ClipRecord:
         clip = self.clip
@@ -98,7 +99,8 @@ class ProcessedClip:
         }
         return ClipRecord(
             row=row, frames=self.frames, occlusion=self.occlusion, landmarks=self.landmarks,
-            frame_numbers=self.frame_numbers, placement=self.placement, extra={"head_motion": self.head_motion},
+            frame_numbers=self.frame_numbers, placement=self.placement,
+            extra={"head_motion": self.head_motion, **self.occluder_arrays},
         )
 
 
@@ -156,10 +158,11 @@ class ClipProcessor:
         motion = tracked.transforms
         rng = sample_rng(s.seed, clip.sample_id, "occluder")
         layer = self.occluder.place(frames[onset], onset_landmarks, rng)
+        layer = self.occluder.follow(layer, frames, onset, motion, onset_landmarks)  # its own motion, if any
         occluded, alphas, landmarks = [], [], []
         compositor = Compositor(layer)
-        for frame, transform in zip(frames, motion, strict=True):
-            image, alpha = compositor.composite(frame, transform)
+        for index, (frame, transform) in enumerate(zip(frames, motion, strict=True)):
+            image, alpha = compositor.composite(frame, transform, index)
             occluded.append(image)
             alphas.append(alpha)
             landmarks.append(transform_points(onset_landmarks, transform))
@@ -177,6 +180,7 @@ class ClipProcessor:
             clip=clip, frames=np.stack(occluded), clean_frames=np.stack(frames), occlusion=np.stack(alphas),
             landmarks=landmarks_arr, frame_numbers=numbers, head_motion=np.asarray(motion, np.float64),
             alignment=np.asarray(alignment, np.float64), placement=placement, occlusion_ratio=ratio,
+            occluder_arrays=occluder_motion_arrays(layer, motion),
         )
 
     def close(self) -> None:

@@ -10,6 +10,10 @@ on the same CASME II-like clips (640x480 JPEG frames, face about 250 px wide), b
 the demo database.
 
     .venv/bin/python benchmark/perf/synthesize.py --workers 2 --masks none,block,glasses,surgical
+
+`--shading on,off` times each template occluder both ways in the same run (issue 16: the
+face-driven shading, contact shadow and lenses must stay within 1.3x of the flat occluder);
+`--mask-motion skin` times the skin-following masks.
 """
 
 from __future__ import annotations
@@ -87,10 +91,10 @@ def io_floor(clips, size: int, workers: int, out_dir: Path, compression: int) ->
     return frames, time.perf_counter() - start
 
 
-def pipeline(clips, mask: str, workers: int, out: Path, compression: int) -> tuple[int, float]:
+def pipeline(clips, mask: str, workers: int, out: Path, compression: int, options: dict | None = None) -> tuple[int, float]:
     from occmer.pipeline import SynthesisSettings, synthesize
 
-    settings = SynthesisSettings(database="demo", mask=mask, compression=compression)
+    settings = SynthesisSettings(database="demo", mask=mask, compression=compression, mask_options=dict(options or {}))
     summary = synthesize(settings, clips, out, workers=workers,
                          overwrite=True, progress=False)
     return summary.frames, summary.seconds
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=30, help="frames per demo clip")
     parser.add_argument("--masks", default="none,block,glasses,sunglasses,surgical")
     parser.add_argument("--compression", type=int, default=1, help="gzip level for both (occmer's default: 1)")
+    parser.add_argument("--shading", default="on", help="on, off or on,off (each mask timed with each setting)")
+    parser.add_argument("--mask-motion", default="rigid", help="rigid, skin or rigid,skin (fabric masks only)")
     args = parser.parse_args(argv)
 
     from occmer.databases.resolve import resolve_databases, scan_all
@@ -120,10 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'I/O floor (decode + crop + resize + write)':<44} {io_fps:8.1f} frames/s")
         print("| stage | frames/s | time / I/O floor |\n|---|---|---|")
         print(f"| I/O floor | {io_fps:.1f} | 1.00 |")
+        fabric = {"surgical", "n95", "cloth"}
         for mask in args.masks.split(","):
-            frames, seconds = pipeline(clips, mask, args.workers, work / f"{mask}.h5", args.compression)
-            fps = frames / seconds
-            print(f"| synthesize --mask {mask} | {fps:.1f} | {io_fps / fps:.2f} |")
+            for shading in args.shading.split(","):
+                motions = args.mask_motion.split(",") if mask in fabric else ["rigid"]
+                for motion in motions:
+                    options = {"shading": shading, "mask_motion": motion} if mask in fabric else {"shading": shading}
+                    label = f"--mask {mask} --shading {shading}" + (f" --mask-motion {motion}" if mask in fabric else "")
+                    out = work / f"{mask}-{shading}-{motion}.h5"
+                    frames, seconds = pipeline(clips, mask, args.workers, out, args.compression, options)
+                    fps = frames / seconds
+                    print(f"| synthesize {label} | {fps:.1f} | {io_fps / fps:.2f} |", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

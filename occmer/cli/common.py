@@ -26,7 +26,7 @@ from occmer.outputs import check_output, is_write_failure, output_lock, write_fa
 from occmer.seeding import MAX_SEED
 
 CROP_SIZES = (32, 1024)  # side of the aligned face crop, px
-MASKS_HELP = "none, block, glasses, sunglasses, surgical, n95, cloth, random, or custom:PATH.json"
+MASKS_HELP = "none, block, glasses, sunglasses, surgical, n95, cloth, hand, random, or custom:PATH.json"
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 

@@ -20,6 +20,7 @@ from occmer.cli.common import (
     seed_option,
     template_files,
 )
+from occmer.cli.occluder_options import behaviour_options, occluder_behaviour_options
 from occmer.cli.output import output_options
 from occmer.errors import ConfigError, DataError
 from occmer.outputs import check_output
@@ -72,6 +73,7 @@ def _occluder_label(occluder) -> str:
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Preview an existing occmer HDF5 file instead of synthesizing (no --db needed).")
 @occluder_options(default_mask="block")
+@occluder_behaviour_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file: a PNG contact sheet, or with --gif an animated GIF (never one of the inputs).")
 @overwrite_option("Replace OUT if it exists.")
@@ -86,7 +88,7 @@ def _occluder_label(occluder) -> str:
 @click.option("--thumb", type=click.IntRange(48, 512), default=None,
               help="Thumbnail side (px; default 160, with --gif 112 and at most 256).")
 @landmark_options()
-def preview_command(db, roots, from_file, mask, coverage, region, fill, variant, choices, out, overwrite, gif, n, seed,
+def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out, overwrite, gif, n, seed,
                     size, thumb, landmarks, landmarks_dir, apex):
     """Draw a contact sheet of occluded clips to check the placement by eye.
 
@@ -122,7 +124,8 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
             rows, attrs = rows_from_store(from_file, n)
             title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
     else:
-        options = mask_options(coverage, region, fill, variant, choices)
+        options = {**mask_options(coverage, region, fill, variant, choices),
+                   **behaviour_options(mask, shading, mask_motion, hand_path)}
         check_output(out, template_files(mask, choices), derived=False)
         _refuse_existing(out, overwrite)
         loaded = load_clips(db, roots, apex, skip_invalid=True)
@@ -130,7 +133,8 @@ def preview_command(db, roots, from_file, mask, coverage, region, fill, variant,
         check_output(out, inputs, derived=False)
         rows = _rows_from_synthesis(loaded, db, mask, options, n, seed, size, landmarks, landmarks_dir, apex,
                                     gif_side=side if gif else 0)
-        title = f"{db}: --mask {mask} {' '.join(f'--{k} {v}' for k, v in options.items())} (seed {seed})"
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+        title = f"{db}: --mask {mask} {flags} (seed {seed})"
     with guarded_output(out, inputs) as target:
         _refuse_existing(target, overwrite)
         tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")

@@ -24,6 +24,7 @@ from occmer.cli.common import (
     template_files,
     workers_option,
 )
+from occmer.cli.occluder_options import behaviour_options, occluder_behaviour_options
 from occmer.cli.output import output_options
 from occmer.databases.base import FRAME_MODES
 from occmer.progress import show_progress
@@ -34,6 +35,7 @@ from occmer.progress import show_progress
 @database_options("Database name, or several joined by '+' (e.g. casme2+samm). 'demo' is built on first use. "
                   "[default: demo]")
 @occluder_options(default_mask="none")
+@occluder_behaviour_options
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output HDF5 file. Default: <db>_<mask>.h5 in the current folder. Never one of the inputs; "
                    "OUT.lock keeps a second run off it.")
@@ -55,9 +57,10 @@ from occmer.progress import show_progress
               help="Also compute motion features, e.g. tvl1:28 or farneback:112 (see `occmer features`).")
 @click.option("--compression", type=click.IntRange(0, 9), default=1, show_default=True,
               help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
-def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices, out, seed, size, no_align,
-                       frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite, on_error,
-                       skip_invalid, feature_specs, compression, offset_policy="mirror", follow_symlinks=False):
+def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out,
+                       seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite,
+                       on_error, skip_invalid, feature_specs, compression, offset_policy="mirror",
+                       follow_symlinks=False):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
     Each clip: frames are read, the face found on the onset frame (mediapipe), aligned
@@ -78,8 +81,10 @@ def synthesize_command(db, roots, mask, coverage, region, fill, variant, choices
     refuse_together(resume=resume, overwrite=overwrite)
     db = db or "demo"
     landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
+    occluder_options_ = {**mask_options(coverage, region, fill, variant, choices),
+                         **behaviour_options(mask, shading, mask_motion, hand_path)}
     settings = SynthesisSettings(
-        database=db, mask=mask, mask_options=mask_options(coverage, region, fill, variant, choices), seed=seed,
+        database=db, mask=mask, mask_options=occluder_options_, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options_,
         apex=apex, compression=compression,
     )

@@ -24,12 +24,13 @@ def _load_builtin() -> None:
     from occmer.occluders.block import BlockOccluder
     from occmer.occluders.custom import CustomOccluder
     from occmer.occluders.glasses import GlassesOccluder, SunglassesOccluder
+    from occmer.occluders.hand import HandOccluder
     from occmer.occluders.masks import ClothMaskOccluder, N95MaskOccluder, SurgicalMaskOccluder
     from occmer.occluders.random_choice import RandomOccluder
 
     families = (
         BlockOccluder, GlassesOccluder, SunglassesOccluder, SurgicalMaskOccluder, N95MaskOccluder,
-        ClothMaskOccluder, CustomOccluder, RandomOccluder,
+        ClothMaskOccluder, CustomOccluder, RandomOccluder, HandOccluder,
     )
     for cls in families:
         register(cls)

@@ -160,6 +160,8 @@ class BlockOccluder(Occluder):
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> BlockOccluder:
+        if options.get("mask_motion") == "skin" and not options.get("within_random"):
+            raise ConfigError("block occluder: --mask-motion skin is for the fabric masks (surgical, n95, cloth)")
         return cls(
             coverage=options.get("coverage") if options.get("coverage") is not None else 0.2,
             region=options.get("region") or "any",

@@ -13,7 +13,7 @@ import numpy as np
 
 from occmer.errors import ConfigError
 from occmer.occluders.base import Occluder, OccluderLayer
-from occmer.occluders.template_occluder import place_template
+from occmer.occluders.template_occluder import parse_shading, place_template
 from occmer.occluders.templates import Template, load_template
 
 
@@ -25,8 +25,9 @@ class CustomOccluder(Occluder):
     feather_px: ClassVar[float] = 0.5
     illumination_strength: ClassVar[float] = 0.7
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, shading: bool = True) -> None:
         self.path = Path(path)
+        self.shading = shading
         self.template: Template = load_template(self.path)
 
     @classmethod
@@ -34,9 +35,9 @@ class CustomOccluder(Occluder):
         argument = options.get("argument")
         if not argument:
             raise ConfigError("the custom occluder needs a template file: --mask custom:PATH.json")
-        return cls(argument)
+        return cls(argument, shading=parse_shading(options.get("shading")))
 
     def place(self, frame: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> OccluderLayer:
-        layer = place_template(self, self.template, frame, landmarks)
+        layer = place_template(self, self.template, frame, landmarks, rng)
         layer.params["template_file"] = str(self.path)
         return layer

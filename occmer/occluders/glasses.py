@@ -18,6 +18,8 @@ class GlassesOccluder(TemplateOccluder):
     name: ClassVar[str] = "glasses"
     family: ClassVar[str] = "glasses"
     description: ClassVar[str] = "eyeglasses with clear lenses (variants: frame colour and shape)"
+    refracts: ClassVar[bool] = True
+    specular: ClassVar[float] = 0.35
 
 
 class SunglassesOccluder(TemplateOccluder):
@@ -27,3 +29,4 @@ class SunglassesOccluder(TemplateOccluder):
     family: ClassVar[str] = "sunglasses"
     description: ClassVar[str] = "sunglasses with dark lenses (variants: frame and lens colour, shape)"
     illumination_strength: ClassVar[float] = 0.5
+    specular: ClassVar[float] = 0.45

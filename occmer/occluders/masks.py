@@ -16,6 +16,7 @@ class SurgicalMaskOccluder(TemplateOccluder):
 
     name: ClassVar[str] = "surgical"
     family: ClassVar[str] = "surgical"
+    fabric: ClassVar[bool] = True
     description: ClassVar[str] = "pleated surgical mask (variants: blue, white, green, black)"
 
 
@@ -24,6 +25,7 @@ class N95MaskOccluder(TemplateOccluder):
 
     name: ClassVar[str] = "n95"
     family: ClassVar[str] = "n95"
+    fabric: ClassVar[bool] = True
     description: ClassVar[str] = "N95/KN95 respirator (variants: white, white with valve, gray)"
 
 
@@ -32,4 +34,5 @@ class ClothMaskOccluder(TemplateOccluder):
 
     name: ClassVar[str] = "cloth"
     family: ClassVar[str] = "cloth"
+    fabric: ClassVar[bool] = True
     description: ClassVar[str] = "cloth mask (variants: stripes, dots, plaid, plain)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +34,7 @@ class RandomOccluder(Occluder):
         from occmer.occluders import make_occluder
 
         sub_options = {k: v for k, v in (options or {}).items() if k not in ("choices", "argument", "variant")}
+        sub_options["within_random"] = True
         self.choices = list(choices)
         self.occluders: list[Occluder] = []
         for spec in self.choices:
@@ -49,3 +51,13 @@ class RandomOccluder(Occluder):
         layer = self.occluders[index].place(frame, landmarks, rng)
         layer.params = {**layer.params, "random": {"choices": self.choices, "chosen": self.choices[index]}}
         return layer
+
+    def follow(
+        self, layer: OccluderLayer, frames: Sequence[np.ndarray], onset_index: int, head_motion: np.ndarray,
+        landmarks: np.ndarray,
+    ) -> OccluderLayer:
+        """The chosen family's own motion (a skin-following mask, a passing hand)."""
+        chosen = layer.params.get("random", {}).get("chosen")
+        if chosen not in self.choices:
+            return layer
+        return self.occluders[self.choices.index(chosen)].follow(layer, frames, onset_index, head_motion, landmarks)
