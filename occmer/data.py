@@ -4,14 +4,18 @@
     index = od.read_index("glasses.h5")                       # pandas, one row per clip
     splits = od.read_splits("glasses.h5", "megc2019")         # the stored folds bench uses
     ds = od.OccmerDataset("glasses.h5", labels="emotion", frames="keyframes")
+    loader = DataLoader(ds, batch_size=32, num_workers=2)     # frames (B, 3, C, H, W)
+    clips = DataLoader(od.OccmerDataset("glasses.h5", frames="all"), batch_size=8, collate_fn=od.collate)
 
 The Dataset opens the file lazily in each process, so DataLoader(num_workers>0) is safe.
+Items of one file always stack: every clip's frames come out with the same channel count
+(`channels`), and `collate` pads the variable-length clips of frames="all" with a mask.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +23,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from occmer.errors import ConfigError
+from occmer.frames import to_channels
 from occmer.store import OccmerFile, SplitSet
 from occmer.store.reader import decode
 
 FRAME_SELECTIONS = ("keyframes", "onset_apex", "all")
+CHANNEL_CHOICES = (None, 1, 3)
 
 
 def read_index(path: str | Path) -> pd.DataFrame:
@@ -96,8 +102,13 @@ class OccmerDataset(Dataset):
         its rows are checked against /samples, and each item's values for NaN/inf.
     Files of features only (root attribute contents="features") need `features`; they have no
     frames or landmarks (the default frames="keyframes" is then read as None).
+    channels: channels of the returned frames: 1 (BT.601 luma), 3 (grey replicated), or None =
+        as stored when every clip of the file has the same count, else 3; so the items of a file
+        that mixes grey and colour clips (`synthesize --color keep`, files before --color) stack.
     Each item is a dict: sample_id, subject, label, and frames uint8 (T, C, H, W),
     landmarks float32 (K, 2) of the onset frame, x float32 (C, S, S), occlusion (1, S, S).
+    Key frames and features have one size per file, so the default DataLoader collation
+    batches them; frames="all" clips differ in T: pass `collate_fn=occmer.data.collate`.
     """
 
     def __init__(
@@ -108,9 +119,14 @@ class OccmerDataset(Dataset):
         frames: str | None = "keyframes",
         features: str | None = None,
         rows: Sequence[int] | None = None,
+        channels: int | None = None,
     ) -> None:
         if frames is not None and frames not in FRAME_SELECTIONS:
             raise ConfigError(f"frames must be None or one of {', '.join(FRAME_SELECTIONS)}, got {frames!r}")
+        if channels not in CHANNEL_CHOICES:
+            raise ConfigError(f"channels must be 1, 3 or None, got {channels!r}")
+        self.channels = channels
+        self._out_channels = channels
         self.path = Path(path)
         self.frames = frames
         self.features = features
@@ -165,13 +181,19 @@ class OccmerDataset(Dataset):
             out["landmarks"] = torch.from_numpy(f.landmarks(sid, [onset])[0])
         if self.frames is not None:
             frames = f.frames(sid, self._frame_positions(f, row, sid))
-            out["frames"] = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+            out["frames"] = frames_tensor(frames, self._frame_channels(f))
         if self.features is not None:
             x, occlusion = f.feature_row(self.features, row)  # checked finite, like bench's reads
             out["x"] = torch.from_numpy(x)
             if occlusion is not None:
                 out["occlusion"] = torch.from_numpy(occlusion[None])
         return out
+
+    def _frame_channels(self, f: OccmerFile) -> int:
+        """The channel count of every returned clip (see `channels`), decided once per process."""
+        if self._out_channels is None:
+            self._out_channels = uniform_channels(f.frame_size(self.sample_ids[int(r)])[2] for r in self.rows)
+        return self._out_channels
 
     def _frame_positions(self, f: OccmerFile, row: int, sid: str) -> list[int] | None:
         if self.frames == "all":
@@ -180,7 +202,49 @@ class OccmerDataset(Dataset):
         return [f.position(sid, int(self.index[c].iloc[row]), c) for c in cols]
 
 
+def uniform_channels(stored: Iterable[int]) -> int:
+    """The channel count a file's clips share, 3 when grey and colour clips are mixed."""
+    counts = set(stored)
+    return counts.pop() if len(counts) == 1 else 3
+
+
+def frames_tensor(frames: np.ndarray, channels: int) -> torch.Tensor:
+    """uint8 (T, H, W, C) frames -> uint8 tensor (T, channels, H, W)."""
+    converted = to_channels(frames, channels)
+    return torch.from_numpy(np.ascontiguousarray(converted.transpose(0, 3, 1, 2)))
+
+
+def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """DataLoader `collate_fn` for OccmerDataset items of any `frames` mode.
+
+    Clips shorter than the longest of the batch are padded at the end with zero frames:
+    "frames" is uint8 (B, T_max, C, H, W), "frame_mask" bool (B, T_max) is True on real frames,
+    "n_frames" int64 (B,) the real lengths. Everything else is collated as PyTorch does
+    (tensors stacked, strings listed). Frames of different H, W or C raise a ConfigError
+    naming two samples (e.g. files written with --no-align from databases of other sizes).
+    """
+    if not items or "frames" not in items[0]:
+        return default_collate(list(items))
+    clips = [item["frames"] for item in items]
+    shapes = {tuple(c.shape[1:]) for c in clips}
+    if len(shapes) > 1:
+        first = items[0]
+        other = next(i for i in items if tuple(i["frames"].shape[1:]) != tuple(first["frames"].shape[1:]))
+        raise ConfigError(
+            f"cannot batch frames of different sizes: {first['sample_id']} has (C, H, W) "
+            f"{tuple(first['frames'].shape[1:])}, {other['sample_id']} {tuple(other['frames'].shape[1:])}; "
+            "use OccmerDataset(channels=...) for channels, or a file aligned to one --size"
+        )
+    lengths = torch.tensor([c.shape[0] for c in clips], dtype=torch.int64)
+    padded = clips[0].new_zeros((len(clips), int(lengths.max()), *clips[0].shape[1:]))
+    for i, clip in enumerate(clips):
+        padded[i, : clip.shape[0]] = clip
+    rest = default_collate([{k: v for k, v in item.items() if k != "frames"} for item in items])
+    mask = torch.arange(padded.shape[1])[None, :] < lengths[:, None]
+    return {**rest, "frames": padded, "frame_mask": mask, "n_frames": lengths}
+
+
 __all__ = [
-    "OccmerDataset", "Split", "SplitSet", "decode", "label_indices", "loso_splits", "read_index", "read_splits",
-    "stored_protocols",
+    "OccmerDataset", "Split", "SplitSet", "collate", "decode", "frames_tensor", "label_indices", "loso_splits",
+    "read_index", "read_splits", "stored_protocols", "uniform_channels",
 ]

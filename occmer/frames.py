@@ -42,3 +42,29 @@ def is_gray_rgb(frame: np.ndarray) -> bool:
     return frame.shape[2] == 3 and np.array_equal(frame[:, :, 0], frame[:, :, 1]) and np.array_equal(
         frame[:, :, 1], frame[:, :, 2]
     )
+
+
+COLOR_POLICIES = ("keep", "gray", "rgb")
+# ITU-R BT.601 luma, the weights cv2.COLOR_RGB2GRAY uses (so a converted file matches OpenCV's grey).
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def to_channels(frames: np.ndarray, channels: int | None) -> np.ndarray:
+    """uint8 (..., C) frames with `channels` channels: grey is replicated to 3, colour becomes
+    BT.601 luma for 1; None or an equal count returns the array itself."""
+    have = frames.shape[-1]
+    if channels is None or have == channels:
+        return frames
+    if channels == 3 and have == 1:
+        return np.repeat(frames, 3, axis=-1)
+    if channels == 1 and have == 3:
+        luma = frames.astype(np.float32) @ _LUMA
+        return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
+    raise ValueError(f"cannot convert frames with {have} channels to {channels}")
+
+
+def apply_color_policy(frames: np.ndarray, policy: str) -> np.ndarray:
+    """Frames as `occmer synthesize --color` stores them: keep (as read), gray (1 channel), rgb (3)."""
+    if policy not in COLOR_POLICIES:
+        raise ValueError(f"color policy must be one of {', '.join(COLOR_POLICIES)}, got {policy!r}")
+    return to_channels(frames, {"keep": None, "gray": 1, "rgb": 3}[policy])

@@ -25,7 +25,7 @@ from occmer.errors import ConfigError, FaceNotFoundError, OccmerError, ResumeErr
 from occmer.faces.align import alignment_transform, transform_points, warp_frame
 from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
 from occmer.faces.motion import track_head_motion
-from occmer.frames import is_gray_rgb, read_frame
+from occmer.frames import COLOR_POLICIES, apply_color_policy, is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
 from occmer.outputs import output_lock
@@ -55,6 +55,9 @@ class SynthesisSettings:
     landmark_options: dict[str, Any] = field(default_factory=dict)
     apex: str = "midpoint"
     compression: int = 1  # gzip level: face frames shrink ~17% at any level; 1 is the fastest
+    # Stored channels. rgb (default): grey clips are replicated to 3 channels after compositing, so
+    # every file, merged CASME II (colour) + SAMM (grey) included, batches; keep: as read; gray: luma.
+    color: str = "rgb"
 
     def __post_init__(self) -> None:
         if self.frames not in FRAME_MODES:
@@ -69,6 +72,8 @@ class SynthesisSettings:
             raise ConfigError(f"--compression must be 0..9, got {self.compression}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
+        if self.color not in COLOR_POLICIES:
+            raise ConfigError(f"--color must be one of {', '.join(COLOR_POLICIES)}, got {self.color!r}")
 
 
 @dataclass
@@ -176,8 +181,10 @@ class ClipProcessor:
             "landmark_backend": s.landmarks,
             "head_motion": tracked.summary(),
         }
+        # The policy applies after compositing: a grey face got a grey occluder whatever is stored.
         return ProcessedClip(
-            clip=clip, frames=np.stack(occluded), clean_frames=np.stack(frames), occlusion=np.stack(alphas),
+            clip=clip, frames=apply_color_policy(np.stack(occluded), s.color),
+            clean_frames=apply_color_policy(np.stack(frames), s.color), occlusion=np.stack(alphas),
             landmarks=landmarks_arr, frame_numbers=numbers, head_motion=np.asarray(motion, np.float64),
             alignment=np.asarray(alignment, np.float64), placement=placement, occlusion_ratio=ratio,
             occluder_arrays=occluder_motion_arrays(layer, motion),
@@ -504,9 +511,11 @@ def ensure_demo_condition(
 ) -> Path:
     """The cached occmer file of the demo database under `mask` (built on first use)."""
     from occmer.demo import default_cache_dir
+    from occmer.demo.cache import cached_demo_params
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    params = dict(demo_params or {})
+    # The effective parameters ($OCCMER_DEMO_PARAMS included) key the cached condition file.
+    params = asdict(cached_demo_params(**(demo_params or {})))
     out = condition_path(mask, features, seed, cache, params)
     if out.exists():
         return out

@@ -72,3 +72,18 @@ def block_file(tmp_path_factory: pytest.TempPathFactory, small_demo_clips) -> Pa
     settings = SynthesisSettings(database="demo", mask="block", size=96, seed=0)
     synthesize(settings, small_demo_clips, out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def grey_and_colour_file(tmp_path_factory: pytest.TempPathFactory, small_demo_clips) -> Path:
+    """The small demo (two colour portraits, one grey LFW subject) under glasses, stored with
+    `--color keep`: grey clips 1 channel, colour clips 3, as in a merged SAMM + CASME II file
+    written that way; with TV-L1 flow at 28 px."""
+    from occmer.features import add_features, parse_feature_spec
+    from occmer.pipeline import SynthesisSettings, synthesize
+
+    out = tmp_path_factory.mktemp("mixed") / "grey_and_colour.h5"
+    settings = SynthesisSettings(database="demo", mask="glasses", size=96, seed=0, color="keep")
+    synthesize(settings, small_demo_clips, out, progress=False)
+    add_features(out, [parse_feature_spec("tvl1:28")], progress=False)
+    return out

@@ -22,7 +22,7 @@ BASE = ["--epochs", "1", "--batch-size", "4", "--no-progress"]
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bench_data")
-    return {"clean": write_tiny(root / "clean.h5"), "surgical": write_tiny(root / "mask.h5", occluded=True)}
+    return {"clean": write_tiny(root / "clean.h5"), "surgical": write_tiny(root / "surgical.h5", occluded=True)}
 
 
 def _bench(args: list[str]) -> object:

@@ -61,5 +61,6 @@ def test_documented_loader_snippet_runs(block_file, tmp_path, monkeypatch):
     code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
     assert len(code.strip().splitlines()) <= 10
     monkeypatch.chdir(tmp_path)
-    Path("demo_glasses.h5").symlink_to(block_file)
+    Path("out").mkdir()
+    Path("out/demo_glasses.h5").symlink_to(block_file)
     exec(compile(code, "hdf5-format.md", "exec"), {})

@@ -2,7 +2,8 @@
 
 A condition is one occluder setting; it may span several files (one per database, e.g.
 CASME II and SAMM for MEGC 2018), which are concatenated. `--data NAME=FILE` names it; a
-bare `--data FILE` takes the occluder recorded in the file ("none" reads as "clean").
+bare `--data FILE` is named after the file's stem (`mask.h5` -> `mask`), the name the user
+typed and will type again in --train-on/--test-on. Files sharing a name form one condition.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from occmer.models.regions import region_boxes
 from occmer.store import OccmerFile
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-CLEAN = "clean"
 
 
 @dataclass
@@ -64,16 +64,11 @@ def parse_data_option(value: str) -> tuple[str | None, Path]:
     return None, Path(value).expanduser()
 
 
-def occluder_name(path: Path) -> str:
-    """The condition name a file implies: its occluder's registry name, "clean" for none."""
-    with OccmerFile.open(path) as f:
-        occluder = f.attrs().get("occluder", "")
-    if isinstance(occluder, dict):
-        occluder = occluder.get("name") or occluder.get("spec") or ""
-    name = str(occluder or "").split(":", 1)[0].strip()
-    if name in ("", "none"):
-        return CLEAN
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+def file_condition_name(path: Path) -> str:
+    """The condition name of a bare `--data FILE`: the file name without its suffix,
+    characters outside [A-Za-z0-9_.+-] replaced by '_'."""
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem)
+    return name if _NAME.match(name) else f"data_{name}"
 
 
 def group_conditions(values: Sequence[str]) -> dict[str, tuple[Path, ...]]:
@@ -83,7 +78,7 @@ def group_conditions(values: Sequence[str]) -> dict[str, tuple[Path, ...]]:
         name, path = parse_data_option(value)
         if not path.exists():
             raise BenchError(f"--data {value}: file {path} not found")
-        name = name or occluder_name(path)
+        name = name or file_condition_name(path)
         if path.resolve() in [p.resolve() for p in groups.get(name, [])]:
             raise BenchError(f"--data {value}: {path} is given twice for condition {name}")
         groups.setdefault(name, []).append(path)

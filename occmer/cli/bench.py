@@ -42,8 +42,8 @@ def _protocol_help() -> str:
                    "(all conditions when --test-on is not given).")
 @click.option("--test-on", "test_on", multiple=True, metavar="CONDITION",
               help="Test only on these conditions (repeatable), e.g. --train-on clean --test-on glasses.")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Fixed epoch budget per fold (no selection on the test subject).")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, envvar="OCCMER_BENCH_EPOCHS",
+              show_envvar=True, help="Fixed epoch budget per fold (no selection on the test subject).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Training batch size (a last batch of one sample joins the previous batch).")
 @optimiser_options()

@@ -255,7 +255,7 @@ def data_option() -> Decorator:
     return click.option(
         "--data", "data", multiple=True, metavar="[NAME=]FILE", callback=_check_data,
         help="An occmer file (repeatable). Files of one condition (e.g. CASME II and SAMM, both clean) share a NAME; "
-             "without NAME the file's occluder names it ('clean' for none). Without --data: the demo database under "
+             "without NAME the file's stem names it (mask.h5 -> mask). Without --data: the demo database under "
              "--demo-masks, built and cached on first use.")
 
 

@@ -57,9 +57,14 @@ from occmer.progress import show_progress
               help="Also compute motion features, e.g. tvl1:28 or farneback:112 (see `occmer features`).")
 @click.option("--compression", type=click.IntRange(0, 9), default=1, show_default=True,
               help="gzip level of the stored frames (0 = none; higher levels save little on face frames).")
+@click.option("--color", type=click.Choice(["rgb", "gray", "keep"]), default="rgb", show_default=True,
+              help="Stored channels: rgb = 3 for every clip (grey clips replicated, so merged grey and colour "
+                   "databases such as SAMM + CASME II batch together), gray = 1 (BT.601 luma), keep = as read "
+                   "(smallest file for a grey-only database; a mixed file needs OccmerDataset(channels=...)). "
+                   "Applied after the occluder is drawn; recorded in the file's settings.")
 def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out,
                        seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite,
-                       on_error, skip_invalid, feature_specs, compression, offset_policy="mirror",
+                       on_error, skip_invalid, feature_specs, compression, color, offset_policy="mirror",
                        follow_symlinks=False):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
@@ -86,7 +91,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
     settings = SynthesisSettings(
         database=db, mask=mask, mask_options=occluder_options_, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options_,
-        apex=apex, compression=compression,
+        apex=apex, compression=compression, color=color,
     )
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")

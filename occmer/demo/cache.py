@@ -20,6 +20,7 @@ from occmer.errors import ConfigError, DataError
 from occmer.seeding import stable_hash
 
 CACHE_ENV = "OCCMER_CACHE"
+PARAMS_ENV = "OCCMER_DEMO_PARAMS"
 
 
 def default_cache_dir() -> Path:
@@ -29,6 +30,33 @@ def default_cache_dir() -> Path:
     if os.environ.get("XDG_CACHE_HOME"):
         return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "occmer"
     return Path.home() / ".cache" / "occmer"
+
+
+def cached_demo_params(**params: int) -> DemoParams:
+    """The parameters of the cached demo: the defaults, then $OCCMER_DEMO_PARAMS, then `params`.
+
+    OCCMER_DEMO_PARAMS="subjects=3,clips_per_subject=3,frames=12,size=160" makes every
+    `--db demo` (synthesize, bench, preview) use a smaller database; the docs tests run the
+    documented commands unchanged this way.
+    """
+    known = {name: f.type for name, f in DemoParams.__dataclass_fields__.items()}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown demo database parameter(s) {unknown}; use only {sorted(known)}")
+    merged: dict = {}
+    for item in filter(None, (p.strip() for p in os.environ.get(PARAMS_ENV, "").split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in known or known[name] not in ("int", "float", int, float):
+            raise ConfigError(
+                f"${PARAMS_ENV}: unknown or non-numeric parameter {name!r} in {item!r}; use NAME=NUMBER with NAME in "
+                + ", ".join(n for n, t in known.items() if t in ("int", "float", int, float))
+            )
+        try:
+            merged[name] = (int if known[name] in ("int", int) else float)(value)
+        except ValueError:
+            raise ConfigError(f"${PARAMS_ENV}: {item!r} is not NAME=NUMBER") from None
+    return DemoParams(**{**merged, **params}).validate()
 
 
 def cache_key(params: DemoParams) -> str:
@@ -41,11 +69,7 @@ def ensure_demo_database(
     cache_dir: Path | None = None, progress: Callable[[str], None] | None = None, **params: int
 ) -> Path:
     """The cached demo database for these parameters (see `build_demo_database`), built on first use."""
-    known = set(DemoParams.__dataclass_fields__)
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ConfigError(f"unknown demo database parameter(s) {unknown}; use only {sorted(known)}")
-    settings = DemoParams(**params).validate()
+    settings = cached_demo_params(**params)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     target = cache.absolute() / cache_key(settings)
     if is_demo_database(target):
@@ -77,7 +101,7 @@ def demo_fallback_roots(spec: str, roots: Sequence[str], progress: bool = True) 
         return {}
     from occmer.progress import progress_bar
 
-    params = DemoParams().validate()
+    params = cached_demo_params()
     cached = default_cache_dir().absolute() / cache_key(params)
     if is_demo_database(cached):
         return {"demo": cached}
