@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from test_bench_support import write_tiny
 
+import occmer.data as od
 import occmer.export as export_module
 from occmer.cli import cli
 from occmer.export import minmax_image
@@ -157,8 +158,12 @@ def test_export_then_import_gives_the_original_features(source, tmp_path):
     low = original.min(axis=(2, 3), keepdims=True)
     span = original.max(axis=(2, 3), keepdims=True) - low
     assert np.all(np.abs(back / 255.0 * span + low - original) <= span / 510.0 + 1e-6)
+    # the imported file carries its /splits (written by `occmer import`), and bench uses them
+    assert "megc2019" in od.stored_protocols(imported)
     assert run("bench", "ststnet", "--data", f"clean={imported}", "--protocol", "megc2019", "--epochs", "1",
                "--out", str(tmp_path / "run"), "--no-progress").exit_code == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["plan"]["ststnet|clean"]["folds_source"] == f"stored: /splits/megc2019 of {imported}"
     # npy: the stored values, exactly
     assert run("export", str(source), str(tmp_path / "npy"), "--layout", "npy").exit_code == 0
     npy = tmp_path / "npy.h5"
