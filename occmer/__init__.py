@@ -1,3 +1,3 @@
 """occmer: synthetic occlusion and benchmarking for micro-expression recognition."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

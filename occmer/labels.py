@@ -212,6 +212,14 @@ def _megc2019(record: object) -> str:
     return _field(record, "composite") if listed is None else listed
 
 
+def _megc2019_rules(record: object) -> str:
+    """The published rules on the stored emotion; files of imported inputs carry only the composite label."""
+    emotion = _field(record, "emotion")
+    if not emotion:
+        return _field(record, "composite") if _field(record, "composite") in COMPOSITE_CLASSES else ""
+    return composite_label(_field(record, "database"), emotion)
+
+
 @dataclass(frozen=True)
 class LabelScheme:
     """A way of turning a sample into a class name; "" means the sample is not in the scheme."""
@@ -246,8 +254,9 @@ LABEL_SCHEMES: dict[str, LabelScheme] = {
         MEGC2018_CLASSES, _megc2018_rules,
     ),
     "megc2019-rules": LabelScheme(
-        "megc2019-rules", "MEGC 2019 composite by the published rules on the stored emotions (no official list)",
-        COMPOSITE_CLASSES, lambda r: composite_label(_field(r, "database"), _field(r, "emotion")),
+        "megc2019-rules", "MEGC 2019 composite by the published rules on the stored emotions, or the stored "
+        "composite label where a file has no emotions (imported inputs); no official list",
+        COMPOSITE_CLASSES, _megc2019_rules,
     ),
 }
 RULES_VARIANT = {"megc2018": "megc2018-rules", "megc2019": "megc2019-rules"}

@@ -285,3 +285,27 @@ def test_parameter_counts_match_docs():
     for name in MODELS:
         model = build_model(name, 3, 3)
         assert sum(p.numel() for p in model.parameters()) == documented[name], name
+
+
+def test_ststnet_reference_layout_matches_the_public_code():
+    """conv1-3 (padding 2), bn1-3, fc as in christy1206/STSTNet main.py: ReLU before BN, 400 fc inputs."""
+    model = build_model("ststnet", 3, 3, seed=0).eval()
+    names = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert names["conv1.weight"] == (3, 3, 3, 3) and names["conv3.weight"] == (8, 3, 3, 3)
+    assert names["fc.weight"] == (3, 400) and "bn2.running_var" in names
+    assert model.conv1.padding == (2, 2)
+    x = torch.randn(2, 3, 28, 28) * 50 + 128
+    with torch.no_grad():
+        s1 = model.maxpool(model.bn1(torch.relu(model.conv1(x))))
+        s2 = model.maxpool(model.bn2(torch.relu(model.conv2(x))))
+        s3 = model.maxpool(model.bn3(torch.relu(model.conv3(x))))
+        expected = model.fc(model.avgpool(torch.cat([s1, s2, s3], 1)).flatten(1))
+        torch.testing.assert_close(model({"x": x}).logits, expected)
+
+
+def test_ststnet_paper_variant_and_bad_variant():
+    paper = build_model("ststnet", 3, 3, variant="paper", seed=0)
+    assert paper.conv1.padding == (1, 1)
+    assert sum(p.numel() for p in paper.parameters()) == 1683
+    with pytest.raises(ModelError, match="variant"):
+        build_model("ststnet", 3, 3, variant="keras")

@@ -36,8 +36,9 @@ def execute_job(job, plan, fold, settings, path: Path) -> JobDone:
     """Train and predict one fold, write its result file, and describe it in one line."""
     from occmer.bench.runner import run_job  # the runner imports this module; the job logic stays there
 
-    factory, loss_fn = bench_models.factory_and_loss(job.model, settings.hparams)
-    record = run_job(job, plan, fold, settings, factory, loss_fn)
+    recipe = settings.model_recipe(job.model)  # the model's resolved recipe (docs/models.md)
+    factory, loss_fn = bench_models.factory_and_loss(job.model, recipe.hparams)
+    record = run_job(job, plan, fold, settings, factory, loss_fn, recipe)
     write_json_atomic(path, record)
     correct = float(np.mean(np.array(record["true"]) == np.array(record["pred"])))
     line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "

@@ -274,6 +274,22 @@ def metrics_payload(run: Run, summaries: Sequence[CellSummary]) -> dict[str, Any
             "directories": run.dirs, "cells": cells}
 
 
+def _training_line(config: dict) -> str:
+    """How the predictions were made: checkpoints, each model's resolved recipe, or the shared settings."""
+    settings = config["settings"]
+    if settings.get("weights"):
+        return f"No training: published checkpoints from {settings['weights']}, one per fold (--weights)."
+    recipes = config.get("recipes") or {"all models": {**settings["train"], "val_subjects": settings.get("val_subjects"),
+                                                       "name": settings.get("recipe", "default")}}
+    parts = []
+    for model, r in recipes.items():
+        selection = (f"best epoch on {r['val_subjects']} validation subjects carved from training subjects"
+                     if r.get("val_subjects") else "fixed epoch budget (no selection)")
+        parts.append(f"{model}: recipe {r.get('name', 'default')}, {r.get('optimizer', 'adamw')} lr {r['lr']}, "
+                     f"{r['epochs']} epochs, batch {r['batch_size']}, {selection}")
+    return "Training: " + "; ".join(parts) + "."
+
+
 def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
     """table.md: the main table, per-database tables for multi-database data, and how to read them."""
     settings = run.config["settings"]
@@ -284,10 +300,7 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
         + (" (membership by rules, not the official list)" if settings.get("membership") == "rules" else ""),
         "",
         "Cells: UF1 / UAR / accuracy on predictions pooled over folds; mean±std over seeds "
-        f"{run.config.get('seeds')}. Training: {settings['train']['epochs']} epochs, batch "
-        f"{settings['train']['batch_size']}, lr {settings['train']['lr']}"
-        + (f", best epoch chosen on {settings['val_subjects']} validation subjects carved from training subjects"
-           if settings.get("val_subjects") else ", fixed epoch budget (no selection)") + ".",
+        f"{run.config.get('seeds')}. " + _training_line(run.config),
         f"Classes: {', '.join(classes)}; chance UAR = {1 / max(len(classes), 1):.3f}.",
         "",
         markdown_table(summaries),

@@ -13,7 +13,7 @@ import json
 import platform
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,13 +26,15 @@ import torch
 
 from occmer import __version__
 from occmer.bench import models as bench_models
+from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
 from occmer.bench.protocols import Fold, Membership, carve_validation, check_disjoint, class_list, get_protocol
+from occmer.bench.recipes import Recipe, normalise_inputs, resolve_recipe, select_channels, train_config
 from occmer.bench.report import render
 from occmer.bench.splits import stored_folds
-from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, resolve_device, train_fold
+from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, evaluate_fold, resolve_device, train_fold
 from occmer.errors import BenchError, ConfigError
 from occmer.labels import RULES_VARIANT
 from occmer.progress import progress_bar
@@ -63,12 +65,44 @@ class Settings:
     val_subjects: int = 0
     allow_partial: bool = False  # run a protocol short of its official list's clips (recorded)
     membership: str = "official"  # "official": the shipped list decides; "rules": the published rules on stored labels
+    recipe: str = "default"
+    overrides: tuple[str, ...] = ()  # options set on the command line: they beat the recipe's values
+    weights: str | None = None  # a folder of per-fold checkpoints to evaluate instead of training
 
     def identity(self) -> dict[str, Any]:
         out = asdict(self)
         out["train"].pop("device")
         out["hparams"] = dict(self.hparams)
+        out.pop("overrides")  # what they changed shows in `train` and in the resolved recipes (check_resume)
         return json.loads(json.dumps(out, sort_keys=True))
+
+    def model_recipe(self, model: str) -> ModelRecipe:
+        """The resolved recipe of `model`: training settings, hyper-parameters, inputs and validation."""
+        recipe = resolve_recipe(model, self.recipe)
+        hparams = {**{f"{model}.{k}": v for k, v in recipe.hparams.items()}, **self.hparams}
+        val = self.val_subjects if "val_subjects" in self.overrides or recipe.val_subjects is None \
+            else recipe.val_subjects
+        return ModelRecipe(recipe, train_config(recipe, self.train, self.overrides), hparams,
+                           0 if self.weights else val)
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """A recipe resolved against the command line: what one model's folds actually use."""
+
+    recipe: Recipe
+    train: TrainConfig
+    hparams: Mapping[str, Any]
+    val_subjects: int
+
+    def record(self) -> dict[str, Any]:
+        out = self.recipe.record()
+        train = asdict(self.train)
+        train.pop("device")
+        out.update(train)
+        out["hparams"] = dict(self.hparams)
+        out["val_subjects"] = self.val_subjects
+        return out
 
 
 @dataclass(frozen=True)
@@ -181,16 +215,26 @@ def _fold_tensors(data: ConditionData, codes: np.ndarray, positions: np.ndarray)
     )
 
 
-def run_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, factory, loss_fn) -> dict[str, Any]:
-    """Train and predict one fold; the result as the JSON record written to disk."""
-    fold = carve_validation(fold, list(plan.train.table["subject"]), settings.val_subjects, job.fold_seed)
-    output: FoldOutput = train_fold(
-        factory, loss_fn,
-        train=_fold_tensors(plan.train, plan.codes, fold.train),
-        test=_fold_tensors(plan.test, plan.codes, fold.test),
-        val=_fold_tensors(plan.train, plan.codes, fold.val) if len(fold.val) else None,
-        num_classes=len(plan.classes), config=settings.train, seed=job.fold_seed,
-    )
+def run_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, factory, loss_fn,
+            recipe: ModelRecipe | None = None) -> dict[str, Any]:
+    """Train (or, with --weights, load) and predict one fold; the result as the JSON record written to disk."""
+    recipe = recipe or settings.model_recipe(job.model)
+    fold = carve_validation(fold, list(plan.train.table["subject"]), recipe.val_subjects, job.fold_seed)
+    checkpoint = None
+    if settings.weights:
+        checkpoint = find_checkpoint(Path(settings.weights), job.fold)
+        output: FoldOutput = evaluate_fold(
+            factory, lambda model: load_into(model, checkpoint), _fold_tensors(plan.test, plan.codes, fold.test),
+            num_classes=len(plan.classes), config=recipe.train,
+        )
+    else:
+        output = train_fold(
+            factory, loss_fn,
+            train=_fold_tensors(plan.train, plan.codes, fold.train),
+            test=_fold_tensors(plan.test, plan.codes, fold.test),
+            val=_fold_tensors(plan.train, plan.codes, fold.val) if len(fold.val) else None,
+            num_classes=len(plan.classes), config=recipe.train, seed=job.fold_seed,
+        )
     table = plan.test.table.iloc[fold.test]
     predicted = output.probabilities.argmax(axis=1)
     record: dict[str, Any] = {
@@ -205,6 +249,8 @@ def run_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, factory, l
         "samples_per_s": round(output.samples_per_s, 2), "device": str(resolve_device(settings.train.device)),
         "extras": {k: np.round(v.astype(np.float64), 6).tolist() for k, v in output.extras.items()},
     }
+    if checkpoint is not None:
+        record["weights"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
     weights = output.extras.get("region_weights")
     if weights is not None and plan.test.regions is not None and weights.shape[1] == plan.test.regions.shape[1]:
         covered = region_occlusion(plan.test.regions[fold.test], plan.test.occlusion[fold.test])
@@ -244,8 +290,8 @@ def _device_text(device: str, executor: ExecutorOptions) -> str:
     return device_description(device)
 
 
-def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequence[Mapping[str, str]]]
-                 ) -> dict[str, Any] | None:
+def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequence[Mapping[str, str]]],
+                 recipes: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any] | None:
     """The previous config of OUT (its finished folds will be kept), or None for a new directory.
 
     Rerunning the same command continues the run; a BenchError when OUT holds a run with other
@@ -262,6 +308,12 @@ def check_resume(out: Path, settings: Settings, conditions: Mapping[str, Sequenc
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise BenchError(f"{out} holds a run with different settings ({', '.join(keys)}); rerun with the same "
                          "options to continue it, or pick a new --out")
+    for model, recipe in (recipes or {}).items():
+        old = previous.get("recipes", {}).get(model)
+        if old is not None and old != json.loads(json.dumps(recipe)):
+            keys = sorted(k for k in set(old) | set(recipe) if old.get(k) != recipe.get(k))
+            raise BenchError(f"{out} holds a run of {model} with a different recipe ({', '.join(keys)}); rerun with "
+                             "the same options to continue it, or pick a new --out")
     for name, files in conditions.items():
         old_files = previous.get("conditions", {}).get(name)
         if old_files is not None and [f["sha256"] for f in old_files] != [f["sha256"] for f in files]:
@@ -337,12 +389,13 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     out = Path(request.out)
     checksums = {name: [{"path": str(p), "sha256": file_checksum(Path(p))} for p in files]
                  for name, files in request.conditions.items()}
-    previous = check_resume(out, settings, checksums)
+    specs = {model: bench_models.model_spec(model) for model in request.models}
+    recipes = {model: settings.model_recipe(model) for model in request.models}
+    previous = check_resume(out, settings, checksums, {m: r.record() for m, r in recipes.items()})
     cells = plan_cells(list(request.conditions), request.train_on, request.test_on)
 
     cache: dict[tuple[str, str], ConditionData] = {}
     plans = []
-    specs = {model: bench_models.model_spec(model) for model in request.models}
     with_regions = any(spec.uses_regions for spec in specs.values())
     for model, spec in specs.items():
         for cell in cells:
@@ -353,7 +406,9 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
                 if (name, feature) not in cache:
                     cache[(name, feature)] = loader(name, files, scheme, feature, with_regions)
                 loaded[name] = cache[(name, feature)]
-            plans.append(plan_cell(model, cell, loaded[cell.train], loaded[cell.test], settings, scheme))
+            check_database_names(loaded[cell.test])
+            plan = plan_cell(model, cell, loaded[cell.train], loaded[cell.test], settings, scheme)
+            plans.append(recipe_inputs(plan, recipes[model].recipe))
 
     reported: set[str] = set()
     for plan in plans:
@@ -364,6 +419,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
             echo(f"{plan.cell.test}: folds {plan.folds_source}")
     config = build_config(settings, scheme, request.models, cells, request.seeds, checksums, plans,
                           request.max_folds, request.shard, previous, request.executor)
+    config["recipes"] = {**(previous or {}).get("recipes", {}), **{m: r.record() for m, r in recipes.items()}}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / CONFIG_FILE, config)
 
@@ -385,6 +441,34 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
         run_jobs(pending, settings, finished, request.executor)
     render([out], out, echo=echo, html=html)
     return out
+
+
+def check_database_names(data: ConditionData) -> None:
+    """Refuse databases occmer does not know: a protocol's selection would drop their samples silently."""
+    from occmer.databases import DATABASES
+
+    unknown = sorted(set(data.table["database"].astype(str)) - set(DATABASES))
+    if unknown:
+        raise BenchError(
+            f"condition {data.name} ({', '.join(data.files)}): database {unknown[0]!r} is not an occmer database "
+            f"name ({', '.join(sorted(DATABASES))}); a protocol would drop its samples. Re-import the file with "
+            f"--db-map {unknown[0]}=NAME (e.g. smic=smic-hs)"
+        )
+
+
+def recipe_inputs(plan: CellPlan, recipe: Recipe) -> CellPlan:
+    """The plan with its inputs in the channel order and normalisation the recipe feeds the model."""
+    if recipe.channels is None and recipe.input_normalisation == "as-stored":
+        return plan
+
+    def convert(data: ConditionData) -> ConditionData:
+        x = select_channels(data.x, data.channels, recipe.channels, f"condition {data.name} ({data.feature})")
+        return replace(data, x=normalise_inputs(x, recipe.input_normalisation),
+                       channels=tuple(recipe.channels or data.channels))
+
+    train = convert(plan.train)
+    test = train if plan.test is plan.train else convert(plan.test)
+    return replace(plan, train=train, test=test)
 
 
 def resolve_scheme(forced: str | None, requested: str | None) -> str:

@@ -24,6 +24,8 @@ from torch import nn
 
 from occmer.errors import BenchError
 
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -34,8 +36,11 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     device: str = "cpu"
+    optimizer: str = "adamw"  # adamw | adam (Adam with L2 weight decay, as torch.optim.Adam)
 
     def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise BenchError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise BenchError(
                 f"invalid training settings epochs={self.epochs} batch_size={self.batch_size} lr={self.lr} "
@@ -126,12 +131,13 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None, device:
         yield order[start:stop]
 
 
-def predict(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device) -> FoldOutput:
+def predict(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device,
+            autocast: bool = True) -> FoldOutput:
     """Softmax probabilities and per-sample extras for every sample of `data`, in order."""
     model.eval()
     n = int(data["x"].shape[0])
     logits, extras = [], {}
-    with torch.no_grad(), _autocast(device):
+    with torch.no_grad(), _autocast(device) if autocast else nullcontext():
         for index in _batches(n, max(batch_size, 1) * 4, None, device):
             output = model(_batch(data, index))
             logits.append(output.logits.float())
@@ -175,7 +181,7 @@ def train_fold(
         torch.backends.cudnn.deterministic = True
     torch.manual_seed(seed)
     model = factory(num_classes, int(train.x.shape[1]), int(train.x.shape[-1])).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(seed)
     train_data = to_device(train, device)
     val_data = to_device(val, device) if val is not None and len(val) else None
@@ -210,4 +216,21 @@ def train_fold(
     output.epochs = epochs_used
     output.train_seconds = seconds
     output.samples_per_s = n * config.epochs / seconds if seconds > 0 else 0.0
+    return output
+
+
+def evaluate_fold(
+    factory: ModelFactory, load_weights: Callable[[nn.Module], None], test: FoldTensors, num_classes: int,
+    config: TrainConfig,
+) -> FoldOutput:
+    """Predictions of a model whose weights come from `load_weights` (a published checkpoint), no training.
+
+    Runs in float32 (no autocast) so a checkpoint gives the predictions its authors logged.
+    """
+    device = resolve_device(config.device)
+    model = factory(num_classes, int(test.x.shape[1]), int(test.x.shape[-1]))
+    load_weights(model)
+    model.to(device)
+    output = predict(model, to_device(test, device), config.batch_size, device, autocast=False)
+    output.epochs = 0
     return output

@@ -42,14 +42,23 @@ def _protocol_help() -> str:
                    "(all conditions when --test-on is not given).")
 @click.option("--test-on", "test_on", multiple=True, metavar="CONDITION",
               help="Test only on these conditions (repeatable), e.g. --train-on clean --test-on glasses.")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, envvar="OCCMER_BENCH_EPOCHS",
-              show_envvar=True, help="Fixed epoch budget per fold (no selection on the test subject).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Training batch size (a last batch of one sample joins the previous batch).")
+@click.option("--recipe", type=click.Choice(["default", "paper"]), default=None,
+              help="Training recipe per model: default (AdamW 1e-3, weight decay 1e-4, 30 epochs, batch 32, inputs as "
+                   "stored) or paper (optimiser, lr, epochs, batch, input channels and normalisation as the model's "
+                   "reference code or paper states; docs/models.md). Options below override it. Default: default, "
+                   "or paper with --weights (the checkpoints' own input convention).")
+@click.option("--weights", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Evaluate published checkpoints instead of training: one file per fold in this folder, named "
+                   "after the held-out subject (sub01.pth, casme2_sub01.pth or casme2/sub01.pth; docs/bench.md). "
+                   "One model, one seed.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, envvar="OCCMER_BENCH_EPOCHS", show_envvar=True,
+              help="Fixed epoch budget per fold (no selection on the test subject). [recipe: 30 by default]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Training batch size (a last batch of one sample joins the previous batch). [recipe: 32]")
 @optimiser_options()
-@click.option("--val-subjects", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--val-subjects", type=click.IntRange(min=0), default=None,
               help="Carve K subjects from each fold's training subjects and keep the epoch with the best "
-                   "validation UF1 (0: use the last epoch).")
+                   "validation UF1 (0: use the last epoch). [recipe: 0]")
 @click.option("--hparam", "hparams", multiple=True, metavar="KEY=VALUE",
               help="Model hyper-parameter (repeatable): KEY for every model that has it, MODEL.KEY for one, "
                    "loss.KEY for the loss (label_smoothing, region_bias, margin).")
@@ -87,7 +96,8 @@ def _protocol_help() -> str:
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
-                  epochs: int, batch_size: int, lr: float, weight_decay: float, val_subjects: int,
+                  recipe: str | None, weights: Path | None, epochs: int | None, batch_size: int | None,
+                  lr: float | None, weight_decay: float | None, val_subjects: int | None,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
                   gpus_per_task: float, no_html: bool, allow_partial: bool = False,
@@ -101,6 +111,8 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
       occmer bench rrrn ststnet ran --data clean.h5 --data glasses.h5 --data mask.h5 --seeds 5
       occmer bench ststnet --data clean.h5 --data mask.h5 --train-on clean --test-on mask
       occmer bench rrrn --protocol megc2018-cde --data clean=casme2.h5 --data clean=samm.h5
+      occmer bench ststnet --protocol megc2019 --data megc2019.h5 --recipe paper --seeds 5
+      occmer bench ststnet --protocol megc2019 --data megc2019.h5 --weights STSTNet_Weights
     """
     from occmer.bench.conditions import group_conditions
     from occmer.bench.executors import ExecutorOptions
@@ -124,12 +136,28 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     else:
         params = {k: v for k, v in (("subjects", demo_subjects), ("clips_per_subject", demo_clips)) if v is not None}
         conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, show_progress())
+    if weights is not None and (len(models) != 1 or n_seeds != 1):
+        raise ConfigError("--weights evaluates the checkpoints of one model: give one MODEL and no --seeds")
+    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+             "val_subjects": val_subjects}
+    base = TrainConfig()
     settings = Settings(
         protocol=protocol, labels=scheme, features=features,
-        train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device),
-        hparams=parsed, val_subjects=val_subjects, allow_partial=allow_partial,
-        membership=membership,
+        train=TrainConfig(**{k: base_value if given[k] is None else given[k]
+                             for k, base_value in (("epochs", base.epochs), ("batch_size", base.batch_size),
+                                                   ("lr", base.lr), ("weight_decay", base.weight_decay))},
+                          device=device),
+        hparams=parsed, val_subjects=val_subjects or 0, allow_partial=allow_partial, membership=membership,
+        recipe=recipe or ("paper" if weights is not None else "default"),
+        overrides=tuple(sorted(k for k, v in given.items() if v is not None)),
+        weights=str(weights) if weights is not None else None,
     )
+    for model in models:
+        resolved = settings.model_recipe(model)
+        click.echo(f"{model}: recipe {settings.recipe} ({resolved.train.optimizer} lr {resolved.train.lr:g}, "
+                   f"{resolved.train.epochs} epochs, batch {resolved.train.batch_size}, inputs "
+                   f"{','.join(resolved.recipe.channels) if resolved.recipe.channels else 'in stored order'}, "
+                   f"{resolved.recipe.input_normalisation})" + (f"; checkpoints from {weights}" if weights else ""))
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,

@@ -214,25 +214,32 @@ def load_clips(db: str, roots: tuple[str, ...], apex: str, skip_invalid: bool, p
 # ---------------------------------------------------------------- training
 
 
-def _positive_finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is None:  # not given: the model's recipe decides
+        return None
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"--{param.name.replace('_', '-')} must be a finite number above 0, got {value}")
     return value
 
 
-def _nonnegative_finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+def _nonnegative_finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is None:
+        return None
     if not math.isfinite(value) or value < 0:
         raise ConfigError(f"--{param.name.replace('_', '-')} must be a finite number, 0 or above, got {value}")
     return value
 
 
 def optimiser_options() -> Decorator:
-    """--lr (finite, > 0) and --weight-decay (finite, >= 0): a NaN rate trains NaN weights silently."""
+    """--lr (finite, > 0) and --weight-decay (finite, >= 0): a NaN rate trains NaN weights silently.
+
+    Unset, they are None and the model's recipe (`--recipe`, docs/models.md) supplies them.
+    """
     return _stack(
-        click.option("--lr", type=float, default=1e-3, show_default=True, callback=_positive_finite,
-                     help="AdamW learning rate."),
-        click.option("--weight-decay", type=float, default=1e-4, show_default=True, callback=_nonnegative_finite,
-                     help="AdamW weight decay."),
+        click.option("--lr", type=float, default=None, callback=_positive_finite,
+                     help="Learning rate. [recipe: 1e-3 by default]"),
+        click.option("--weight-decay", type=float, default=None, callback=_nonnegative_finite,
+                     help="Weight decay. [recipe: 1e-4 by default]"),
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from occmer.errors import ModelError
 from occmer.models.base import MERModel, ModelOutput
 
 
@@ -18,11 +19,20 @@ def _pooled(size: int, kernel: int, stride: int, padding: int = 0) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
+STSTNET_VARIANTS = ("reference", "paper")
+
+
 class STSTNet(MERModel):
     """Liong et al. 2019 (FG, MEGC): three shallow streams of 3, 5 and 8 3x3 filters on (u, v, strain).
 
-    Each stream: conv 3x3 -> BN -> ReLU -> max-pool 3x3/3; the 16 maps are concatenated,
-    average-pooled 2x2, flattened and classified by one fully connected layer.
+    `variant="reference"` (default) is the public code that produced the published numbers
+    (github.com/christy1206/STSTNet, main.py), layer for layer: per stream conv 3x3 padding 2
+    -> ReLU -> BN -> max-pool 3/3 padding 1 -> dropout 0.5; the 16 maps concatenated,
+    average-pooled 2x2, flattened, one linear layer. Parameter names (conv1-3, bn1-3, fc) are the
+    reference's, so its per-subject checkpoints load as they are. The reference reads images
+    with cv2 (BGR) as raw 0..255 values; the `paper` recipe feeds that (docs/models.md).
+    `variant="paper"` follows the paper's text as occmer read it before: padding 1, BN before
+    ReLU, dropout 0.5 before the classifier only.
     """
 
     name = "ststnet"
@@ -32,26 +42,38 @@ class STSTNet(MERModel):
     stream_widths = (3, 5, 8)
 
     def __init__(
-        self, num_classes: int, in_channels: int = 3, input_size: int | None = None, *, dropout: float = 0.5
+        self, num_classes: int, in_channels: int = 3, input_size: int | None = None, *, dropout: float = 0.5,
+        variant: str = "reference",
     ) -> None:
         super().__init__(num_classes, in_channels, input_size)
-        self.streams = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(in_channels, w, 3, padding=1),
-                nn.BatchNorm2d(w),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(3, stride=3, padding=1),
-            )
-            for w in self.stream_widths
-        )
-        side = _pooled(_pooled(self.input_size, 3, 3, 1), 2, 2)
-        self.pool = nn.AvgPool2d(2, stride=2)
-        flat = sum(self.stream_widths) * side**2
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, num_classes))
+        if variant not in STSTNET_VARIANTS:
+            raise ModelError(f"ststnet: variant {variant!r} is not one of {', '.join(STSTNET_VARIANTS)}")
+        self.variant = variant
+        padding = 2 if variant == "reference" else 1
+        w1, w2, w3 = self.stream_widths
+        self.conv1 = nn.Conv2d(in_channels, w1, 3, padding=padding)
+        self.conv2 = nn.Conv2d(in_channels, w2, 3, padding=padding)
+        self.conv3 = nn.Conv2d(in_channels, w3, 3, padding=padding)
+        self.bn1, self.bn2, self.bn3 = nn.BatchNorm2d(w1), nn.BatchNorm2d(w2), nn.BatchNorm2d(w3)
+        self.maxpool = nn.MaxPool2d(3, stride=3, padding=1)
+        self.avgpool = nn.AvgPool2d(2, stride=2)
+        self.dropout = nn.Dropout(dropout)
+        side = _pooled(_pooled(self.input_size + 2 * padding - 2, 3, 3, 1), 2, 2)
+        self.fc = nn.Linear(sum(self.stream_widths) * side**2, num_classes)
+
+    def _stream(self, x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> torch.Tensor:
+        if self.variant == "reference":
+            return self.dropout(self.maxpool(bn(torch.relu(conv(x)))))
+        return self.maxpool(torch.relu(bn(conv(x))))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         x = self.features(batch)
-        return ModelOutput(self.head(self.pool(torch.cat([s(x) for s in self.streams], dim=1))))
+        streams = [self._stream(x, conv, bn) for conv, bn in
+                   ((self.conv1, self.bn1), (self.conv2, self.bn2), (self.conv3, self.bn3))]
+        pooled = self.avgpool(torch.cat(streams, dim=1)).flatten(1)
+        if self.variant == "paper":
+            pooled = self.dropout(pooled)
+        return ModelOutput(self.fc(pooled))
 
 
 class _TwoStreamFlowNet(MERModel):
@@ -135,14 +157,16 @@ class DualInception(_TwoStreamFlowNet):
     """Zhou et al. 2019 (FG, MEGC): Dual-Inception, one Inception stream per flow component.
 
     Per stream: Inception (4 x 6 maps) -> max-pool 2x2 -> Inception (4 x 16 maps) -> max-pool 2x2;
-    streams concatenated -> FC 1024 -> classes (dropout 0.5).
+    streams concatenated -> FC 1024 (ReLU) -> classes. This is the layout of the public Keras
+    implementation (xly135846/MEGC2019 dual_inception.py), which has no dropout: `dropout`
+    defaults to 0 (0.5 was occmer's earlier reading).
     """
 
     name = "dual-inception"
 
     def __init__(
         self, num_classes: int, in_channels: int = 3, input_size: int | None = None, *, hidden: int = 1024,
-        dropout: float = 0.5,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__(num_classes, in_channels, input_size, _inception_stream, (hidden,), dropout)
 
