@@ -152,8 +152,9 @@ def test_export_then_import_gives_the_original_features(source, tmp_path):
     result = run("import", str(out / "norm_u_v_os"), "--csv", str(out / "samples.csv"), "--layout", "loso", "--train-dir", "u_train",
                  "--test-dir", "u_test", "--normalisation", "minmax-per-channel", "--out", str(imported))
     assert result.exit_code == 0, result.output
-    back, back_ids = _features(imported)
-    original = data[[ids.index(s) for s in back_ids]]
+    back, _ = _features(imported)  # rows follow samples.csv, which names each original sample
+    order = [ids.index(r["sample_id"]) for r in _rows(out)]
+    original = data[order]
     np.testing.assert_array_equal(back, np.stack([minmax_image(x) for x in original]).astype(np.float32))
     low = original.min(axis=(2, 3), keepdims=True)
     span = original.max(axis=(2, 3), keepdims=True) - low
@@ -169,5 +170,5 @@ def test_export_then_import_gives_the_original_features(source, tmp_path):
     npy = tmp_path / "npy.h5"
     assert run("import", str(tmp_path / "npy" / "features.npy"), "--csv", str(tmp_path / "npy" / "samples.csv"),
                "--normalisation", "none", "--out", str(npy)).exit_code == 0
-    back, back_ids = _features(npy)
-    np.testing.assert_array_equal(back, data[[ids.index(s) for s in back_ids]])
+    back, _ = _features(npy)
+    np.testing.assert_array_equal(back, data[[ids.index(r["sample_id"]) for r in _rows(tmp_path / "npy")]])
