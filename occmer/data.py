@@ -2,6 +2,7 @@
 
     import occmer.data as od
     index = od.read_index("glasses.h5")                       # pandas, one row per clip
+    splits = od.read_splits("glasses.h5", "megc2019")         # the stored folds bench uses
     ds = od.OccmerDataset("glasses.h5", labels="emotion", frames="keyframes")
     loader = DataLoader(ds, batch_size=32, num_workers=2)     # frames (B, 3, C, H, W)
     clips = DataLoader(od.OccmerDataset("glasses.h5", frames="all"), batch_size=8, collate_fn=od.collate)
@@ -26,7 +27,7 @@ from torch.utils.data import Dataset, default_collate
 
 from occmer.errors import ConfigError
 from occmer.frames import to_channels
-from occmer.store import OccmerFile
+from occmer.store import OccmerFile, SplitSet
 from occmer.store.reader import decode
 
 FRAME_SELECTIONS = ("keyframes", "onset_apex", "all")
@@ -37,6 +38,23 @@ def read_index(path: str | Path) -> pd.DataFrame:
     """/samples of an occmer file as a DataFrame (one row per clip, file order)."""
     with OccmerFile.open(path) as f:
         return pd.DataFrame(f.columns())
+
+
+def read_splits(path: str | Path, protocol: str = "loso") -> SplitSet:
+    """The folds a file stores for `protocol` (/splits/<protocol>): the ones `occmer bench` uses.
+
+    `.folds()` gives (fold name, train rows, test rows) as /samples positions; `.label` and
+    `.class_names` the classes; `.official` whether the official list decided the membership.
+    StoreError naming `occmer splits FILE` when the file stores none (files older than /splits).
+    """
+    with OccmerFile.open(path) as f:
+        return f.split(protocol)
+
+
+def stored_protocols(path: str | Path) -> list[str]:
+    """The protocols whose folds a file stores (empty for files written before /splits existed)."""
+    with OccmerFile.open(path) as f:
+        return f.split_names()
 
 
 @dataclass(frozen=True)
@@ -227,6 +245,6 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 __all__ = [
-    "OccmerDataset", "Split", "collate", "decode", "frames_tensor", "label_indices", "loso_splits", "read_index",
-    "uniform_channels",
+    "OccmerDataset", "Split", "SplitSet", "collate", "decode", "frames_tensor", "label_indices", "loso_splits",
+    "read_index", "read_splits", "stored_protocols", "uniform_channels",
 ]

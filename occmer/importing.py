@@ -29,7 +29,7 @@ from occmer.databases.common import sanitise_id
 from occmer.errors import ConfigError, DataError
 from occmer.labels import COMPOSITE_CLASSES, OBJECTIVE_CLASSES, composite_label, normalise_emotion
 from occmer.store.imported import ImportedFeatures, write_feature_file
-from occmer.store.writer import to_json
+from occmer.store.writer import SplitMaker, to_json
 
 LAYOUTS = ("flat", "loso", "npy")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -402,8 +402,11 @@ def sample_rows(rows: Sequence[SampleRow], scheme: str) -> list[dict[str, Any]]:
 
 
 def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOptions, layout: str | None = None,
-                  overwrite: bool = False) -> ImportResult:
-    """Read `source` (flat folder, LOSO tree or .npy) with the CSV and write an occmer file to `out`."""
+                  overwrite: bool = False, splits: SplitMaker | None = None) -> ImportResult:
+    """Read `source` (flat folder, LOSO tree or .npy) with the CSV and write an occmer file to `out`.
+
+    `splits` (occmer.bench.splits.compute_splits; the CLI passes it) writes /splits at assembly.
+    """
     source, csv_path, out = Path(source), Path(csv_path), Path(out)
     if out.resolve() in (source.resolve(), csv_path.resolve()):
         raise ConfigError(f"--out {out} would replace an input")
@@ -439,7 +442,8 @@ def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOption
         "skipped": "[]", "invalid": "[]", "imported_from": str(source),
     }
     write_feature_file(out, sample_rows(rows, options.labels),
-                       ImportedFeatures(name, data, list(options.channels), feature_attrs), attrs, overwrite)
+                       ImportedFeatures(name, data, list(options.channels), feature_attrs), attrs, overwrite,
+                       splits=splits)
     return ImportResult(out, len(rows), name, list(options.channels), notes)
 
 

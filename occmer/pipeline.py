@@ -28,7 +28,7 @@ from occmer.frames import COLOR_POLICIES, apply_color_policy, is_gray_rgb, read_
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
 from occmer.seeding import MAX_SEED, sample_rng
-from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
+from occmer.store.writer import ClipRecord, RunDirectory, SplitMaker, assemble, to_json
 from occmer.workers import WorkerPool, check_workers
 
 ON_ERROR = ("stop", "skip")
@@ -292,11 +292,14 @@ def synthesize(
     invalid: Sequence[dict[str, str]] = (),
     progress: bool = True,
     roots: Mapping[str, Path] | None = None,
+    splits: SplitMaker | None = None,
 ) -> SynthesisSummary:
     """Write an occmer file for `clips` (already scanned and checked) to `out`.
 
     roots (database name -> folder) are recorded in run.json with a digest of the files
     directly in each root (the sheets) and of the clip list; --resume refuses another source.
+    `splits` computes the /splits of the file from its /samples columns at assembly
+    (occmer.bench.splits.compute_splits; the CLI passes it).
     """
     from occmer.progress import detail, progress_bar
 
@@ -360,7 +363,7 @@ def synthesize(
     from datetime import datetime, timezone
 
     attrs["created_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    assemble(out, order, attrs)
+    assemble(out, order, attrs, splits=splits)
     return SynthesisSummary(
         out=out, clips=len(order), frames=n_frames, seconds=time.perf_counter() - start,
         skipped=skipped, resumed=len(clips) - len(todo),

@@ -89,7 +89,9 @@ def _build_demo_condition(mask: str, features: Sequence[str], seed: int, cache: 
     clips = scan_all(resolve_databases("demo", (str(root),))).clips
     settings = SynthesisSettings(database="demo", mask=mask, seed=seed)
     building = out.with_name(out.stem + ".building.h5")
-    run = {"workers": workers, "roots": {"demo": root}, "progress": progress,
+    from occmer.bench.splits import compute_splits  # as `occmer synthesize` writes them (the CLI's hook)
+
+    run = {"workers": workers, "roots": {"demo": root}, "progress": progress, "splits": compute_splits,
            "command": f"occmer synthesize --db demo --mask {mask} --seed {seed}"}
     try:
         resume = building.with_name(building.name + ".parts").exists()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from occmer.errors import BenchError
+from occmer.labels import classes as scheme_classes
 from occmer.official import DATABASE_ALIASES as NAME_ALIASES
 from occmer.official import RULE_STAND_INS, OfficialList, canonical_database, clip_key, official_list
 from occmer.seeding import sample_rng
@@ -258,6 +259,13 @@ def get_protocol(name: str) -> Protocol:
     if name not in PROTOCOLS:
         raise BenchError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]
+
+
+def class_list(scheme: str, labels: Sequence[str]) -> list[str]:
+    """The scheme's classes that occur in the data, in canonical order (unknown labels after, sorted)."""
+    present = set(labels)
+    canonical = scheme_classes(scheme)
+    return [c for c in canonical if c in present] + sorted(present - set(canonical))
 
 
 def carve_validation(fold: Fold, subjects: Sequence[str], k: int, seed: int) -> Fold:

@@ -30,13 +30,13 @@ from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
-from occmer.bench.protocols import Fold, Membership, carve_validation, check_disjoint, get_protocol
+from occmer.bench.protocols import Fold, Membership, carve_validation, check_disjoint, class_list, get_protocol
 from occmer.bench.recipes import Recipe, normalise_inputs, resolve_recipe, select_channels, train_config
 from occmer.bench.report import render
+from occmer.bench.splits import stored_folds
 from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, evaluate_fold, resolve_device, train_fold
 from occmer.errors import BenchError, ConfigError
 from occmer.labels import RULES_VARIANT
-from occmer.labels import classes as scheme_classes
 from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
 
@@ -155,6 +155,7 @@ class CellPlan:
     test: ConditionData
     codes: np.ndarray  # int64 class index per row of `test.table`
     membership: Membership | None = None  # the protocol's membership report of the test condition
+    folds_source: str = "computed"  # or "stored: /splits/<protocol> of FILES" (occmer.bench.splits)
 
 
 def plan_cells(conditions: Sequence[str], train_on: Sequence[str] = (), test_on: Sequence[str] = ()) -> list[Cell]:
@@ -165,13 +166,6 @@ def plan_cells(conditions: Sequence[str], train_on: Sequence[str] = (), test_on:
     if not train_on and not test_on:
         return [Cell(c, c) for c in conditions]
     return [Cell(tr, te) for tr in (train_on or conditions) for te in (test_on or conditions)]
-
-
-def class_list(scheme: str, labels: Sequence[str]) -> list[str]:
-    """The scheme's classes that occur in the data, in canonical order (unknown labels after, sorted)."""
-    present = set(labels)
-    canonical = scheme_classes(scheme)
-    return [c for c in canonical if c in present] + sorted(present - set(canonical))
 
 
 def plan_cell(model: str, cell: Cell, train: ConditionData, test: ConditionData, settings: Settings,
@@ -192,11 +186,12 @@ def plan_cell(model: str, cell: Cell, train: ConditionData, test: ConditionData,
     classes = class_list(scheme, list(test.table["label"]))
     if len(classes) < 2:
         raise BenchError(f"condition {cell.test}: only one class ({classes}) under --labels {scheme}; nothing to learn")
-    folds = protocol.folds(test.table)
+    stored = stored_folds(test.files, protocol, scheme, test.table)
+    folds, folds_source = stored if stored is not None else (protocol.folds(test.table), "computed")
     check_disjoint(folds, list(test.table["subject"]))
     lookup = {c: i for i, c in enumerate(classes)}
     codes = np.array([lookup[label] for label in test.table["label"]], dtype=np.int64)
-    return CellPlan(model, cell, classes, folds, train, test, codes, membership)
+    return CellPlan(model, cell, classes, folds, train, test, codes, membership, folds_source)
 
 
 def fold_path(out: Path, job: Job) -> Path:
@@ -336,6 +331,7 @@ def build_config(settings: Settings, scheme: str, models: Sequence[str], cells: 
         plan_entries[f"{plan.model}|{plan.cell.label}"] = {
             "model": plan.model, "train": plan.cell.train, "test": plan.cell.test, "condition": plan.cell.label,
             "classes": plan.classes, "folds": [f.name for f in plan.folds[:max_folds]],
+            "folds_source": plan.folds_source,
             "n_samples": int(len(plan.test.table)), "databases": sorted(set(plan.test.table["database"])),
             "feature": plan.test.feature, "channels": list(plan.test.channels),
             "membership": plan.membership.as_dict() if plan.membership is not None else None,
@@ -416,10 +412,11 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
 
     reported: set[str] = set()
     for plan in plans:
-        if plan.membership is not None and plan.cell.test not in reported:
+        if plan.cell.test not in reported:
             reported.add(plan.cell.test)
-            for line in plan.membership.lines():
+            for line in plan.membership.lines() if plan.membership is not None else []:
                 echo(f"{plan.cell.test}: {line}")
+            echo(f"{plan.cell.test}: folds {plan.folds_source}")
     config = build_config(settings, scheme, request.models, cells, request.seeds, checksums, plans,
                           request.max_folds, request.shard, previous, request.executor)
     config["recipes"] = {**(previous or {}).get("recipes", {}), **{m: r.record() for m, r in recipes.items()}}

@@ -55,6 +55,7 @@ def import_command(source: Path, csv_path: Path, out: Path, layout: str | None, 
       occmer import three_norm_u_v_os --layout loso --csv combined_3_class2_for_optical_flow.csv \\
           --db-map smic=smic-hs --normalisation minmax-per-image --out megc2019_ststnet_tree.h5
     """
+    from occmer.bench.splits import compute_splits
     from occmer.importing import ImportOptions, import_inputs, parse_pairs
 
     options = ImportOptions(
@@ -65,7 +66,8 @@ def import_command(source: Path, csv_path: Path, out: Path, layout: str | None, 
     )
     inputs = [csv_path, *(p for p in source.rglob("*") if p.is_file())] if source.is_dir() else [csv_path, source]
     with guarded_output(out, inputs) as target:  # never an input; OUT.lock: one writer at a time
-        result = import_inputs(source, csv_path, target, options, layout=layout, overwrite=overwrite)
+        result = import_inputs(source, csv_path, target, options, layout=layout, overwrite=overwrite,
+                               splits=compute_splits)
     for note in result.notes:
         click.echo(note)
     click.echo(f"wrote {result.out}: {result.n_samples} samples, feature set {result.feature} "

@@ -80,6 +80,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
       occmer synthesize --db samm --root /data/SAMM --mask glasses --workers 2
       occmer synthesize --db casme2+samm --root casme2=/data/CASME2 --root samm=/data/SAMM --mask surgical
     """
+    from occmer.bench.splits import compute_splits
     from occmer.pipeline import SynthesisSettings, synthesize
 
     refuse_together(resume=resume, overwrite=overwrite)
@@ -101,6 +102,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
         summary = synthesize(
             settings, loaded.clips, target, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,
             command=command_line(), invalid=loaded.invalid, progress=show_progress(), roots=loaded.roots,
+            splits=compute_splits,
         )
         if specs:
             from occmer.features import add_features

@@ -2,5 +2,6 @@
 occmer file), verifier and inspector."""
 
 from occmer.store.reader import ClipArrays, FeatureInfo, FeatureSet, OccmerFile, Sample
+from occmer.store.splits import SplitSet
 
-__all__ = ["ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample"]
+__all__ = ["ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample", "SplitSet"]

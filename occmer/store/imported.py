@@ -22,7 +22,7 @@ import numpy as np
 from occmer import __version__
 from occmer.errors import StoreError
 from occmer.store import schema
-from occmer.store.writer import _string_dataset, partial_path, to_json
+from occmer.store.writer import SplitMaker, _string_dataset, partial_path, to_json, write_splits_of
 
 CONTENTS_ATTR = "contents"
 CONTENTS_FEATURES = "features"
@@ -48,9 +48,10 @@ def is_feature_file(f: h5py.File) -> bool:
 
 def write_feature_file(
     out: Path, rows: Sequence[Mapping[str, Any]], features: ImportedFeatures, attrs: Mapping[str, Any],
-    overwrite: bool = False,
+    overwrite: bool = False, splits: SplitMaker | None = None,
 ) -> Path:
-    """Write /samples (one row per sample, schema.SAMPLE_COLUMNS) and /features/<name> to OUT atomically."""
+    """Write /samples (one row per sample, schema.SAMPLE_COLUMNS), /features/<name> and, with `splits`
+    (occmer.bench.splits.compute_splits), /splits to OUT atomically."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise StoreError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
@@ -93,6 +94,7 @@ def write_feature_file(
         group.attrs["size"] = int(s)
         group.attrs["occmer_version"] = __version__
         group.attrs["complete"] = True
+        write_splits_of(f, list(rows), splits)
         f.attrs["complete"] = True
     with open(partial, "rb+") as handle:
         os.fsync(handle.fileno())

@@ -85,4 +85,19 @@ def summarize(path: str | Path) -> str:
             lines += [f"  {e.get('sample_id')}: {e.get('reason')}" for e in entries if isinstance(e, dict)]
     lines.append("features: " + ("none" if not features else ""))
     lines += feature_lines
+    lines += _split_lines(path)
     return "\n".join(lines)
+
+
+def _split_lines(path: Path) -> list[str]:
+    """One line per stored protocol split (/splits), or how to add them."""
+    with OccmerFile.open(path, require_complete=False) as f:
+        names = f.split_names()
+        if not names:
+            return [f"splits: none (add them with `occmer splits {path}`)"]
+        lines = ["splits:"]
+        for name in names:
+            split = f.split(name)
+            lines.append(f"  {name}: {len(split.members)} samples, {len(split.fold_names)} folds, labels "
+                         f"{split.label_scheme}, membership {'official list' if split.official else 'rules'}")
+    return lines

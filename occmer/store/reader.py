@@ -18,6 +18,7 @@ import numpy as np
 from occmer.errors import StoreError
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
+from occmer.store.splits import SplitSet, read_split, split_names, write_split_group
 from occmer.store.writer import parts_dir
 
 
@@ -353,6 +354,38 @@ class OccmerFile:
         except Bad as exc:
             raise self._error(exc) from None
 
+    # ------------------------------------------------------------ splits
+
+    def split_names(self) -> list[str]:
+        """The protocols whose folds the file stores under /splits (sorted; empty for older files)."""
+        try:
+            return split_names(self._f)
+        except Bad as exc:
+            raise self._error(exc) from None
+
+    def split(self, protocol: str) -> SplitSet:
+        """/splits/<protocol>, checked against /samples; StoreError naming the fix when absent or broken."""
+        names = self.split_names()
+        if protocol not in names:
+            raise StoreError(
+                f"{self.path}: no stored splits for protocol {protocol!r} (stored: {', '.join(names) or 'none'}); "
+                f"write them with `occmer splits {self.path}` (a protocol is stored when the file's data allows it)"
+            )
+        try:
+            return read_split(self._f, protocol, self.sample_ids)
+        except Bad as exc:
+            raise self._error(exc) from None
+
+    def write_splits(self, sets: list[SplitSet]) -> None:
+        """Replace /splits by `sets` in one step (built under a temporary name, then renamed)."""
+        if self._f.mode != "r+":
+            raise StoreError(f"{self.path}: opened read-only; open with mode='r+' to write splits")
+        try:
+            write_split_group(self._f, sets, self.sample_ids)
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: {exc}; nothing written") from None
+        self._f.flush()
+
     # ------------------------------------------------------------ writing
 
     def write_feature_set(
@@ -424,6 +457,6 @@ def decode(values: np.ndarray) -> list[str]:
 
 
 __all__ = [
-    "ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample", "decode", "open_store", "read_clip",
+    "ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample", "SplitSet", "decode", "open_store", "read_clip",
     "read_samples", "root_attrs",
 ]

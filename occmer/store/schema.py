@@ -30,6 +30,7 @@ CLIP_DATASETS = ("frames", "occlusion", "landmarks", "frame_numbers")
 SAMPLES = "samples"
 CLIPS = "clips"
 FEATURES = "features"
+SPLITS = "splits"  # v1 extension: /splits/<protocol>/ (occmer.store.splits, docs/hdf5-format.md)
 
 # /features/<name> groups are written under this prefix, then renamed (readers skip them).
 FEATURE_TMP_PREFIX = ".partial-"

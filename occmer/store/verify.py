@@ -11,6 +11,7 @@ import numpy as np
 
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
+from occmer.store.splits import split_group_problems
 
 FEATURE_BLOCK_ROWS = 256  # rows of a feature set checked at a time (bounded memory)
 
@@ -87,6 +88,8 @@ def _verify(f: h5py.File, read_data: bool) -> list[str]:
         problems.append(f"/{schema.FEATURES}: a file of features only needs at least one complete feature set")
     for name in complete:
         problems += _verify_feature(f, name, ids, read_values=not unsafe)
+    if not unsafe:
+        problems += split_group_problems(f, ids)
     return problems
 
 

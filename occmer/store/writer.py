@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +27,9 @@ from occmer.outputs import ensure_space
 from occmer.store import schema
 
 RUN_FILE = "run.json"
+# Computes the /splits sets from a file's /samples columns ({column: values}); given by the caller
+# (occmer.bench.splits.compute_splits), so that the protocol logic stays out of the store.
+SplitMaker = Callable[[dict[str, list[Any]]], list[Any]]
 SOURCE_KEY = "source"  # run.json: what the run read (checked by the caller on --resume)
 SHARD_SUFFIX = ".h5"
 
@@ -187,11 +190,13 @@ def assemble(
     order: list[str],
     attrs: Mapping[str, Any],
     extra_attrs: Mapping[str, Any] | None = None,
+    splits: SplitMaker | None = None,
 ) -> Path:
     """Build OUT from the shards of `OUT.parts`, in `order`, then rename it into place.
 
     Chunks are copied as they are (no recompression). OUT.partial carries complete=False
-    until the last step, so a crash here leaves a file clearly marked incomplete.
+    until the last step, so a crash here leaves a file clearly marked incomplete. `splits`
+    computes the /splits sets from the /samples columns (occmer.bench.splits.compute_splits).
     """
     run = RunDirectory(out)
     partial = partial_path(out)
@@ -224,9 +229,26 @@ def assemble(
             samples.create_dataset(name, data=np.array([int(r[name]) for r in rows], dtype=np.int32))
         for name in schema.FLOAT_COLUMNS:
             samples.create_dataset(name, data=np.array([float(r[name]) for r in rows], dtype=np.float32))
+        write_splits_of(f, rows, splits)
         f.attrs["complete"] = True
     with open(partial, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(partial, out)
     run.remove()
     return out
+
+
+def sample_columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """/samples rows -> {column: values}, the shape `OccmerFile.columns()` and `read_index` give."""
+    rows = list(rows)
+    return {name: [r.get(name, "" if name in schema.STRING_COLUMNS else 0) for r in rows]
+            for name in schema.SAMPLE_COLUMNS}
+
+
+def write_splits_of(f: h5py.File, rows: list[Mapping[str, Any]], splits: SplitMaker | None) -> None:
+    """/splits of a file being written, from its /samples rows (nothing when `splits` is None)."""
+    if splits is None:
+        return
+    from occmer.store.splits import write_split_group
+
+    write_split_group(f, splits(sample_columns(rows)), [str(r["sample_id"]) for r in rows])
