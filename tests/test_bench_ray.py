@@ -25,7 +25,8 @@ from occmer.cli import cli
 ray = pytest.importorskip("ray")
 
 torch.set_num_threads(1)  # the Ray tasks declare 1 CPU and train with 1 thread: the same arithmetic
-BASE = ["ststnet", "--batch-size", "4", "--no-progress", "--seeds", "2"]
+# --batch-folds off: the local executor trains one fold at a time, bit-identical to the Ray tasks
+BASE = ["ststnet", "--batch-size", "4", "--no-progress", "--seeds", "2", "--batch-folds", "off"]
 
 
 @pytest.fixture(scope="module")
