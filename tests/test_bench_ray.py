@@ -100,7 +100,8 @@ def _fold_task_pids() -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the Ray worker through /proc")
 def test_a_killed_fold_task_is_retried_and_the_table_is_unchanged(local_ray, data, tmp_path):
-    args = ["ststnet", "--batch-size", "4", "--no-progress", data[0], data[1], "--epochs", "60", "--max-folds", "2"]
+    args = ["ststnet", "--batch-size", "4", "--no-progress", data[0], data[1], "--epochs", "60", "--max-folds", "2",
+            "--batch-folds", "off"]
     reference = tmp_path / "local"
     assert _bench([*args, "--out", str(reference)]).exit_code == 0
     out = tmp_path / "ray"
