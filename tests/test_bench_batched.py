@@ -41,7 +41,8 @@ def _grid() -> tuple[FoldTensors, list[np.ndarray], list[FoldTensors]]:
     return source, positions, tests
 
 
-@pytest.mark.parametrize("model", ["ststnet", "dual-inception"])
+# dual-inception (not batched by `auto`) covers convolutions whose input needs a gradient: slow run only
+@pytest.mark.parametrize("model", ["ststnet", pytest.param("dual-inception", marks=pytest.mark.slow)])
 def test_batched_folds_predict_as_one_by_one(model):
     torch.set_num_threads(1)
     source, positions, tests = _grid()

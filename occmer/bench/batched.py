@@ -131,7 +131,7 @@ class _FoldMode(TorchFunctionMode):
         if cached is not None and cached[0] is input:  # STSTNet's three streams read the same input
             cols = cached[1]
         else:
-            cols = F.unfold(input, kernel, dilation=dilation, padding=padding, stride=stride)  # (F*B, C*k*k, L)
+            cols = _im2col(input, kernel, _pair(stride), _pair(padding), _pair(dilation))  # (F*B, C*k*k, L)
             self._cols[key] = (input, cols)
         h, w = (_conv_size(input.shape[-2 + i], kernel[i], _pair(stride)[i], _pair(padding)[i], _pair(dilation)[i])
                 for i in range(2))
@@ -205,6 +205,17 @@ class _FoldMode(TorchFunctionMode):
             per_fold = (losses * self.mask).sum(1) / self.counts.clamp(min=1)
         self.fold_losses = per_fold.detach()
         return per_fold.sum()
+
+
+def _im2col(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+            dilation: tuple[int, int]) -> torch.Tensor:
+    """`F.unfold`, as one strided copy of the padded input: tens of times faster than aten::im2col on CPU."""
+    if dilation != (1, 1):
+        return F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)
+    padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
+    windows = padded.unfold(2, kernel[0], stride[0]).unfold(3, kernel[1], stride[1])  # (N, C, Ho, Wo, kh, kw)
+    n, c, h, w = windows.shape[:4]
+    return windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kernel[0] * kernel[1], h * w)
 
 
 def _pair(value) -> tuple[int, int]:
