@@ -97,7 +97,7 @@ def test_batch_folds_auto_matches_off_on_a_tiny_grid(tmp_path, monkeypatch):
     first = write_tiny(tmp_path / "a.h5", subjects=3, database="dba")
     second = write_tiny(tmp_path / "b.h5", subjects=2, clips_per_class=2, database="dbb", seed=1)
     data = ["--data", f"clean={first}", "--data", f"clean={second}"]
-    auto = _bench([*data, "--out", str(tmp_path / "auto")])
+    auto = _bench([*data, "--out", str(tmp_path / "auto"), "--batch-folds", "auto"])
     assert auto.exit_code == 0, auto.output
     assert "batched with 4 other folds" in auto.output
 

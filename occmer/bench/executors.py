@@ -74,7 +74,7 @@ class ExecutorOptions:
     ray_address: str | None = None
     cpus_per_task: float = 1.0
     gpus_per_task: float = 0.0
-    batch_folds: str = "auto"  # the local executor trains supported folds of one (model, cell, seed) batched
+    batch_folds: str = "off"  # "auto": the local executor trains supported folds of one (model, cell, seed) batched
 
     def __post_init__(self) -> None:
         if self.name not in EXECUTORS:

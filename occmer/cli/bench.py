@@ -75,10 +75,10 @@ def _protocol_help() -> str:
 @click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
                    "models per GPU). Use with --device cuda.")
-@click.option("--batch-folds", type=click.Choice(["auto", "off"]), default="auto", show_default=True,
+@click.option("--batch-folds", type=click.Choice(["auto", "off"]), default="off", show_default=True,
               help="auto: with the local executor on the CPU, train the folds of one (model, condition, seed) "
                    "together as one batched model where the model supports it (STSTNet; not with --val-subjects): "
-                   "same predictions as one by one to float rounding, several times faster. off: one fold at a "
+                   "same predictions as one by one to float rounding; faster only where measured so (see benchmark/RESULTS.md). off: one fold at a "
                    "time (bit-identical to --executor ray).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar (per-fold lines are still printed).")
 @click.option("--allow-partial", is_flag=True,
