@@ -58,8 +58,8 @@ from occmer.bench.training import (
 from occmer.errors import BenchError
 from occmer.models.shallow import Inception
 
-# Models `--batch-folds auto` trains batched: their layers are all supported below, and the batched path was
-# measured faster than one fold at a time on CPU (benchmark/perf/bench_grid.py, benchmark/RESULTS.md).
+# Models `--batch-folds auto` trains batched: their layers are all supported below and the equality with
+# one-by-one training is tested; speed against one fold at a time: benchmark/RESULTS.md (mixed on 2 threads).
 BATCHED_MODELS = frozenset({"ststnet"})
 # Module types whose forward only uses the operations the fold mode handles (or per-sample ones).
 _CONTAINERS = (nn.Sequential, nn.ModuleList, Inception)
