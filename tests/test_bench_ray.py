@@ -25,7 +25,8 @@ from occmer.cli import cli
 ray = pytest.importorskip("ray")
 
 torch.set_num_threads(1)  # the Ray tasks declare 1 CPU and train with 1 thread: the same arithmetic
-BASE = ["ststnet", "--batch-size", "4", "--no-progress", "--seeds", "2"]
+# --batch-folds off: the local executor trains one fold at a time, bit-identical to the Ray tasks
+BASE = ["ststnet", "--batch-size", "4", "--no-progress", "--seeds", "2", "--batch-folds", "off"]
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,8 @@ def _fold_task_pids() -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the Ray worker through /proc")
 def test_a_killed_fold_task_is_retried_and_the_table_is_unchanged(local_ray, data, tmp_path):
-    args = ["ststnet", "--batch-size", "4", "--no-progress", data[0], data[1], "--epochs", "60", "--max-folds", "2"]
+    args = ["ststnet", "--batch-size", "4", "--no-progress", data[0], data[1], "--epochs", "60", "--max-folds", "2",
+            "--batch-folds", "off"]
     reference = tmp_path / "local"
     assert _bench([*args, "--out", str(reference)]).exit_code == 0
     out = tmp_path / "ray"

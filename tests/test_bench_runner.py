@@ -86,7 +86,7 @@ def test_a_run_with_other_settings_is_refused(full_run, files):
 def test_resume_after_a_killed_fold_retrains_only_missing_folds(full_run, files, tmp_path, monkeypatch):
     out = tmp_path / "killed"
     args = ["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
-            "--out", str(out), *BASE]
+            "--out", str(out), *BASE, "--batch-folds", "off"]  # one fold at a time: train_fold is what dies
     real = runner_module.train_fold
     calls = {"n": 0}
 

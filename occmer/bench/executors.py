@@ -20,6 +20,7 @@ from occmer.bench.files import write_json_atomic
 from occmer.errors import BenchError, ConfigError, OccmerError
 
 EXECUTORS = ("local", "ray")
+BATCH_FOLDS = ("auto", "off")
 # A task whose worker process dies (killed, out of memory, node lost) is run again this many times.
 RAY_MAX_RETRIES = 3
 
@@ -39,10 +40,26 @@ def execute_job(job, plan, fold, settings, path: Path) -> JobDone:
     recipe = settings.model_recipe(job.model)  # the model's resolved recipe (docs/models.md)
     factory, loss_fn = bench_models.factory_and_loss(job.model, recipe.hparams)
     record = run_job(job, plan, fold, settings, factory, loss_fn, recipe)
+    return _written(job, record, path)
+
+
+def execute_batch(group: Sequence[PendingJob], settings) -> list[JobDone]:
+    """Train the folds of one (model, cell, seed) as one batched model, then write each fold's result file."""
+    from occmer.bench.runner import run_batched_jobs
+
+    job, plan = group[0][0], group[0][1]
+    factory, loss_fn = bench_models.factory_and_loss(job.model, settings.model_recipe(job.model).hparams)
+    records = run_batched_jobs([g[0] for g in group], plan, [g[2] for g in group], settings, factory, loss_fn)
+    return [_written(g[0], record, g[3]) for g, record in zip(group, records, strict=True)]
+
+
+def _written(job, record: dict[str, Any], path: Path) -> JobDone:
     write_json_atomic(path, record)
     correct = float(np.mean(np.array(record["true"]) == np.array(record["pred"])))
     line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "
             f"acc {correct:.2f}, {record['train_seconds']:.1f} s, {record['samples_per_s']:.0f} samples/s")
+    if record.get("batched_folds"):
+        line += f" (batched with {record['batched_folds'] - 1} other folds)"
     return JobDone(str(path), line)
 
 
@@ -52,16 +69,19 @@ PendingJob = tuple[Any, Any, Any, Path]
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """`--executor`, `--ray-address`, `--cpus-per-task`, `--gpus-per-task`."""
+    """`--executor`, `--ray-address`, `--cpus-per-task`, `--gpus-per-task`, `--batch-folds`."""
 
     name: str = "local"
     ray_address: str | None = None
     cpus_per_task: float = 1.0
     gpus_per_task: float = 0.0
+    batch_folds: str = "off"  # "auto": the local executor trains supported folds of one (model, cell, seed) batched
 
     def __post_init__(self) -> None:
         if self.name not in EXECUTORS:
             raise ConfigError(f"--executor {self.name!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.batch_folds not in BATCH_FOLDS:
+            raise ConfigError(f"--batch-folds {self.batch_folds!r}: choose one of {', '.join(BATCH_FOLDS)}")
         if self.name == "local" and (self.ray_address or self.gpus_per_task):
             raise ConfigError("--ray-address and --gpus-per-task go with --executor ray")
         if not 0 < self.cpus_per_task <= 1024 or not 0 <= self.gpus_per_task <= 64:
@@ -71,10 +91,42 @@ class ExecutorOptions:
             )
 
 
-def run_local(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None]) -> None:
-    """One fold after the other, in this process."""
-    for job, plan, fold, path in pending:
-        on_done(execute_job(job, plan, fold, settings, path))
+def run_local(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None],
+              batch_folds: str = "off") -> None:
+    """One fold after the other in this process; with `batch_folds="auto"`, supported folds in batched groups."""
+    for group in local_groups(pending, settings, batch_folds):
+        if len(group) == 1:
+            on_done(execute_job(*group[0][:3], settings, group[0][3]))
+        else:
+            for done in execute_batch(group, settings):
+                on_done(done)
+
+
+def local_groups(pending: Sequence[PendingJob], settings, batch_folds: str) -> list[list[PendingJob]]:
+    """`pending` cut into groups trained together: the folds of one (model, cell, seed) when batching applies."""
+    from occmer.bench.runner import can_batch_folds, fold_groups
+
+    groups: list[list[PendingJob]] = []
+    runs: dict[tuple, list[PendingJob]] = {}
+    for item in pending:
+        job, plan = item[0], item[1]
+        if batch_folds == "auto" and can_batch_folds(job.model, settings):
+            key = (id(plan), job.seed)
+            if key not in runs:
+                runs[key] = []
+                groups.append(runs[key])
+            runs[key].append(item)
+        else:
+            groups.append([item])
+    out: list[list[PendingJob]] = []
+    for group in groups:
+        if len(group) < 2:
+            out.append(group)
+            continue
+        factory, _ = bench_models.factory_and_loss(group[0][0].model, settings.model_recipe(group[0][0].model).hparams)
+        size = fold_groups(group[0][1], settings, factory, len(group))
+        out.extend(group[i:i + size] for i in range(0, len(group), size))
+    return out
 
 
 def _ray():
@@ -157,4 +209,4 @@ def run_jobs(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone
     if options.name == "ray":
         run_ray(pending, settings, on_done, options)
     else:
-        run_local(pending, settings, on_done)
+        run_local(pending, settings, on_done, options.batch_folds)

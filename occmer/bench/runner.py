@@ -26,6 +26,7 @@ import torch
 
 from occmer import __version__
 from occmer.bench import models as bench_models
+from occmer.bench.batched import BATCHED_MODELS, group_size, train_folds, unsupported_layer
 from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
@@ -235,6 +236,46 @@ def run_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, factory, l
             val=_fold_tensors(plan.train, plan.codes, fold.val) if len(fold.val) else None,
             num_classes=len(plan.classes), config=recipe.train, seed=job.fold_seed,
         )
+    return fold_record(job, plan, fold, output, settings, checkpoint)
+
+
+def can_batch_folds(model: str, settings: Settings) -> bool:
+    """Whether `--batch-folds auto` trains this model's folds batched: a measured-faster model, CPU, no validation."""
+    recipe = settings.model_recipe(model)
+    return (model in BATCHED_MODELS and recipe.val_subjects == 0 and not settings.weights
+            and resolve_device(recipe.train.device).type == "cpu")
+
+
+def fold_groups(plan: CellPlan, settings: Settings, factory, folds: int) -> int:
+    """How many folds of `plan` train together (memory-bounded), or 1 when the model has an unsupported layer."""
+    source = _fold_tensors(plan.train, plan.codes, np.arange(min(len(plan.codes), 2)))
+    probe = factory(len(plan.classes), int(source.x.shape[1]), int(source.x.shape[-1]))
+    if unsupported_layer(probe) is not None:
+        return 1
+    return group_size(factory, source, len(plan.classes), settings.model_recipe(plan.model).train.batch_size, folds)
+
+
+def run_batched_jobs(jobs: Sequence[Job], plan: CellPlan, folds: Sequence[Fold], settings: Settings, factory,
+                     loss_fn) -> list[dict[str, Any]]:
+    """Train the folds of one (model, cell, seed) as one batched model; one JSON record per fold, as `run_job`."""
+    source = FoldTensors(x=plan.train.x, y=plan.codes, regions=plan.train.regions, occlusion=plan.train.occlusion)
+    outputs = train_folds(
+        factory, loss_fn, source, [fold.train for fold in folds],
+        [_fold_tensors(plan.test, plan.codes, fold.test) for fold in folds],
+        num_classes=len(plan.classes), config=settings.model_recipe(plan.model).train,
+        seeds=[job.fold_seed for job in jobs],
+    )
+    records = []
+    for job, fold, output in zip(jobs, folds, outputs, strict=True):
+        record = fold_record(job, plan, fold, output, settings)
+        record["batched_folds"] = len(jobs)
+        records.append(record)
+    return records
+
+
+def fold_record(job: Job, plan: CellPlan, fold: Fold, output: FoldOutput, settings: Settings,
+                checkpoint: Path | None = None) -> dict[str, Any]:
+    """The JSON record of one fold: predictions, probabilities, extras, timing (and the checkpoint it loaded)."""
     table = plan.test.table.iloc[fold.test]
     predicted = output.probabilities.argmax(axis=1)
     record: dict[str, Any] = {

@@ -95,6 +95,11 @@ def _protocol_help() -> str:
 @click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
                    "models per GPU). Use with --device cuda.")
+@click.option("--batch-folds", type=click.Choice(["auto", "off"]), default="off", show_default=True,
+              help="auto: with the local executor on the CPU, train the folds of one (model, condition, seed) "
+                   "together as one batched model where the model supports it (STSTNet; not with --val-subjects): "
+                   "same predictions as one by one to float rounding; faster only where measured so (see benchmark/RESULTS.md). off: one fold at a "
+                   "time (bit-identical to --executor ray).")
 @click.option("--allow-partial", is_flag=True,
               help="Run a MEGC protocol although the data lacks clips of its official list (recorded in "
                    "config.json and the table title; such numbers are not comparable with published ones).")
@@ -110,7 +115,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                   lr: float | None, weight_decay: float | None, val_subjects: int | None,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
-                  gpus_per_task: float, no_html: bool, allow_partial: bool = False,
+                  gpus_per_task: float, no_html: bool, batch_folds: str, allow_partial: bool = False,
                   membership: str = "official") -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
@@ -130,7 +135,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     from occmer.bench.runner import BenchRequest, Settings, Shard, resolve_scheme, run_bench
     from occmer.bench.training import TrainConfig
 
-    executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task)
+    executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task, batch_folds)
     shard_of_folds = Shard.parse(shard)  # checked before any demo data is built
     check_output(out)  # a results folder under a file or on a read-only disk: refused before any work
     if seed + n_seeds - 1 > MAX_SEED:
