@@ -12,7 +12,6 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,14 @@ import numpy as np
 from occmer import __version__
 from occmer.errors import StoreError
 from occmer.store import schema
-from occmer.store.writer import SplitMaker, _string_dataset, partial_path, to_json, write_splits_of
+from occmer.store.writer import (
+    SplitMaker,
+    _string_dataset,
+    partial_path,
+    to_json,
+    write_root_attrs,
+    write_splits_of,
+)
 
 CONTENTS_ATTR = "contents"
 CONTENTS_FEATURES = "features"
@@ -67,15 +73,7 @@ def write_feature_file(
     n, c, s, _ = data.shape
     partial = partial_path(out)
     with h5py.File(partial, "w") as f:
-        for key, value in attrs.items():
-            f.attrs[key] = value
-        f.attrs["format"] = schema.FORMAT_NAME
-        f.attrs["schema_version"] = schema.SCHEMA_VERSION
-        f.attrs["occmer_version"] = __version__
-        f.attrs[CONTENTS_ATTR] = CONTENTS_FEATURES
-        if "created_utc" not in f.attrs:
-            f.attrs["created_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        f.attrs["complete"] = False
+        write_root_attrs(f, {**attrs, CONTENTS_ATTR: CONTENTS_FEATURES})
         samples = f.create_group(schema.SAMPLES)
         for name in schema.STRING_COLUMNS:
             _string_dataset(samples, name, [str(r.get(name, "")) for r in rows])

@@ -185,6 +185,19 @@ def _string_dataset(group: h5py.Group, name: str, values: Iterable[str]) -> None
     group.create_dataset(name, data=np.array(list(values), dtype=object), dtype=h5py.string_dtype("utf-8"))
 
 
+def write_root_attrs(f: h5py.File, attrs: dict[str, Any]) -> None:
+    """The root attributes of a file being written: the caller's, the format's, and complete=False
+    (set to True only once the file is whole)."""
+    for key, value in attrs.items():
+        f.attrs[key] = value
+    f.attrs["format"] = schema.FORMAT_NAME
+    f.attrs["schema_version"] = schema.SCHEMA_VERSION
+    f.attrs["occmer_version"] = __version__
+    if "created_utc" not in f.attrs:
+        f.attrs["created_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    f.attrs["complete"] = False
+
+
 def assemble(
     out: Path,
     order: list[str],
@@ -206,15 +219,7 @@ def assemble(
     shard_bytes = sum((run.clips / f"{sid}{SHARD_SUFFIX}").stat().st_size for sid in order)
     ensure_space(out.parent, shard_bytes, str(out))
     with h5py.File(partial, "w") as f:
-        for key, value in attrs.items():
-            f.attrs[key] = value
-        f.attrs["format"] = schema.FORMAT_NAME
-        f.attrs["schema_version"] = schema.SCHEMA_VERSION
-        f.attrs["occmer_version"] = __version__
-        f.attrs.setdefault("created_utc", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        for key, value in (extra_attrs or {}).items():
-            f.attrs[key] = value
-        f.attrs["complete"] = False
+        write_root_attrs(f, {**attrs, **(extra_attrs or {})})
         clips = f.create_group(schema.CLIPS)
         rows = []
         for sid in order:
