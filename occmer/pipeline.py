@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from occmer.databases import Clip, select_frames
+from occmer.databases.apex import check_offset_policy
 from occmer.databases.base import FRAME_MODES
 from occmer.errors import ConfigError, FaceNotFoundError, OccmerError, ResumeError
 from occmer.faces.align import alignment_transform, transform_points, warp_frame
@@ -52,12 +53,14 @@ class SynthesisSettings:
     landmarks: str = "mediapipe"
     landmark_options: dict[str, Any] = field(default_factory=dict)
     apex: str = "midpoint"
+    offset: str = "mirror"  # how an unannotated offset is filled: recorded so a re-run reads the same clips
     compression: int = 1  # gzip level: face frames shrink ~17% at any level; 1 is the fastest
     # Stored channels. rgb (default): grey clips are replicated to 3 channels after compositing, so
     # every file, merged CASME II (colour) + SAMM (grey) included, batches; keep: as read; gray: luma.
     color: str = "rgb"
 
     def __post_init__(self) -> None:
+        check_offset_policy(self.offset)
         if self.frames not in FRAME_MODES:
             raise ConfigError(f"--frames must be one of {', '.join(FRAME_MODES)}, got {self.frames!r}")
         if self.landmarks not in LANDMARK_BACKENDS:

@@ -115,6 +115,16 @@ def test_face_not_found_names_sample_and_frame(tmp_path, small_demo_clips):
         process_clip(blank, SETTINGS)
 
 
+def test_offset_policy_is_a_checked_setting_recorded_in_the_file(block_file):
+    """The offset policy decides which frames a clip holds, so it is recorded (a re-run reads the same clips)."""
+    from occmer.store import OccmerFile
+
+    with pytest.raises(OccmerError, match="unknown offset policy"):
+        replace(SETTINGS, offset="guess")
+    with OccmerFile.open(block_file) as f:
+        assert f.attrs()["settings"]["offset"] == "mirror"
+
+
 def test_unknown_occluder_is_a_clear_error(tmp_path, small_demo_clips):
     with pytest.raises(OccmerError, match="unknown occluder 'nope'"):
         synthesize(replace(SETTINGS, mask="nope"), small_demo_clips, tmp_path / "x.h5", progress=False)

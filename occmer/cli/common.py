@@ -85,13 +85,12 @@ def database_options(help_db: str) -> Decorator:
     )
 
 
-OFFSET_POLICIES = ("mirror", "half-second", "skip")
-
-
 def database_input_options() -> Decorator:
     """--offset (how an unannotated offset is filled) and --follow-symlinks (links out of the root)."""
+    from occmer.databases.apex import OFFSET_CHOICES
+
     return _stack(
-        click.option("--offset", "offset_policy", type=click.Choice(OFFSET_POLICIES), default="mirror",
+        click.option("--offset", "offset_policy", type=click.Choice(OFFSET_CHOICES), default="mirror",
                      show_default=True,
                      help="How an offset the sheet leaves unannotated (CAS(ME)^3 writes 0) is filled: mirror = apex + "
                           "(apex - onset), half-second = onset + 0.5 s of frames, skip = a problem. Recorded per clip."),

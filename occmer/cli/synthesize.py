@@ -91,7 +91,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
     settings = SynthesisSettings(
         database=db, mask=mask, mask_options=occluder_options_, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options_,
-        apex=apex, compression=compression, color=color,
+        apex=apex, offset=offset_policy, compression=compression, color=color,
     )
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")

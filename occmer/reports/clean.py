@@ -49,7 +49,7 @@ def recover_clean_frames(attrs: Mapping[str, Any], stored: Mapping[str, np.ndarr
         settings = _settings(attrs)
         fallback = demo_fallback_roots(settings.database, tuple(roots), progress)
         databases = resolve_databases(settings.database, tuple(roots), apex_policy=settings.apex,
-                                      fallback_roots=fallback)
+                                      offset_policy=settings.offset, fallback_roots=fallback)
         clips = {c.sample_id: c for c in scan_all(databases).clips}
     except (OccmerError, TypeError, ValueError) as exc:
         reason = f"source database not available ({exc})".replace("\n", " ")
