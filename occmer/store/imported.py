@@ -21,6 +21,7 @@ import numpy as np
 from occmer import __version__
 from occmer.errors import StoreError
 from occmer.store import schema
+from occmer.store.checks import FEATURES_ONLY
 from occmer.store.writer import (
     SplitMaker,
     _string_dataset,
@@ -29,9 +30,6 @@ from occmer.store.writer import (
     write_root_attrs,
     write_splits_of,
 )
-
-CONTENTS_ATTR = "contents"
-CONTENTS_FEATURES = "features"
 
 
 @dataclass
@@ -42,14 +40,6 @@ class ImportedFeatures:
     data: np.ndarray
     channels: list[str]
     attrs: dict[str, Any]
-
-
-def is_feature_file(f: h5py.File) -> bool:
-    """True for files written without frames (root attribute contents="features")."""
-    value = f.attrs.get(CONTENTS_ATTR, "")
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    return str(value) == CONTENTS_FEATURES
 
 
 def write_feature_file(
@@ -73,7 +63,7 @@ def write_feature_file(
     n, c, s, _ = data.shape
     partial = partial_path(out)
     with h5py.File(partial, "w") as f:
-        write_root_attrs(f, {**attrs, CONTENTS_ATTR: CONTENTS_FEATURES})
+        write_root_attrs(f, {**attrs, "contents": FEATURES_ONLY})
         samples = f.create_group(schema.SAMPLES)
         for name in schema.STRING_COLUMNS:
             _string_dataset(samples, name, [str(r.get(name, "")) for r in rows])
@@ -99,23 +89,3 @@ def write_feature_file(
     os.replace(partial, out)
     return out
 
-
-def feature_file_problems(f: h5py.File, path: Path) -> list[str]:
-    """`occmer verify` for files without frames: the /samples table, no /clips, n_frames 0, complete features."""
-    from occmer.store.verify import _check_features, _check_samples  # verify dispatches here: import late
-
-    if schema.SAMPLES not in f:
-        return [f"{path}: /{schema.SAMPLES} missing"]
-    problems = _check_samples(f)
-    if problems:
-        return problems
-    if schema.CLIPS in f:
-        problems.append(f"{path}: contents=features but a /{schema.CLIPS} group is present")
-    n_frames = f[schema.SAMPLES]["n_frames"][()]
-    if np.any(n_frames != 0):
-        problems.append(f"{path}: contents=features but /samples/n_frames is not 0 for every row")
-    groups = f.get(schema.FEATURES)
-    complete = [n for n, g in (groups.items() if groups is not None else ()) if bool(g.attrs.get("complete", False))]
-    if not complete:
-        problems.append(f"{path}: contents=features but no complete /{schema.FEATURES}/<name> set")
-    return problems + _check_features(f, len(n_frames))

@@ -51,8 +51,6 @@ def summarize(path: str | Path) -> str:
         f"occluder: {attrs.get('occluder')}",
         f"command: {attrs.get('command')}",
     ]
-    if attrs.get("contents") == "features":
-        lines.append(f"contents: features only (imported from {attrs.get('imported_from', '?')}; no frames)")
     subjects = list(samples["subject"])
     n_frames = np.asarray(samples["n_frames"])
     lines.append(
