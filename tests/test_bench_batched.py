@@ -128,3 +128,15 @@ def test_batching_applies_only_where_supported(tmp_path):
     assert local_groups([], settings, "auto") == []
     with pytest.raises(ConfigError, match="--batch-folds"):
         ExecutorOptions(batch_folds="always")
+
+
+def test_fold_groups_are_balanced_and_stay_within_the_cache_budget():
+    """68 STSTNet folds at batch 32 train as three near-equal groups, not 31 + 31 + 6 or one of 68."""
+    from occmer.bench.batched import GROUP_BYTES, group_size
+
+    factory, _ = factory_and_loss("ststnet", {})
+    source = FoldTensors(np.zeros((4, 3, 28, 28), np.float32), np.zeros(4, np.int64))
+    size = group_size(factory, source, 3, 32, 68)
+    assert size == 23 and GROUP_BYTES <= 512 * 1024**2
+    assert group_size(factory, source, 3, 32, 8) == 8
+    assert group_size(factory, source, 3, 32, 0) == 1

@@ -1,9 +1,11 @@
 """Train the folds of one (model, condition, seed) together as one batched model (`--batch-folds auto`).
 
-Why: a small model such as STSTNet (1,683 parameters) trains one fold at a few thousand
-samples/s on CPU, because every step of 32 samples pays the per-operator overhead of a
-forward, a backward and an optimiser step (Python, autograd, kernel launch), not arithmetic.
-Training F folds as one model pays that overhead once per step for all of them.
+Why: a small model such as STSTNet (1,683 parameters) pays, at every step of 32 samples, the
+per-operator overhead of a forward, a backward and an optimiser step (Python, autograd, kernel
+launch). Training F folds as one model pays it once per step for all of them. On an idle
+2-core CPU that overhead is a small part of a step (one fold at a time runs at about the
+speed of a plain fused training loop), so the measured gain there is about 1.6x with two
+threads (benchmark/RESULTS.md, "Batched folds"); the larger gain is where launches dominate.
 
 How: the folds' parameters and buffers are stacked along a new first dimension (F, ...), and a
 step's batch holds B samples of every fold laid out as (F*B, ...). The model's own `forward`
@@ -59,13 +61,15 @@ from occmer.errors import BenchError
 from occmer.models.shallow import Inception
 
 # Models `--batch-folds auto` trains batched: their layers are all supported below and the equality with
-# one-by-one training is tested; speed against one fold at a time: benchmark/RESULTS.md (mixed on 2 threads).
+# one-by-one training is tested; speed against one fold at a time: benchmark/RESULTS.md (1.2x to 2.9x on 2 CPU cores).
 BATCHED_MODELS = frozenset({"ststnet"})
 # Module types whose forward only uses the operations the fold mode handles (or per-sample ones).
 _CONTAINERS = (nn.Sequential, nn.ModuleList, Inception)
 _PER_SAMPLE = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Identity, nn.Dropout)
-# Memory the stacked parameters, optimiser state and activations of one group of folds may take.
-GROUP_BYTES = 2 * 1024**3
+# Estimated working set (stacked parameters, optimiser state, activations) of one group of folds.
+# Above about 0.5 GiB the batched step leaves the CPU caches: on an idle 2-core machine 64 STSTNet
+# folds as one group took 1.9x the time of two groups of 32 (benchmark/RESULTS.md, "Batched folds").
+GROUP_BYTES = 512 * 1024**2
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 
@@ -316,7 +320,10 @@ def _stack_state(models: Sequence[nn.Module]) -> tuple[dict[str, torch.Tensor], 
 
 
 def group_size(factory: ModelFactory, source: FoldTensors, num_classes: int, batch_size: int, folds: int) -> int:
-    """How many folds train as one batched model within `GROUP_BYTES` (parameters, AdamW state, activations)."""
+    """How many folds train as one batched model within `GROUP_BYTES` (parameters, AdamW state, activations).
+
+    The groups are balanced: the fewest groups that fit, of (nearly) equal size.
+    """
     model = factory(num_classes, int(source.x.shape[1]), int(source.x.shape[-1]))
     params = sum(p.numel() for p in model.parameters())
     activations = [0]
@@ -336,7 +343,9 @@ def group_size(factory: ModelFactory, source: FoldTensors, num_classes: int, bat
             handle.remove()
     # parameters, gradients, two moments; about three saved tensors per activation plus im2col buffers
     per_fold = 4 * (4 * params + 4 * (batch_size + 1) * activations[0])
-    return max(1, min(folds, GROUP_BYTES // max(per_fold, 1)))
+    cap = max(1, min(folds, GROUP_BYTES // max(per_fold, 1)))
+    groups = max(1, -(-folds // cap))
+    return max(1, -(-folds // groups))  # balanced: 68 folds under a cap of 31 train as 23 + 23 + 22
 
 
 def train_folds(
