@@ -346,6 +346,8 @@ def synthesize(
     out = Path(out).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     ClipProcessor(settings)  # validate the occluder options before any work
+    executor = executor or ExecutorChoice()
+    executor.check_available()
     run = RunDirectory(out)
     source = source_identity(clips, roots)
     finished = run.start(_settings_dict(settings), resume=resume, overwrite=overwrite, source=source)
@@ -368,7 +370,6 @@ def synthesize(
         bar.update(1)
         bar.set_postfix(frames=n_frames)
 
-    executor = executor or ExecutorChoice()
     try:
         if executor.name == "ray":
             from occmer.pipeline_ray import run_ray

@@ -40,6 +40,11 @@ class ExecutorChoice:
         if not 0 < self.cpus_per_task <= 1024:
             raise ConfigError(f"--cpus-per-task {self.cpus_per_task}: CPUs must be > 0 (and at most 1024)")
 
+    def check_available(self) -> None:
+        """ConfigError now, before any work, when Ray is asked for but not installed."""
+        if self.name == "ray":
+            import_ray()
+
     @property
     def threads(self) -> int:
         """Threads a task's native libraries (torch, OpenCV) use: the CPUs it declared, at least one."""

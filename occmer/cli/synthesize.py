@@ -92,6 +92,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
 
     refuse_together(resume=resume, overwrite=overwrite)
     where = ExecutorChoice(executor, ray_address, cpus_per_task)
+    where.check_available()  # before the database scan
     db = db or "demo"
     landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
     occluder_options_ = {**mask_options(coverage, region, fill, variant, choices),
