@@ -7,13 +7,9 @@ a 4-clip demo synthesized at 64 px, so that each run costs seconds.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import h5py
@@ -26,6 +22,7 @@ from occmer.errors import OccmerError
 from occmer.store.writer import parts_dir
 
 ray = pytest.importorskip("ray")
+from ray_support import local_ray_session, run_killing_one_task  # noqa: E402 - needs Ray
 
 TINY_DEMO = {"subjects": 2, "clips_per_subject": 2, "frames": 12, "size": 160}
 VOLATILE_ATTRS = {"command", "created_utc"}  # the command line and the time differ between any two runs
@@ -33,10 +30,7 @@ VOLATILE_ATTRS = {"command", "created_utc"}  # the command line and the time dif
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024, log_to_driver=False,
-             logging_level="ERROR")
-    yield
-    ray.shutdown()
+    yield from local_ray_session()
 
 
 @pytest.fixture(scope="module")
@@ -126,39 +120,12 @@ def test_resume_on_ray_skips_the_finished_shards(local_ray, tiny_root, local_fil
     _assert_same_file(local_file, out)
 
 
-def _clip_task_pids() -> list[int]:
-    """Ray worker processes running a clip now (Ray titles a busy worker `ray::<task name>`)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if cmdline.startswith(b"ray::_ray_clip_task"):
-            pids.append(int(entry.name))
-    return pids
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the Ray worker through /proc")
 def test_a_killed_clip_task_is_retried_and_the_file_is_unchanged(local_ray, tiny_root, local_file, tmp_path):
     out = tmp_path / "glasses.h5"
-    results = {}
-    runner = threading.Thread(target=lambda: results.setdefault(
-        "r", _synthesize(tiny_root, out, "--executor", "ray")))
-    runner.start()
-    killed = None
-    deadline = time.monotonic() + 120
-    while killed is None and runner.is_alive() and time.monotonic() < deadline:
-        pids = _clip_task_pids()
-        if pids:
-            killed = pids[0]
-            os.kill(killed, signal.SIGKILL)
-        time.sleep(0.02)
-    runner.join(timeout=300)
+    killed, result = run_killing_one_task(lambda: _synthesize(tiny_root, out, "--executor", "ray"), "_ray_clip_task")
     assert killed is not None, "no clip task was seen running"
-    assert results["r"].exit_code == 0, results["r"].output
+    assert result.exit_code == 0, result.output
     _assert_same_file(local_file, out)
 
 
