@@ -11,12 +11,15 @@ Imported by `synthesize` only with `--executor ray`.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from occmer.databases import Clip
+from occmer.errors import StoreError
 from occmer.pipeline import ClipResult, SynthesisSettings, run_one_in_shared_worker
 from occmer.ray_cluster import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
+from occmer.store.writer import RUN_FILE, parts_dir
 from occmer.workers import WorkerError
 
 
@@ -24,8 +27,20 @@ def _ray_clip_task(settings: SynthesisSettings, out: str, on_error: str, clip: C
     """The body of one Ray task: OpenCV uses the CPUs the task declared."""
     import cv2
 
+    check_run_visible(Path(out), clip)
     cv2.setNumThreads(threads)
     return run_one_in_shared_worker(settings, Path(out), on_error, clip)
+
+
+def check_run_visible(out: Path, clip: Clip) -> None:
+    """StoreError unless this node sees the run directory the driver made: a shard written to a
+    folder only this node sees would be lost, and the run would fail at assembly, after all the work."""
+    run_file = parts_dir(out) / RUN_FILE
+    if not run_file.is_file():
+        raise StoreError(
+            f"{clip.sample_id}: the Ray node {socket.gethostname()} does not see {run_file}, which the driver "
+            "wrote: --out must be on storage every node mounts at the same path"
+        )
 
 
 def run_ray(settings: SynthesisSettings, out: Path, on_error: str, clips: Sequence[Clip],

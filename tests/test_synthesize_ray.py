@@ -156,6 +156,18 @@ def test_an_error_in_a_clip_reads_as_in_the_local_run(local_ray, tiny_root, tmp_
         assert victim.sample_id in f.attrs["skipped"] and victim.sample_id not in f["clips"]
 
 
+def test_a_node_that_does_not_see_the_output_folder_refuses_the_clip(tmp_path, tiny_root):
+    """--out on a disk only the driver sees: the task stops at once instead of writing a shard nobody assembles."""
+    from occmer.databases.resolve import resolve_databases, scan_all
+    from occmer.errors import StoreError
+    from occmer.pipeline_ray import check_run_visible
+
+    clip = scan_all(resolve_databases("demo", (str(tiny_root),))).clips[0]
+    with pytest.raises(StoreError, match=f"{clip.sample_id}: the Ray node .* does not see .*run.json.*every node"):
+        check_run_visible(tmp_path / "x.h5", clip)
+    assert not parts_dir(tmp_path / "x.h5").exists()
+
+
 def test_executor_options_are_checked(tiny_root, tmp_path):
     result = _synthesize(tiny_root, tmp_path / "x.h5", "--ray-address", "auto")
     assert result.exit_code == 2 and "--executor ray" in result.output
