@@ -1,8 +1,9 @@
 """`occmer synthesize`: clips -> frames -> landmarks -> alignment -> head motion -> occluder -> store.
 
 One clip is processed by `ClipProcessor.process`, a pure function of (clip, settings, seed):
-the same clip gives the same arrays whatever the worker count or order. `synthesize`
-spreads clips over worker processes, each writing its own shard (see store.writer).
+the same clip gives the same arrays whatever the worker count, order or executor. `synthesize`
+spreads clips over worker processes (the local executor) or Ray tasks (`occmer.pipeline_ray`),
+each writing its own shard (see store.writer); the driver assembles the shards.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from occmer.faces.motion import track_head_motion
 from occmer.frames import COLOR_POLICIES, apply_color_policy, is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
+from occmer.ray_cluster import ExecutorChoice
 from occmer.seeding import MAX_SEED, sample_rng
 from occmer.store.writer import ClipRecord, RunDirectory, SplitMaker, assemble, to_json
 from occmer.workers import WorkerPool, check_workers
@@ -238,18 +240,20 @@ class SynthesisSummary:
 
 
 _WORKER: tuple[ClipProcessor, RunDirectory, str] | None = None
+_WORKER_RUN: str = ""  # the run (settings, output, on_error) _WORKER was made for
 
 
 def _init_worker(settings: SynthesisSettings, out: Path, on_error: str) -> None:
-    global _WORKER
+    global _WORKER, _WORKER_RUN
     _WORKER = (ClipProcessor(settings), RunDirectory(out), on_error)
+    _WORKER_RUN = to_json([_settings_dict(settings), str(out), on_error])
 
 
 def _close_worker() -> None:
-    global _WORKER
+    global _WORKER, _WORKER_RUN
     if _WORKER is not None:
         _WORKER[0].close()
-    _WORKER = None
+    _WORKER, _WORKER_RUN = None, ""
 
 
 def _init_worker_process(settings: SynthesisSettings, out: Path, on_error: str) -> None:
@@ -275,6 +279,23 @@ def _run_one(clip: Clip) -> ClipResult:
     return ClipResult(clip.sample_id, len(processed.frame_numbers))
 
 
+def run_one_in_shared_worker(settings: SynthesisSettings, out: Path, on_error: str, clip: Clip) -> ClipResult:
+    """`_run_one` in a process that serves tasks of any run (a Ray worker): the processor (the
+    landmark model, the occluder) is made once per run and kept for the run's next clips."""
+    if _WORKER is None or _WORKER_RUN != to_json([_settings_dict(settings), str(out), on_error]):
+        _close_worker()
+        _init_worker(settings, out, on_error)
+    return _run_one(clip)
+
+
+def run_local(settings: SynthesisSettings, out: Path, on_error: str, workers: int, clips: Sequence[Clip],
+              on_done: Callable[[ClipResult], None]) -> None:
+    """Every clip on the local worker pool (this process with one worker); `on_done` as each ends."""
+    with clip_pool(settings, out, on_error, workers, len(clips)) as pool:
+        for result in pool.map_unordered(_run_one, clips):
+            on_done(result)
+
+
 def clip_pool(settings: SynthesisSettings, out: Path, on_error: str, workers: int, n_clips: int) -> WorkerPool:
     """The worker pool of one run: never more processes than clips; one worker runs here."""
     workers = max(1, min(workers, n_clips))
@@ -296,8 +317,13 @@ def synthesize(
     progress: bool = True,
     roots: Mapping[str, Path] | None = None,
     splits: SplitMaker | None = None,
+    executor: ExecutorChoice | None = None,
 ) -> SynthesisSummary:
     """Write an occmer file for `clips` (already scanned and checked) to `out`.
+
+    `executor` says where the clips are processed: the local worker pool (`workers`
+    processes; the default) or Ray tasks (`occmer.pipeline_ray`; `out` must then be on
+    storage every node sees). Either way the shards land in OUT.parts/ and are assembled here.
 
     roots (database name -> folder) are recorded in run.json with a digest of the files
     directly in each root (the sheets) and of the clip list; --resume refuses another source.
@@ -320,6 +346,8 @@ def synthesize(
     out = Path(out).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     ClipProcessor(settings)  # validate the occluder options before any work
+    executor = executor or ExecutorChoice()
+    executor.check_available()
     run = RunDirectory(out)
     source = source_identity(clips, roots)
     finished = run.start(_settings_dict(settings), resume=resume, overwrite=overwrite, source=source)
@@ -343,9 +371,12 @@ def synthesize(
         bar.set_postfix(frames=n_frames)
 
     try:
-        with clip_pool(settings, out, on_error, workers, len(todo)) as pool:
-            for result in pool.map_unordered(_run_one, todo):
-                advance(result)
+        if executor.name == "ray":
+            from occmer.pipeline_ray import run_ray
+
+            run_ray(settings, out, on_error, todo, advance, executor)
+        else:
+            run_local(settings, out, on_error, workers, todo, advance)
     except OccmerError as exc:
         raise type(exc)(f"{exc}\n(finished clips are kept in {run.path}: fix the cause and rerun with --resume)") from exc
     finally:

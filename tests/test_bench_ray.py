@@ -7,12 +7,8 @@ the optional Ray extra is not installed.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +19,7 @@ from test_bench_support import write_tiny
 from occmer.cli import cli
 
 ray = pytest.importorskip("ray")
+from ray_support import local_ray_session, run_killing_one_task  # noqa: E402 - needs Ray
 
 torch.set_num_threads(1)  # the Ray tasks declare 1 CPU and train with 1 thread: the same arithmetic
 # --batch-folds off: the local executor trains one fold at a time, bit-identical to the Ray tasks
@@ -31,10 +28,7 @@ BASE = ["ststnet", "--batch-size", "4", "--no-progress", "--seeds", "2", "--batc
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024, log_to_driver=False,
-             logging_level="ERROR")
-    yield
-    ray.shutdown()
+    yield from local_ray_session()
 
 
 @pytest.fixture(scope="module")
@@ -83,21 +77,6 @@ def test_ray_gives_the_local_table_and_a_rerun_skips_finished_folds(local_ray, d
     _same_results(local_run, out)
 
 
-def _fold_task_pids() -> list[int]:
-    """Ray worker processes running a fold now (Ray titles a busy worker `ray::<task name>`)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if cmdline.startswith(b"ray::_ray_fold_task"):
-            pids.append(int(entry.name))
-    return pids
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the Ray worker through /proc")
 def test_a_killed_fold_task_is_retried_and_the_table_is_unchanged(local_ray, data, tmp_path):
     args = ["ststnet", "--batch-size", "4", "--no-progress", data[0], data[1], "--epochs", "60", "--max-folds", "2",
@@ -105,21 +84,10 @@ def test_a_killed_fold_task_is_retried_and_the_table_is_unchanged(local_ray, dat
     reference = tmp_path / "local"
     assert _bench([*args, "--out", str(reference)]).exit_code == 0
     out = tmp_path / "ray"
-    results = {}
-    runner = threading.Thread(target=lambda: results.setdefault(
-        "r", _bench([*args, "--out", str(out), "--executor", "ray"])))
-    runner.start()
-    killed = None
-    deadline = time.monotonic() + 120
-    while killed is None and runner.is_alive() and time.monotonic() < deadline:
-        pids = _fold_task_pids()
-        if pids:
-            killed = pids[0]
-            os.kill(killed, signal.SIGKILL)
-        time.sleep(0.05)
-    runner.join(timeout=300)
+    killed, result = run_killing_one_task(
+        lambda: _bench([*args, "--out", str(out), "--executor", "ray"]), "_ray_fold_task")
     assert killed is not None, "no fold task was seen running"
-    assert results["r"].exit_code == 0, results["r"].output
+    assert result.exit_code == 0, result.output
     _same_results(reference, out)
 
 

@@ -17,12 +17,10 @@ import numpy as np
 
 from occmer.bench import models as bench_models
 from occmer.bench.files import write_json_atomic
-from occmer.errors import BenchError, ConfigError, OccmerError
+from occmer.errors import BenchError, ConfigError
+from occmer.ray_cluster import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
 
-EXECUTORS = ("local", "ray")
 BATCH_FOLDS = ("auto", "off")
-# A task whose worker process dies (killed, out of memory, node lost) is run again this many times.
-RAY_MAX_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -68,26 +66,22 @@ PendingJob = tuple[Any, Any, Any, Path]
 
 
 @dataclass(frozen=True)
-class ExecutorOptions:
+class ExecutorOptions(ExecutorChoice):
     """`--executor`, `--ray-address`, `--cpus-per-task`, `--gpus-per-task`, `--batch-folds`."""
 
-    name: str = "local"
-    ray_address: str | None = None
-    cpus_per_task: float = 1.0
     gpus_per_task: float = 0.0
     batch_folds: str = "off"  # "auto": the local executor trains supported folds of one (model, cell, seed) batched
 
     def __post_init__(self) -> None:
-        if self.name not in EXECUTORS:
-            raise ConfigError(f"--executor {self.name!r}: choose one of {', '.join(EXECUTORS)}")
+        super().__post_init__()
         if self.batch_folds not in BATCH_FOLDS:
             raise ConfigError(f"--batch-folds {self.batch_folds!r}: choose one of {', '.join(BATCH_FOLDS)}")
-        if self.name == "local" and (self.ray_address or self.gpus_per_task):
-            raise ConfigError("--ray-address and --gpus-per-task go with --executor ray")
-        if not 0 < self.cpus_per_task <= 1024 or not 0 <= self.gpus_per_task <= 64:
+        if self.name == "local" and self.gpus_per_task:
+            raise ConfigError("--gpus-per-task goes with --executor ray")
+        if not 0 <= self.gpus_per_task <= 64:
             raise ConfigError(
-                f"--cpus-per-task {self.cpus_per_task} / --gpus-per-task {self.gpus_per_task}: "
-                "CPUs must be > 0, GPUs >= 0 (fractions such as 0.25 share one GPU between small models)"
+                f"--gpus-per-task {self.gpus_per_task}: GPUs must be >= 0 (fractions such as 0.25 share one GPU "
+                "between small models)"
             )
 
 
@@ -129,16 +123,6 @@ def local_groups(pending: Sequence[PendingJob], settings, batch_folds: str) -> l
     return out
 
 
-def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(
-            "--executor ray needs Ray: install it with `pip install 'occmer[ray]'` (ray==2.60.0)"
-        ) from None
-    return ray
-
-
 def _ray_fold_task(job, plan, fold, settings, path: str, threads: int) -> JobDone:
     """The body of one Ray task: the worker's torch uses the CPUs the task declared."""
     import torch
@@ -155,50 +139,24 @@ def run_ray(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone]
     worker dies is retried (`RAY_MAX_RETRIES`); an exception raised by occmer itself is not
     retried, since it would fail the same way again, and stops the run as the local executor does.
     """
-    ray = _ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-        if options.ray_address:
-            init["address"] = options.ray_address
-        try:
-            ray.init(**init)
-        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError for a bad address
-            raise BenchError(f"--executor ray: could not start or reach Ray ({exc}); check --ray-address") from exc
-    try:
+    with ray_session(options.ray_address, BenchError) as ray:
         task = ray.remote(_ray_fold_task).options(
             num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task, max_retries=RAY_MAX_RETRIES,
             retry_exceptions=False,
         )
         plan_refs: dict[int, Any] = {}
         waiting = {}
-        threads = int(max(1, options.cpus_per_task))
         for job, plan, fold, path in pending:
             if id(plan) not in plan_refs:
                 plan_refs[id(plan)] = ray.put(plan)
-            ref = task.remote(job, plan_refs[id(plan)], fold, settings, str(path), threads)
+            ref = task.remote(job, plan_refs[id(plan)], fold, settings, str(path), options.threads)
             waiting[ref] = job
-        while waiting:
-            ready, _ = ray.wait(list(waiting), num_returns=1)
-            for ref in ready:
-                job = waiting.pop(ref)
-                try:
-                    done = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    for other in waiting:
-                        ray.cancel(other, force=True)
-                    cause = getattr(exc, "cause", None) or exc
-                    if isinstance(cause, OccmerError):
-                        raise cause from None
-                    raise BenchError(f"fold {job.key} failed in a Ray task: {cause}") from None
-                except ray.exceptions.RayError as exc:
-                    for other in waiting:
-                        ray.cancel(other, force=True)
-                    raise BenchError(f"fold {job.key}: its Ray task was lost {RAY_MAX_RETRIES + 1} times ({exc})") from None
-                on_done(done)
-    finally:
-        if started_here:
-            ray.shutdown()
+        for _, done in completed(
+            ray, waiting,
+            failed=lambda job, cause: BenchError(f"fold {job.key} failed in a Ray task: {cause}"),
+            lost=lambda job, exc: BenchError(f"fold {job.key}: its Ray task was lost {RAY_MAX_RETRIES + 1} times ({exc})"),
+        ):
+            on_done(done)
 
 
 def run_jobs(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None],

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from occmer.bench.protocols import PROTOCOLS
-from occmer.cli.common import MAX_SEED, data_option, guarded_output, optimiser_options, seed_option
+from occmer.cli.common import MAX_SEED, data_option, executor_options, guarded_output, optimiser_options, seed_option
 from occmer.cli.output import output_options
 from occmer.demo.classes import BALANCES
 from occmer.demo.presets import PRESETS
@@ -84,14 +84,7 @@ def _protocol_help() -> str:
 @click.option("--max-folds", type=click.IntRange(min=1), default=None,
               help="Run only the first N folds of each model and condition (quick checks).")
 @click.option("--no-html", is_flag=True, help="Do not write report.html (tables, metrics and figures are still written).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where folds train: local (one after the other in this process) or ray (each fold a Ray task; "
-                   "needs `pip install 'occmer[ray]'`). Both write the same result files.")
-@click.option("--ray-address", default=None, metavar="ADDR",
-              help="With --executor ray: the cluster to join (e.g. 10.0.0.5:6379 or auto); default a local Ray on "
-                   "this machine. --out must be a path every node sees.")
-@click.option("--cpus-per-task", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="With --executor ray: CPUs each fold declares (torch uses that many threads).")
+@executor_options("fold", local="one after the other in this process", output="result files", threads="torch")
 @click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="With --executor ray: GPUs each fold declares; fractions share a GPU (0.25 = four small "
                    "models per GPU). Use with --device cuda.")

@@ -61,6 +61,21 @@ def workers_option(help: str = "Worker processes (parallel over clips; at most t
     return click.option("--workers", type=int, default=1, show_default=True, callback=_check_workers, help=help)
 
 
+def executor_options(job: str, local: str, output: str, threads: str) -> Decorator:
+    """--executor local|ray, --ray-address, --cpus-per-task: where the jobs of a command run
+    (`bench`: folds, `synthesize`: clips). Checked together by `occmer.ray_cluster.ExecutorChoice`."""
+    return _stack(
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help=f"Where {job}s run: local ({local}) or ray (each {job} a Ray task; needs "
+                          f"`pip install 'occmer[ray]'`). Both write the same {output}."),
+        click.option("--ray-address", default=None, metavar="ADDR",
+                     help="With --executor ray: the cluster to join (e.g. 10.0.0.5:6379 or auto); default a local Ray "
+                          "on this machine. --out must be a path every node sees."),
+        click.option("--cpus-per-task", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                     help=f"With --executor ray: CPUs each {job} declares ({threads} uses that many threads)."),
+    )
+
+
 def overwrite_option(help: str) -> Decorator:  # noqa: A002
     return click.option("--overwrite", is_flag=True, help=help)
 

@@ -11,6 +11,7 @@ from occmer.cli.common import (
     crop_size_option,
     database_input_options,
     database_options,
+    executor_options,
     guarded_output,
     landmark_files,
     landmark_options,
@@ -46,7 +47,9 @@ from occmer.progress import show_progress
               help="clip = onset..offset, keyframes = onset/apex/offset, all = the whole folder.")
 @landmark_options()
 @database_input_options()
-@workers_option()
+@workers_option("Worker processes of the local executor, and of --features (parallel over clips; at most twice "
+                "the CPUs).")
+@executor_options("clip", local="this process or --workers processes", output="file", threads="OpenCV")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run of the same command (refused if it read other data).")
 @overwrite_option("Replace an existing output (or interrupted run); never an input.")
@@ -63,27 +66,33 @@ from occmer.progress import show_progress
                    "(smallest file for a grey-only database; a mixed file needs OccmerDataset(channels=...)). "
                    "Applied after the occluder is drawn; recorded in the file's settings.")
 def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out,
-                       seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers, resume, overwrite,
-                       on_error, skip_invalid, feature_specs, compression, color, offset_policy="mirror",
-                       follow_symlinks=False):
+                       seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers, executor, ray_address,
+                       cpus_per_task, resume, overwrite, on_error, skip_invalid, feature_specs, compression, color,
+                       offset_policy="mirror", follow_symlinks=False):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
     Each clip: frames are read, the face found on the onset frame (mediapipe), aligned
     once per clip, the occluder placed once and moved with the rigid head motion only,
     and everything written to OUT (HDF5 v1, docs/hdf5-format.md). The file appears only
     when complete; an interrupted run continues with --resume (run.json records what was
-    read: --resume refuses another --root or an edited database).
+    read: --resume refuses another --root or an edited database). With --executor ray each
+    clip is a Ray task that writes its shard next to OUT (OUT.parts/), so OUT, the database and
+    any template must be on storage every node sees; the file equals a local run's.
 
     \b
     Examples:
       occmer synthesize --db demo --mask block --coverage 0.3 --out demo_block.h5
       occmer synthesize --db samm --root /data/SAMM --mask glasses --workers 2
       occmer synthesize --db casme2+samm --root casme2=/data/CASME2 --root samm=/data/SAMM --mask surgical
+      occmer synthesize --db samm --root /shared/SAMM --mask glasses --out /shared/glasses.h5 --executor ray
     """
     from occmer.bench.splits import compute_splits
     from occmer.pipeline import SynthesisSettings, synthesize
+    from occmer.ray_cluster import ExecutorChoice
 
     refuse_together(resume=resume, overwrite=overwrite)
+    where = ExecutorChoice(executor, ray_address, cpus_per_task)
+    where.check_available()  # before the database scan
     db = db or "demo"
     landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
     occluder_options_ = {**mask_options(coverage, region, fill, variant, choices),
@@ -102,7 +111,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
         summary = synthesize(
             settings, loaded.clips, target, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,
             command=command_line(), invalid=loaded.invalid, progress=show_progress(), roots=loaded.roots,
-            splits=compute_splits,
+            splits=compute_splits, executor=where,
         )
         if specs:
             from occmer.features import add_features

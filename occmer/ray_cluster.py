@@ -1,0 +1,110 @@
+"""Ray as an optional engine (`--executor ray`): what `synthesize` (clips) and `bench` (folds) share.
+
+Ray is the optional extra `pip install 'occmer[ray]'` and is imported only here, only when a
+command is asked to run on it, so the local executor (the default) never loads it. This module
+checks the executor options, joins or starts a Ray for the length of a run, and collects the
+results of tasks as they end: a task whose worker process dies is re-run by Ray
+(`RAY_MAX_RETRIES`); an exception raised by the task's own code is not retried (it would fail
+the same way again) and stops the run as it would locally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from occmer.errors import ConfigError, OccmerError
+
+EXECUTORS = ("local", "ray")
+# A task whose worker process dies (killed, out of memory, node lost) is run again this many times.
+RAY_MAX_RETRIES = 3
+
+Key = TypeVar("Key")
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """`--executor`, `--ray-address`, `--cpus-per-task`, checked together."""
+
+    name: str = "local"
+    ray_address: str | None = None
+    cpus_per_task: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.name not in EXECUTORS:
+            raise ConfigError(f"--executor {self.name!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.name == "local" and self.ray_address:
+            raise ConfigError("--ray-address goes with --executor ray")
+        if not 0 < self.cpus_per_task <= 1024:
+            raise ConfigError(f"--cpus-per-task {self.cpus_per_task}: CPUs must be > 0 (and at most 1024)")
+
+    def check_available(self) -> None:
+        """ConfigError now, before any work, when Ray is asked for but not installed."""
+        if self.name == "ray":
+            import_ray()
+
+    @property
+    def threads(self) -> int:
+        """Threads a task's native libraries (torch, OpenCV) use: the CPUs it declared, at least one."""
+        return int(max(1, self.cpus_per_task))
+
+
+def import_ray():
+    """The `ray` module, or a one-line ConfigError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--executor ray needs Ray: install it with `pip install 'occmer[ray]'` (ray==2.60.0)"
+        ) from None
+    return ray
+
+
+@contextmanager
+def ray_session(address: str | None, error: type[OccmerError] = ConfigError) -> Iterator[Any]:
+    """The `ray` module, connected for the block: the Ray already running in this process, else the
+    cluster at `address`, else a local Ray with this machine's CPUs (shut down after the block)."""
+    ray = import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+        if address:
+            init["address"] = address
+        try:
+            ray.init(**init)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError for a bad address
+            raise error(f"--executor ray: could not start or reach Ray ({exc}); check --ray-address") from exc
+    try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def completed(ray, waiting: dict[Any, Key], *, failed: Callable[[Key, BaseException], BaseException],
+              lost: Callable[[Key, Exception], BaseException]) -> Iterator[tuple[Key, Any]]:
+    """(key, result) of each task in `waiting` (object ref -> key) as it ends.
+
+    A task that raised: its OccmerError is raised here as is, any other exception as
+    `failed(key, exception)`. A task Ray gave up on after its retries: `lost(key, error)`.
+    Either way, and when the caller stops early, the tasks still waiting are cancelled.
+    """
+    waiting = dict(waiting)
+    try:
+        while waiting:
+            ready, _ = ray.wait(list(waiting), num_returns=1)
+            for ref in ready:
+                key = waiting.pop(ref)
+                try:
+                    value = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None) or exc
+                    raise (cause if isinstance(cause, OccmerError) else failed(key, cause)) from None
+                except ray.exceptions.RayError as exc:
+                    raise lost(key, exc) from None
+                yield key, value
+    finally:
+        for ref in waiting:
+            ray.cancel(ref, force=True)
