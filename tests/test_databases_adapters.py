@@ -220,3 +220,21 @@ def test_fixture_frames_are_tiny_and_face_free(tmp_path):
     clip = DATABASES["casme2"](write_database("casme2", tmp_path)).scan().clips[0]
     image = cv2.imread(str(clip.frames[0][1]))
     assert image.shape == (24, 32, 3) and image.dtype == np.uint8
+
+
+def test_demo_adapter_takes_its_frame_rate_from_demo_json(tmp_path):
+    """A demo built with the smic preset is 100 fps (the offset policy uses it); a bad or absent record keeps 200."""
+    import json
+
+    demo = DATABASES["demo"]
+    assert demo(tmp_path).fps == 200.0
+    (tmp_path / "demo.json").write_text(json.dumps({"recording": {"name": "smic", "fps": 100.0}}))
+    assert demo(tmp_path).fps == 100.0
+    for bad in ('{"recording": {"fps": -5}}', '{"recording": {"fps": true}}', '[1, 2]', "not json"):
+        (tmp_path / "demo.json").write_text(bad)
+        assert demo(tmp_path).fps == 200.0
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.json"
+    outside.write_text(json.dumps({"recording": {"fps": 30.0}}))
+    (tmp_path / "demo.json").unlink()
+    (tmp_path / "demo.json").symlink_to(outside)
+    assert demo(tmp_path).fps == 200.0 and demo(tmp_path, follow_symlinks=True).fps == 30.0

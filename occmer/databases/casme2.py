@@ -7,12 +7,13 @@ Layout under the root: the coding sheet `CASME2-coding-*.xlsx`, optionally
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import ClassVar
 
 from occmer.databases import register
-from occmer.databases.base import Problem
+from occmer.databases.base import Problem, inside
 from occmer.databases.common import Entry, FixTable, SheetDatabase
 from occmer.databases.sheets import Row, find_child_dir, find_optional_sheet, find_sheet, read_sheet
 from occmer.errors import DataError
@@ -150,6 +151,24 @@ class Demo(CASME2):
     name = "demo"
     env_var = "OCCMER_DEMO_ROOT"
     description = "occmer synthetic demo database (CASME II layout)"
-    fps = 200.0
+    fps = 200.0  # a demo built with another recording preset says so in its demo.json (read below)
     published_size = "generated"
     fixes: ClassVar[FixTable] = {}
+
+    def __init__(self, root: Path, *args, **kwargs) -> None:
+        super().__init__(root, *args, **kwargs)
+        path = self.root / "demo.json"
+        if self.follow_symlinks or inside(path.resolve(), self.root):
+            self.fps = recorded_fps(path, type(self).fps)
+
+
+def recorded_fps(path: Path, default: float) -> float:
+    """The frame rate a demo's demo.json records (`recording.fps`), or `default` when it records none."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            fps = json.load(handle).get("recording", {}).get("fps")
+    except (OSError, ValueError, AttributeError):
+        return default
+    if isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= 10000:
+        return float(fps)
+    return default
