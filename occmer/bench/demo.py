@@ -31,7 +31,7 @@ DEFAULT_FEATURES = ("tvl1:28",)
 # The input size every model trains on in the demo bench (`--demo-size`; with --data each model
 # reads its own default size). One size means one flow per condition, and the 112 px models
 # (RRRN and its ablations, RAN, ResNet-18) cost about 7x less per sample at 32 px than at 112
-# (benchmark/RESULTS.md, "default bench"): the demo's three-class task does not need 112 px,
+# (benchmark/RESULTS.md, "Demo bench at one input size"): the demo's three-class task does not need 112 px,
 # and the full nine-model evidence grid becomes about an hour of CPU instead of days. 32 is
 # the smallest size every registered model accepts (ResNet-18's minimum) and close to the 28 px
 # STSTNet and OFF-ApexNet were published with.
