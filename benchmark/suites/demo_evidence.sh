@@ -12,7 +12,7 @@
 #   python benchmark/demo_regions.py runs/merged           # occluder effects per face region
 #
 # Settings come from the environment (empty = the bench's default, shown in brackets):
-# OUT [benchmark/runs/demo_evidence], SEEDS [3], EPOCHS [the demo bench's], DEVICE [auto],
+# OUT [benchmark/runs/demo_evidence], SEEDS [3], EPOCHS [the demo bench's: 20], BATCH [32], LR [1e-3], DEVICE [auto],
 # SHARD [1/1], MODELS [all nine registered models], MASKS [none,glasses,surgical = the bench's
 # --demo-masks default], LABELS [the protocol's: emotion], SIZE [--demo-size: 32].
 set -euo pipefail
@@ -20,6 +20,8 @@ set -euo pipefail
 OUT=${OUT:-benchmark/runs/demo_evidence}
 SEEDS=${SEEDS:-3}
 EPOCHS=${EPOCHS:-}
+BATCH=${BATCH:-}
+LR=${LR:-}
 DEVICE=${DEVICE:-auto}
 SHARD=${SHARD:-1/1}
 LABELS=${LABELS:-}
@@ -30,6 +32,8 @@ OCCMER=${OCCMER:-occmer}
 
 extra=()
 [[ -n "$EPOCHS" ]] && extra+=(--epochs "$EPOCHS")
+[[ -n "$BATCH" ]] && extra+=(--batch-size "$BATCH")
+[[ -n "$LR" ]] && extra+=(--lr "$LR")
 [[ -n "$LABELS" ]] && extra+=(--labels "$LABELS")
 [[ -n "$SIZE" ]] && extra+=(--demo-size "$SIZE")
 
