@@ -1,14 +1,16 @@
 """Occluder effects per region of the face on the demo database: accuracy of a bench run's
 predictions split by where each clip's action units act (demo.json ground truth).
 
-    python benchmark/demo_regions.py BENCH_OUT [--demo ROOT]
+    python benchmark/demo_regions.py BENCH_OUT [BENCH_OUT ...] [--demo ROOT]
 
-BENCH_OUT is an `occmer bench` output folder trained on the demo (no --data); ROOT is the
+BENCH_OUT is an `occmer bench` output folder trained on the demo (no --data), or several
+(the shards of one grid: their fold files are pooled); ROOT is the
 demo database it used (default: the cached default demo database). Prints one markdown table:
 rows model x condition, columns the clips whose AUs all act on the upper face (brows, lids,
 cheeks), all on the lower face (nose, lips, chin) or on both, each "accuracy (clips)" pooled
-over folds and seeds. A glasses occluder should cost the upper-face clips most, a surgical
-mask the lower-face ones.
+over folds and seeds; then a second table, the occluder effect per region (accuracy under
+each occluded condition minus clean). A glasses occluder should cost the upper-face clips
+most, a surgical mask the lower-face ones.
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ def clip_regions(demo_root: Path) -> dict[str, str]:
     return {c["sample_id"].replace("/", "_"): region_of(c["action_units"]) for c in read_manifest(demo_root)["clips"]}
 
 
-def tally(bench_out: Path, regions: dict[str, str]) -> dict[tuple[str, str], dict[str, list[int]]]:
+def tally(bench_outs: list[Path], regions: dict[str, str]) -> dict[tuple[str, str], dict[str, list[int]]]:
     """(model, condition) -> region -> [correct, total] over every finished fold file."""
     counts: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {r: [0, 0] for r in REGIONS})
-    for path in sorted((bench_out / "folds").rglob("*.json")):
+    for path in sorted(p for out in bench_outs for p in (out / "folds").rglob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         if "pred" not in record:
             continue
@@ -67,15 +69,32 @@ def table(counts: dict[tuple[str, str], dict[str, list[int]]]) -> str:
     return "\n".join(lines)
 
 
+def effects(counts: dict[tuple[str, str], dict[str, list[int]]], clean: str = "clean") -> str:
+    """The occluder effect per face region: accuracy under each occluded condition minus clean."""
+    lines = ["| model | condition | " + " | ".join(f"{r} change" for r in REGIONS) + " |",
+             "|---|---|" + "---|" * len(REGIONS)]
+    for (model, condition), cell in sorted(counts.items()):
+        base = counts.get((model, clean))
+        if condition == clean or base is None:
+            continue
+        parts = [f"{c / n - b / m:+.3f}" if n and m else "-"
+                 for (c, n), (b, m) in ((cell[r], base[r]) for r in REGIONS)]
+        lines.append(f"| {model} | {condition} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("bench_out", type=Path)
+    parser.add_argument("bench_out", type=Path, nargs="+")
     parser.add_argument("--demo", type=Path, default=None, help="demo database root (default: the cached demo of a data-less `occmer bench`)")
     args = parser.parse_args()
     root = args.demo or default_cache_dir() / cache_key(cached_demo_params(BENCH_DEMO))
     if not (root / "demo.json").is_file():
         raise SystemExit(f"no demo.json in {root}; pass the demo database the bench used with --demo")
-    print(table(tally(args.bench_out, clip_regions(root))))
+    counts = tally(args.bench_out, clip_regions(root))
+    print(table(counts))
+    print()
+    print(effects(counts))
 
 
 if __name__ == "__main__":

@@ -334,7 +334,12 @@ def test_region_report_splits_predictions_by_where_the_aus_act(tmp_path: Path):
     fold.write_text(json.dumps({"model": "ststnet", "condition": "glasses", "sample_id": ["demo_sub01_EP01_01",
                     "demo_sub01_EP02_01"], "true": ["surprise", "happiness"], "pred": ["surprise", "others"]}))
     regions = {"demo_sub01_EP01_01": "upper face", "demo_sub01_EP02_01": "lower face"}
-    counts = regions_module.tally(tmp_path, regions)
+    clean = tmp_path / "shard2" / "folds" / "ststnet" / "clean" / "seed0" / "f.json"
+    clean.parent.mkdir(parents=True)
+    clean.write_text(json.dumps({"model": "ststnet", "condition": "clean", "sample_id": ["demo_sub01_EP01_01",
+                     "demo_sub01_EP02_01"], "true": ["surprise", "happiness"], "pred": ["surprise", "happiness"]}))
+    counts = regions_module.tally([tmp_path, tmp_path / "shard2"], regions)
     assert counts[("ststnet", "glasses")]["upper face"] == [1, 1]
     assert counts[("ststnet", "glasses")]["lower face"] == [0, 1]
     assert "| ststnet | glasses | 1.000 (1) | 0.000 (1) | - |" in regions_module.table(counts)
+    assert "| ststnet | glasses | +0.000 | -1.000 | - |" in regions_module.effects(counts)

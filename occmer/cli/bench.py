@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -40,12 +41,20 @@ def _protocol_help() -> str:
 @click.option("--demo-classes", default=None, metavar="LIST",
               help="Objective classes of the demo, comma-separated (default: I,II,IV = happiness, surprise, disgust, "
                    "i.e. positive / surprise / negative; '' for all of I-VII).")
+@click.option("--demo-size", type=click.IntRange(min=8), default=None, metavar="PX",
+              help="Flow size every model trains on in the demo bench (default: 32, the smallest size every model "
+                   "accepts; one flow per condition and the 112 px models ~7x cheaper). With --data each model reads "
+                   "its own input size. --features overrides it.")
+@click.option("--demo-workers", type=click.IntRange(min=1), default=None,
+              help="Processes that build the demo conditions on first use (default: the CPUs, at most 4); the "
+                   "files are the same for any count.")
 @click.option("--protocol", type=click.Choice(list(PROTOCOLS)), default="loso", show_default=True,
               help=_protocol_help())
 @click.option("--labels", type=click.Choice(list(LABEL_SCHEMES)), default=None,
               help="Label scheme (default: the protocol's own; emotion for loso).")
 @click.option("--features", default=None, metavar="NAME",
-              help="Feature set to train on (e.g. flow_tvl1_28). Default: flow of each model's input size.")
+              help="Feature set to train on (e.g. flow_tvl1_28). Default: flow of each model's input size, or of "
+                   "--demo-size for the demo bench.")
 @click.option("--train-on", "train_on", multiple=True, metavar="CONDITION",
               help="Train only on these conditions (repeatable); each is tested on every --test-on condition "
                    "(all conditions when --test-on is not given).")
@@ -102,7 +111,7 @@ def _protocol_help() -> str:
                    "(for re-annotated or other data; recorded, not comparable with published numbers).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, demo_preset: str | None, demo_balance: str | None, demo_classes: str | None,
-                  protocol: str,
+                  demo_size: int | None, demo_workers: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   recipe: str | None, weights: Path | None, epochs: int | None, batch_size: int | None,
                   lr: float | None, weight_decay: float | None, val_subjects: int | None,
@@ -133,7 +142,8 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     check_output(out)  # a results folder under a file or on a read-only disk: refused before any work
     if seed + n_seeds - 1 > MAX_SEED:
         raise ConfigError(f"--seed {seed} with --seeds {n_seeds} goes past the largest seed, {MAX_SEED}")
-    specs = [model_spec(m) for m in models]
+    for model in models:
+        model_spec(model)  # an unknown name fails before any demo data is built
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is listed twice in {' '.join(models)}")
     parsed = parse_hparams(hparams)
@@ -142,10 +152,18 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     if data:
         conditions = group_conditions(data)
     else:
+        from occmer.bench.demo import DEMO_EPOCHS, demo_feature
+
         chosen = (("subjects", demo_subjects), ("clips_per_subject", demo_clips), ("preset", demo_preset),
                   ("balance", demo_balance), ("classes", demo_classes))
         params = {k: v for k, v in chosen if v is not None}
-        conditions = _demo_conditions(demo_masks, features, {s.input_size for s in specs}, params, show_progress())
+        features = features or demo_feature(_demo_size(demo_size, models))
+        if epochs is None and recipe in (None, "default") and weights is None:
+            epochs = DEMO_EPOCHS
+        info(f"demo bench: every model trains on {features}, {epochs or 'the recipe'} epochs (--demo-size, --features, "
+             "--epochs; with --data each model reads its own input size, the recipe's epochs)")
+        workers = demo_workers or min(4, os.cpu_count() or 1)
+        conditions = _demo_conditions(demo_masks, features, params, workers, show_progress())
     if weights is not None and (len(models) != 1 or n_seeds != 1):
         raise ConfigError("--weights evaluates the checkpoints of one model: give one MODEL and no --seeds")
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
@@ -180,20 +198,31 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     click.echo(f"results in {out}" + ("" if no_html else f"; report: {report.resolve()}"))
 
 
-def _demo_conditions(masks: str, features: str | None, sizes: set[int], params: dict[str, object],
+def _demo_size(size: int | None, models: tuple[str, ...]) -> int:
+    """The demo bench's input size: `size` or DEMO_INPUT_SIZE, checked against every model's minimum."""
+    from occmer.bench.demo import DEMO_INPUT_SIZE
+    from occmer.models import MODELS
+
+    size = DEMO_INPUT_SIZE if size is None else size
+    for model in models:
+        if size < MODELS[model].min_input_size:
+            raise ConfigError(f"--demo-size {size}: {model} needs inputs of at least {MODELS[model].min_input_size} px")
+    return size
+
+
+def _demo_conditions(masks: str, features: str, params: dict[str, object], workers: int,
                      progress: bool) -> dict[str, tuple[Path]]:
-    """The cached demo files for each mask (built on first use) with flow at every size the models need."""
+    """The cached demo files for each mask (built on first use) with the flow feature set `features`."""
     from occmer.bench.demo import ensure_demo_condition
 
-    specs = tuple(sorted({f"tvl1:{s}" for s in sizes}))
-    if features:
-        method, _, size = features.removeprefix("flow_").rpartition("_")
-        specs = (f"{method}:{size}",)
+    method, _, size = features.removeprefix("flow_").rpartition("_")
+    specs = (f"{method}:{size}",)
     out = {}
     for mask in [m.strip() for m in masks.split(",") if m.strip()]:
         name = "clean" if mask == "none" else mask.replace(":", "-")
         info(f"demo condition {name}: building or reading the cache ...")
-        out[name] = (ensure_demo_condition(mask, features=specs, progress=progress, demo_params=params),)
+        out[name] = (ensure_demo_condition(mask, features=specs, progress=progress, demo_params=params,
+                                           workers=workers),)
     return out
 
 
