@@ -14,7 +14,8 @@
 # Settings come from the environment (empty = the bench's default, shown in brackets):
 # OUT [benchmark/runs/demo_evidence], SEEDS [3], EPOCHS [the demo bench's: 20], BATCH [32], LR [1e-3], DEVICE [auto],
 # SHARD [1/1], MODELS [all nine registered models], MASKS [none,glasses,surgical = the bench's
-# --demo-masks default], LABELS [the protocol's: emotion], SIZE [--demo-size: 32].
+# --demo-masks default], LABELS [the protocol's: emotion], SIZE [--demo-size: 32],
+# FACE_SIZE [--demo-face-size: 112; 224 gives the conditions of the grid before 2026-11-30 15:00].
 set -euo pipefail
 
 OUT=${OUT:-benchmark/runs/demo_evidence}
@@ -26,6 +27,7 @@ DEVICE=${DEVICE:-auto}
 SHARD=${SHARD:-1/1}
 LABELS=${LABELS:-}
 SIZE=${SIZE:-}
+FACE_SIZE=${FACE_SIZE:-}
 MASKS=${MASKS:-none,glasses,surgical}
 MODELS=${MODELS:-rrrn rrrn-no-ri rrrn-no-rr rrrn-backbone ran ststnet offapexnet dual-inception resnet18}
 OCCMER=${OCCMER:-occmer}
@@ -36,6 +38,7 @@ extra=()
 [[ -n "$LR" ]] && extra+=(--lr "$LR")
 [[ -n "$LABELS" ]] && extra+=(--labels "$LABELS")
 [[ -n "$SIZE" ]] && extra+=(--demo-size "$SIZE")
+[[ -n "$FACE_SIZE" ]] && extra+=(--demo-face-size "$FACE_SIZE")
 
 # shellcheck disable=SC2086  # MODELS is a space-separated list on purpose
 "$OCCMER" bench $MODELS \

@@ -28,6 +28,13 @@ from occmer.pipeline import SynthesisSettings, synthesize
 
 DEFAULT_FEATURES = ("tvl1:28",)
 
+# The face size the demo conditions are synthesized at (`--demo-face-size`; `occmer synthesize`
+# uses 224). A condition at 112 px costs 3.5x less to build than at 224 (TV-L1 flow at 224 px
+# was 72 % of it), which is what lets a first `occmer bench rrrn` on a cold cache finish in
+# 3 minutes on 2 cores; the models read 32 px flow either way (benchmark/RESULTS.md, "Demo
+# conditions at 112 px"). The demo's apex amplitudes (about 2 px at 200 px) become about 1 px.
+DEMO_FACE_SIZE = 112
+
 # The input size every model trains on in the demo bench (`--demo-size`; with --data each model
 # reads its own default size). One size means one flow per condition, and the 112 px models
 # (RRRN and its ablations, RAN, ResNet-18) cost about 7x less per sample at 32 px than at 112
@@ -69,10 +76,11 @@ def demo_feature(size: int) -> str:
     return f"flow_tvl1_{size}"
 
 
-def condition_path(mask: str, features: Sequence[str], seed: int, cache_dir: Path, demo_params: Mapping) -> Path:
+def condition_path(mask: str, features: Sequence[str], seed: int, cache_dir: Path, demo_params: Mapping,
+                   face_size: int = DEMO_FACE_SIZE) -> Path:
     """Cache file of one condition: a readable prefix + a hash of everything that shapes it."""
     key = json.dumps(
-        {"mask": mask, "features": list(features), "seed": seed, "demo": dict(demo_params),
+        {"mask": mask, "features": list(features), "seed": seed, "demo": dict(demo_params), "size": face_size,
          "generator": GENERATOR_VERSION, "version": __version__},
         sort_keys=True,
     )
@@ -89,31 +97,32 @@ def ensure_demo_condition(
     workers: int = 1,
     progress: bool = True,
     demo_params: Mapping[str, Any] | None = None,
+    face_size: int = DEMO_FACE_SIZE,
 ) -> Path:
-    """The cached occmer file of the demo database under `mask` (built on first use)."""
+    """The cached occmer file of the demo database under `mask` (built on first use), faces `face_size` px."""
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     # The effective parameters ($OCCMER_DEMO_PARAMS included; bad ones fail before anything is
     # built) key the cached condition file.
     params = asdict(cached_demo_params(BENCH_DEMO, **dict(demo_params or {})))
-    out = condition_path(mask, features, seed, cache, params)
+    settings = SynthesisSettings(database="demo", mask=mask, seed=seed, size=face_size)  # checked before any work
+    out = condition_path(mask, features, seed, cache, params, face_size)
     if out.exists():
         return out
     with output_lock(out, f"demo condition {mask}", wait=True):  # two benches building one condition
         if out.exists():
             return out  # built by the run we waited for
-        return _build_demo_condition(mask, features, seed, cache, params, out, workers, progress)
+        return _build_demo_condition(settings, features, cache, params, out, workers, progress)
 
 
-def _build_demo_condition(mask: str, features: Sequence[str], seed: int, cache: Path, params: dict, out: Path,
-                          workers: int, progress: bool) -> Path:
+def _build_demo_condition(settings: SynthesisSettings, features: Sequence[str], cache: Path, params: dict,
+                          out: Path, workers: int, progress: bool) -> Path:
     root = ensure_demo_database(cache_dir=cache, **params)
     clips = scan_all(resolve_databases("demo", (str(root),))).clips
-    settings = SynthesisSettings(database="demo", mask=mask, seed=seed)
     building = out.with_name(out.stem + ".building.h5")
     from occmer.bench.splits import compute_splits  # as `occmer synthesize` writes them (the CLI's hook)
 
     run = {"workers": workers, "roots": {"demo": root}, "progress": progress, "splits": compute_splits,
-           "command": f"occmer synthesize --db demo --mask {mask} --seed {seed}"}
+           "command": f"occmer synthesize --db demo --mask {settings.mask} --seed {settings.seed} --size {settings.size}"}
     try:
         resume = building.with_name(building.name + ".parts").exists()
         synthesize(settings, clips, building, resume=resume, overwrite=not resume, **run)

@@ -45,6 +45,10 @@ def _protocol_help() -> str:
               help="Flow size every model trains on in the demo bench (default: 32, the smallest size every model "
                    "accepts; one flow per condition and the 112 px models ~7x cheaper). With --data each model reads "
                    "its own input size. --features overrides it.")
+@click.option("--demo-face-size", type=click.IntRange(min=32), default=None, metavar="PX",
+              help="Face size the demo conditions are synthesized at, before the flow is computed and resized to "
+                   "--demo-size (default: 112; 224 is `occmer synthesize`'s default and the earlier demo bench's, "
+                   "3.5x slower to build on first use).")
 @click.option("--demo-workers", type=click.IntRange(min=1), default=None,
               help="Processes that build the demo conditions on first use (default: the CPUs, at most 4); the "
                    "files are the same for any count.")
@@ -111,7 +115,7 @@ def _protocol_help() -> str:
                    "(for re-annotated or other data; recorded, not comparable with published numbers).")
 def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: str, demo_subjects: int | None,
                   demo_clips: int | None, demo_preset: str | None, demo_balance: str | None, demo_classes: str | None,
-                  demo_size: int | None, demo_workers: int | None, protocol: str,
+                  demo_size: int | None, demo_face_size: int | None, demo_workers: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   recipe: str | None, weights: Path | None, epochs: int | None, batch_size: int | None,
                   lr: float | None, weight_decay: float | None, val_subjects: int | None,
@@ -152,7 +156,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     if data:
         conditions = group_conditions(data)
     else:
-        from occmer.bench.demo import DEMO_EPOCHS, demo_feature
+        from occmer.bench.demo import DEMO_EPOCHS, DEMO_FACE_SIZE, demo_feature
 
         chosen = (("subjects", demo_subjects), ("clips_per_subject", demo_clips), ("preset", demo_preset),
                   ("balance", demo_balance), ("classes", demo_classes))
@@ -160,10 +164,12 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         features = features or demo_feature(_demo_size(demo_size, models))
         if epochs is None and recipe in (None, "default") and weights is None:
             epochs = DEMO_EPOCHS
-        info(f"demo bench: every model trains on {features}, {epochs or 'the recipe'} epochs (--demo-size, --features, "
-             "--epochs; with --data each model reads its own input size, the recipe's epochs)")
+        face_size = demo_face_size or DEMO_FACE_SIZE
+        info(f"demo bench: faces at {face_size} px, every model trains on {features}, {epochs or 'the recipe'} epochs "
+             "(--demo-face-size, --demo-size, --features, --epochs; with --data each model reads its own input size, "
+             "the recipe's epochs)")
         workers = demo_workers or min(4, os.cpu_count() or 1)
-        conditions = _demo_conditions(demo_masks, features, params, workers, show_progress())
+        conditions = _demo_conditions(demo_masks, features, params, face_size, workers, show_progress())
     if weights is not None and (len(models) != 1 or n_seeds != 1):
         raise ConfigError("--weights evaluates the checkpoints of one model: give one MODEL and no --seeds")
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
@@ -210,7 +216,7 @@ def _demo_size(size: int | None, models: tuple[str, ...]) -> int:
     return size
 
 
-def _demo_conditions(masks: str, features: str, params: dict[str, object], workers: int,
+def _demo_conditions(masks: str, features: str, params: dict[str, object], face_size: int, workers: int,
                      progress: bool) -> dict[str, tuple[Path]]:
     """The cached demo files for each mask (built on first use) with the flow feature set `features`."""
     from occmer.bench.demo import ensure_demo_condition
@@ -222,7 +228,7 @@ def _demo_conditions(masks: str, features: str, params: dict[str, object], worke
         name = "clean" if mask == "none" else mask.replace(":", "-")
         info(f"demo condition {name}: building or reading the cache ...")
         out[name] = (ensure_demo_condition(mask, features=specs, progress=progress, demo_params=params,
-                                           workers=workers),)
+                                           face_size=face_size, workers=workers),)
     return out
 
 
