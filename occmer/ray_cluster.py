@@ -10,6 +10,7 @@ the same way again) and stops the run as it would locally.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from occmer.errors import ConfigError, OccmerError
 EXECUTORS = ("local", "ray")
 # A task whose worker process dies (killed, out of memory, node lost) is run again this many times.
 RAY_MAX_RETRIES = 3
+# How long the head node of --ray-address gets to accept a TCP connection. Ray itself retries an
+# unreachable address for minutes before it gives up; a head that is up answers in milliseconds.
+RAY_CONNECT_TIMEOUT_S = 10.0
 
 Key = TypeVar("Key")
 
@@ -41,9 +45,11 @@ class ExecutorChoice:
             raise ConfigError(f"--cpus-per-task {self.cpus_per_task}: CPUs must be > 0 (and at most 1024)")
 
     def check_available(self) -> None:
-        """ConfigError now, before any work, when Ray is asked for but not installed."""
+        """ConfigError now, before any work, when Ray is asked for but not installed or not reachable."""
         if self.name == "ray":
             import_ray()
+            if self.ray_address:
+                check_reachable(self.ray_address)
 
     @property
     def threads(self) -> int:
@@ -62,6 +68,33 @@ def import_ray():
     return ray
 
 
+def head_endpoint(address: str) -> tuple[str, int] | None:
+    """(host, port) of a `--ray-address` that names one ("host:port", "ray://host:port"), else None
+    ("auto", "local": Ray finds the cluster itself). A malformed address is a ConfigError."""
+    if address in ("auto", "local"):
+        return None
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # an IPv6 literal, [::1]:6379
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--ray-address {address!r}: give host:port (e.g. 10.0.0.5:6379), ray://host:port or auto")
+    return host, int(port)
+
+
+def check_reachable(address: str, error: type[OccmerError] = ConfigError,
+                    timeout: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """An `error` now when the head node named by `address` does not accept a connection."""
+    endpoint = head_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        with socket.create_connection(endpoint, timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise error(f"--ray-address {address}: no Ray head answers at {endpoint[0]}:{endpoint[1]} ({reason} after "
+                    f"at most {timeout:g} s); start it with `ray start --head` or check the address") from None
+
+
 @contextmanager
 def ray_session(address: str | None, error: type[OccmerError] = ConfigError) -> Iterator[Any]:
     """The `ray` module, connected for the block: the Ray already running in this process, else the
@@ -71,6 +104,7 @@ def ray_session(address: str | None, error: type[OccmerError] = ConfigError) -> 
     if started_here:
         init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
         if address:
+            check_reachable(address, error)
             init["address"] = address
         try:
             ray.init(**init)
