@@ -103,7 +103,7 @@ class ProcessedClip:
             "composite": clip.composite, "action_units": clip.action_units, "apex_source": clip.apex_source,
             "onset": clip.onset, "apex": clip.apex, "offset": clip.offset, "n_frames": len(self.frame_numbers),
             "occlusion_ratio": self.occlusion_ratio, "objective_source": clip.objective_source,
-            "fixes": json.dumps(list(clip.fixes)),
+            "fixes": json.dumps(list(clip.fixes)), "offset_source": clip.offset_source,
         }
         return ClipRecord(
             row=row, frames=self.frames, occlusion=self.occlusion, landmarks=self.landmarks,

@@ -125,6 +125,22 @@ def test_offset_policy_is_a_checked_setting_recorded_in_the_file(block_file):
         assert f.attrs()["settings"]["offset"] == "mirror"
 
 
+def test_each_clip_records_where_its_offset_came_from(block_file, tmp_path, small_demo_clips):
+    """/samples/offset_source: annotated, fixed or the filling policy; a file from before it reads ""."""
+    from occmer.store import OccmerFile
+
+    with OccmerFile.open(block_file) as f:
+        assert {s.offset_source for s in f.samples()} == {"annotated"}
+    filled = replace(small_demo_clips[0], offset_source="mirror")
+    assert process_clip(filled, SETTINGS).record().row["offset_source"] == "mirror"
+    older = tmp_path / "older.h5"
+    shutil.copy(block_file, older)
+    with h5py.File(older, "r+") as raw:
+        del raw["samples/offset_source"]
+    with OccmerFile.open(older) as f:
+        assert {s.offset_source for s in f.samples()} == {""}
+
+
 def test_unknown_occluder_is_a_clear_error(tmp_path, small_demo_clips):
     with pytest.raises(OccmerError, match="unknown occluder 'nope'"):
         synthesize(replace(SETTINGS, mask="nope"), small_demo_clips, tmp_path / "x.h5", progress=False)

@@ -35,7 +35,7 @@ FEATURES_ONLY = "features"
 CONTENTS = ("clips", FEATURES_ONLY)
 ROOT_JSON_ATTRS = ("occluder", "settings", "skipped", "invalid")
 FEATURE_JSON_ATTRS = ("channels", "params", "spec")
-OPTIONAL_STRING_COLUMNS = ("objective_source", "fixes")  # v1 extensions: "" when absent
+OPTIONAL_STRING_COLUMNS = ("objective_source", "fixes", "offset_source")  # v1 extensions: "" when absent
 
 
 class Bad(Exception):

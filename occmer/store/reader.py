@@ -38,6 +38,7 @@ class Sample:
     apex_source: str
     objective_source: str
     fixes: str
+    offset_source: str
     onset: int
     apex: int
     offset: int

@@ -19,6 +19,7 @@ STRING_COLUMNS = (
     "sample_id", "database", "subject", "filename", "emotion", "objective_class",
     "composite", "action_units", "apex_source",
     "objective_source", "fixes",  # v1 extensions: "given"/"derived"/"", JSON list of annotation fixes
+    "offset_source",  # v1 extension: "annotated", "fixed" or the policy that filled a missing offset
 )
 INT_COLUMNS = ("onset", "apex", "offset", "n_frames")
 FLOAT_COLUMNS = ("occlusion_ratio",)
