@@ -7,6 +7,7 @@ dropout masks, AdamW updates and BatchNorm statistics per fold, including folds 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,11 @@ def test_batching_applies_only_where_supported(tmp_path):
     with_val = runner.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1),
                                val_subjects=1)
     assert not runner.can_batch_folds("ststnet", with_val)
+    paper = runner.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1),
+                            recipe="paper")  # Adam, no weight decay: the stacked AdamW takes the same steps
+    assert runner.can_batch_folds("ststnet", paper)
+    decayed = replace(paper, train=TrainConfig(epochs=1, weight_decay=1e-4), overrides=("weight_decay",))
+    assert not runner.can_batch_folds("ststnet", decayed)  # Adam's L2 is not AdamW's decay: one by one
     assert local_groups([], settings, "auto") == []
     with pytest.raises(ConfigError, match="--batch-folds"):
         ExecutorOptions(batch_folds="always")

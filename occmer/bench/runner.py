@@ -240,9 +240,12 @@ def run_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, factory, l
 
 
 def can_batch_folds(model: str, settings: Settings) -> bool:
-    """Whether `--batch-folds auto` trains this model's folds batched: a measured-faster model, CPU, no validation."""
+    """Whether `--batch-folds auto` trains this model's folds batched: a measured-faster model, CPU, no
+    validation, and an optimiser the stacked one reproduces (AdamW; Adam takes the same steps only
+    without weight decay, which Adam adds to the gradient and AdamW to the weights)."""
     recipe = settings.model_recipe(model)
-    return (model in BATCHED_MODELS and recipe.val_subjects == 0 and not settings.weights
+    same_steps = recipe.train.optimizer == "adamw" or recipe.train.weight_decay == 0
+    return (model in BATCHED_MODELS and recipe.val_subjects == 0 and not settings.weights and same_steps
             and resolve_device(recipe.train.device).type == "cpu")
 
 

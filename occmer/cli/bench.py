@@ -103,7 +103,8 @@ def _protocol_help() -> str:
                    "models per GPU). Use with --device cuda.")
 @click.option("--batch-folds", type=click.Choice(["auto", "off"]), default="off", show_default=True,
               help="auto: with the local executor on the CPU, train the folds of one (model, condition, seed) "
-                   "together as one batched model where the model supports it (STSTNet; not with --val-subjects): "
+                   "together as one batched model where the model supports it (STSTNet; not with --val-subjects "
+                   "nor Adam with weight decay): "
                    "same predictions as one by one to float rounding; 1.2x to 2.9x faster on 2 CPU cores (benchmark/RESULTS.md). off: one fold at a "
                    "time (bit-identical to --executor ray).")
 @click.option("--allow-partial", is_flag=True,
