@@ -69,14 +69,13 @@ def import_ray():
 
 
 def head_endpoint(address: str) -> tuple[str, int] | None:
-    """(host, port) of a `--ray-address` that names one ("host:port", "ray://host:port"), else None
-    ("auto", "local": Ray finds the cluster itself). A malformed address is a ConfigError."""
-    if address in ("auto", "local"):
-        return None
+    """(host, port) of a `--ray-address` that names one ("host:port", "ray://host:port"), else None:
+    "auto" and "local" (Ray finds the cluster itself) and the forms Ray resolves on its own (other
+    schemes, a default port), which are left to Ray rather than refused."""
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     host = host.strip("[]")  # an IPv6 literal, [::1]:6379
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--ray-address {address!r}: give host:port (e.g. 10.0.0.5:6379), ray://host:port or auto")
+    if "://" in host or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
     return host, int(port)
 
 
