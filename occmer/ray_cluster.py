@@ -79,9 +79,8 @@ def head_endpoint(address: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
-def check_reachable(address: str, error: type[OccmerError] = ConfigError,
-                    timeout: float = RAY_CONNECT_TIMEOUT_S) -> None:
-    """An `error` now when the head node named by `address` does not accept a connection."""
+def check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """A ConfigError now when the head node named by `address` does not accept a connection."""
     endpoint = head_endpoint(address)
     if endpoint is None:
         return
@@ -90,8 +89,8 @@ def check_reachable(address: str, error: type[OccmerError] = ConfigError,
             pass
     except OSError as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-        raise error(f"--ray-address {address}: no Ray head answers at {endpoint[0]}:{endpoint[1]} ({reason} after "
-                    f"at most {timeout:g} s); start it with `ray start --head` or check the address") from None
+        raise ConfigError(f"--ray-address {address}: no Ray head answers at {endpoint[0]}:{endpoint[1]} ({reason} "
+                          f"after at most {timeout:g} s); start it with `ray start --head` or check the address") from None
 
 
 @contextmanager
@@ -102,8 +101,7 @@ def ray_session(address: str | None, error: type[OccmerError] = ConfigError) -> 
     started_here = not ray.is_initialized()
     if started_here:
         init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-        if address:
-            check_reachable(address, error)
+        if address:  # reachable: ExecutorChoice.check_available ran before any work
             init["address"] = address
         try:
             ray.init(**init)

@@ -420,6 +420,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     """Run (or resume) every job of the grid this shard owns, then render the report into OUT
     (with report.html unless `html` is False)."""
     loader = loader or load_condition
+    request.executor.check_available()  # Ray installed and its head reachable, before any data is read
     settings = request.settings
     protocol = get_protocol(settings.protocol)
     scheme = resolve_scheme(protocol.label_scheme, settings.labels)

@@ -143,7 +143,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     from occmer.bench.training import TrainConfig
 
     executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task, batch_folds)
-    executor_options.check_available()  # Ray installed and its head reachable, before any data is read
+    executor_options.check_available()  # before the demo conditions are built (run_bench checks again)
     shard_of_folds = Shard.parse(shard)  # checked before any demo data is built
     check_output(out)  # a results folder under a file or on a read-only disk: refused before any work
     if seed + n_seeds - 1 > MAX_SEED:
