@@ -1,7 +1,9 @@
 """The one worker pool of occmer: `synthesize` and `features` spread clips over it.
 
-`WorkerPool` is a context manager. With one worker it runs every task in this process
-(the initializer and finalizer run here too), so the single-process path is the same
+`WorkerPool` is a context manager. Its `start(*start_args)` builds the state a worker keeps
+between tasks (an open file, a landmark model): one object per worker process, and each task
+is called as `fn(state, item)`. With one worker it runs every task in this process (the state
+is built here and closed when the block ends), so the single-process path is the same
 code as the parallel one. With more it starts spawned processes (no inherited HDF5,
 OpenCV or mediapipe state) that die with their parent: on Linux through
 prctl(PR_SET_PDEATHSIG, SIGKILL), everywhere through a thread that polls the parent's
@@ -20,12 +22,28 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from occmer.errors import ConfigError, OccmerError
 
 PARENT_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
+
+
+class WorkerState(Protocol):
+    """What a worker keeps between tasks; closed when the serial path ends (a worker process simply exits)."""
+
+    def close(self) -> None: ...
+
+
+State = TypeVar("State", bound=WorkerState)
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Task = Callable[[State, Item], Result]
+
+# The state `start` built in this worker process (None in the main process): the one value a
+# spawned worker keeps between tasks, set once by `_child_start`, read by `_run_task`.
+_PROCESS_STATE: Any = None
 
 
 class WorkerError(OccmerError):
@@ -73,52 +91,51 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="occmer-parent-watch", daemon=True).start()
 
 
-def _child_start(parent: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+def _child_start(parent: int, start: Callable[..., Any] | None, start_args: tuple) -> None:
+    global _PROCESS_STATE
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if initializer is not None:
-        initializer(*initargs)
+    _PROCESS_STATE = start(*start_args) if start is not None else None
 
 
-class WorkerPool:
-    """`with WorkerPool(workers, init, args) as pool: for r in pool.map(fn, items): ...`
+def _run_task(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+    """In a worker process: one task, given the state this process started with."""
+    return fn(_PROCESS_STATE, item)
 
-    initializer(*initargs) prepares each worker (or this process when workers == 1);
-    finalizer() undoes it in this process (the serial path). `map` yields results in
-    the order of `items`; `map_unordered` as they finish. Leaving the block early (an
-    error, Ctrl-C) cancels the tasks not yet started and waits for the running ones.
+
+class WorkerPool(Generic[State]):
+    """`with WorkerPool(workers, start, args) as pool: for r in pool.map(fn, items): ...`
+
+    start(*start_args) builds each worker's state (in this process when workers == 1, closed
+    when the block ends); every task runs as fn(state, item), with state None without `start`.
+    `map` yields results in the order of `items`; `map_unordered` as they finish. Leaving the
+    block early (an error, Ctrl-C) cancels the tasks not yet started and waits for the running ones.
     """
 
-    def __init__(
-        self,
-        workers: int,
-        initializer: Callable[..., None] | None = None,
-        initargs: tuple = (),
-        finalizer: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, workers: int, start: Callable[..., State] | None = None, start_args: tuple = ()) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"--workers must be a positive integer, got {workers!r}")
         self.workers = workers
-        self.initializer = initializer
-        self.initargs = initargs
-        self.finalizer = finalizer
+        self.start = start
+        self.start_args = start_args
         self._executor: ProcessPoolExecutor | None = None
+        self._state: State | None = None  # the serial path's worker state
         self._entered = False
 
     @property
     def parallel(self) -> bool:
         return self.workers > 1
 
-    def __enter__(self) -> WorkerPool:
+    def __enter__(self) -> WorkerPool[State]:
         import multiprocessing
 
         if self.parallel:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_child_start, initargs=(os.getpid(), self.initializer, self.initargs),
+                initializer=_child_start, initargs=(os.getpid(), self.start, self.start_args),
             )
-        elif self.initializer is not None:
-            self.initializer(*self.initargs)
+        elif self.start is not None:
+            self._state = self.start(*self.start_args)
         self._entered = True
         return self
 
@@ -127,28 +144,29 @@ class WorkerPool:
         if self._executor is not None:
             executor, self._executor = self._executor, None
             executor.shutdown(wait=True, cancel_futures=exc_type is not None)
-        elif self.finalizer is not None:
-            self.finalizer()
+        elif self._state is not None:
+            state, self._state = self._state, None
+            state.close()
 
-    def _submit_all(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Future]:
+    def _submit_all(self, fn: Task, items: Iterable[Item]) -> list[Future]:
         assert self._executor is not None
-        return [self._executor.submit(fn, item) for item in items]
+        return [self._executor.submit(_run_task, fn, item) for item in items]
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """fn(item) for every item, in order."""
+    def map(self, fn: Task[State, Item, Result], items: Iterable[Item]) -> Iterator[Result]:
+        """fn(state, item) for every item, in order."""
         if not self._entered:
             raise RuntimeError("WorkerPool.map outside its `with` block")
         if not self.parallel:
             for item in items:
-                yield fn(item)
+                yield fn(self._state, item)  # type: ignore[arg-type]  # None only without `start`
             return
         futures = self._submit_all(fn, items)
         with _worker_deaths():
             for future in futures:
                 yield future.result()
 
-    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """fn(item) for every item, as each finishes."""
+    def map_unordered(self, fn: Task[State, Item, Result], items: Iterable[Item]) -> Iterator[Result]:
+        """fn(state, item) for every item, as each finishes."""
         if not self._entered:
             raise RuntimeError("WorkerPool.map_unordered outside its `with` block")
         if not self.parallel:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from occmer.cli import cli
 from occmer.errors import ConfigError
-from occmer.ray_cluster import check_reachable, head_endpoint
+from occmer.ray_runtime import check_reachable, head_endpoint
 
 
 def closed_port() -> int:

@@ -87,8 +87,9 @@ def test_ray_gives_the_local_file(local_ray, tiny_root, local_file, tmp_path):
 
 def test_resume_on_ray_skips_the_finished_shards(local_ray, tiny_root, local_file, tmp_path, monkeypatch):
     """A local run stopped by an error after two clips, resumed on Ray: only the other two are processed."""
-    from occmer import pipeline, pipeline_ray
+    from occmer import pipeline
     from occmer.databases.resolve import resolve_databases, scan_all
+    from occmer.synthesis import ray_runner
 
     clips = scan_all(resolve_databases("demo", (str(tiny_root),))).clips
     real_process = pipeline.ClipProcessor.process
@@ -106,13 +107,13 @@ def test_resume_on_ray_skips_the_finished_shards(local_ray, tiny_root, local_fil
     shards = sorted(p.name for p in (parts_dir(out) / "clips").glob("*.h5"))
     assert shards == sorted(f"{c.sample_id}.h5" for c in clips[:2])
     sent = []  # the clips given to Ray tasks
-    real_run_ray = pipeline_ray.run_ray
+    real_run_ray = ray_runner.run_ray
 
-    def run_ray(settings, out, on_error, todo, on_done, executor):
+    def run_ray(run, todo, on_done, executor):
         sent.extend(c.sample_id for c in todo)
-        return real_run_ray(settings, out, on_error, todo, on_done, executor)
+        return real_run_ray(run, todo, on_done, executor)
 
-    monkeypatch.setattr(pipeline_ray, "run_ray", run_ray)
+    monkeypatch.setattr(ray_runner, "run_ray", run_ray)
     resumed = _synthesize(tiny_root, out, "--executor", "ray", "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert "2 clips reused" in resumed.output
@@ -160,7 +161,7 @@ def test_a_node_that_does_not_see_the_output_folder_refuses_the_clip(tmp_path, t
     """--out on a disk only the driver sees: the task stops at once instead of writing a shard nobody assembles."""
     from occmer.databases.resolve import resolve_databases, scan_all
     from occmer.errors import StoreError
-    from occmer.pipeline_ray import check_run_visible
+    from occmer.synthesis.ray_runner import check_run_visible
 
     clip = scan_all(resolve_databases("demo", (str(tiny_root),))).clips[0]
     with pytest.raises(StoreError, match=f"{clip.sample_id}: the Ray node .* does not see .*run.json.*every node"):

@@ -18,7 +18,7 @@ import numpy as np
 from occmer.bench import models as bench_models
 from occmer.bench.files import write_json_atomic
 from occmer.errors import BenchError, ConfigError
-from occmer.ray_cluster import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
+from occmer.ray_runtime import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
 
 BATCH_FOLDS = ("auto", "off")
 

@@ -63,7 +63,7 @@ def workers_option(help: str = "Worker processes (parallel over clips; at most t
 
 def executor_options(job: str, local: str, output: str, threads: str) -> Decorator:
     """--executor local|ray, --ray-address, --cpus-per-task: where the jobs of a command run
-    (`bench`: folds, `synthesize`: clips). Checked together by `occmer.ray_cluster.ExecutorChoice`."""
+    (`bench`: folds, `synthesize`: clips). Checked together by `occmer.ray_runtime.ExecutorChoice`."""
     return _stack(
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help=f"Where {job}s run: local ({local}) or ray (each {job} a Ray task; needs "

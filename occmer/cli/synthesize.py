@@ -88,7 +88,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
     """
     from occmer.bench.splits import compute_splits
     from occmer.pipeline import SynthesisSettings, synthesize
-    from occmer.ray_cluster import ExecutorChoice
+    from occmer.ray_runtime import ExecutorChoice
 
     refuse_together(resume=resume, overwrite=overwrite)
     where = ExecutorChoice(executor, ray_address, cpus_per_task)

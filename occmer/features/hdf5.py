@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -127,32 +128,37 @@ def plan(path: str | Path, specs: Sequence[FlowSpec], overwrite: bool) -> list[F
 
 # ---------------------------------------------------------------- computing
 
-_WORKER_FILE: OccmerFile | None = None
-_CV2_THREADS_BEFORE: int | None = None
-
-
-def _init_worker(path: str) -> None:
-    """One OpenCV thread per worker, so `workers` alone sets the parallelism (and timings compare)."""
-    global _WORKER_FILE, _CV2_THREADS_BEFORE
-    _CV2_THREADS_BEFORE = cv2.getNumThreads()
+@contextmanager
+def one_opencv_thread() -> Iterator[None]:
+    """OpenCV on one thread for the block, then as before: `workers` alone sets the parallelism,
+    timings compare, and DIS (whose stripes follow the thread count) gives the same flow whatever
+    the worker count. OpenCV's setting is process-wide, so it is scoped to each clip, never left
+    changed in the process that asked for the features."""
+    before = cv2.getNumThreads()
     cv2.setNumThreads(1)
-    _WORKER_FILE = OccmerFile.open(path)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
-def _close_worker() -> None:
-    """The serial path's undo of _init_worker (worker processes simply exit)."""
-    global _WORKER_FILE, _CV2_THREADS_BEFORE
-    if _WORKER_FILE is not None:
-        _WORKER_FILE.close()
-    if _CV2_THREADS_BEFORE is not None:
-        cv2.setNumThreads(_CV2_THREADS_BEFORE)
-    _WORKER_FILE, _CV2_THREADS_BEFORE = None, None
+class FeatureWorker:
+    """One worker's state: the occmer file, open for reading for all its clips."""
+
+    def __init__(self, path: str) -> None:
+        self.file = OccmerFile.open(path)
+
+    def features(self, job: tuple[SampleKeys, tuple[FlowSpec, ...]]) -> list[ClipFeatures]:
+        keys, specs = job
+        with one_opencv_thread():
+            return sample_features(self.file, keys, specs)
+
+    def close(self) -> None:
+        self.file.close()
 
 
-def _worker_task(job: tuple[SampleKeys, tuple[FlowSpec, ...]]) -> list[ClipFeatures]:
-    keys, specs = job
-    assert _WORKER_FILE is not None, "worker started without _init_worker"
-    return sample_features(_WORKER_FILE, keys, specs)
+def _worker_task(worker: FeatureWorker, job: tuple[SampleKeys, tuple[FlowSpec, ...]]) -> list[ClipFeatures]:
+    return worker.features(job)
 
 
 def compute_all(
@@ -161,7 +167,7 @@ def compute_all(
     """Per sample, in order: the ClipFeatures of every spec (on occmer's one worker pool)."""
     specs = tuple(specs)
     bar = progress_bar(len(samples), "features", "clip", enabled=progress)
-    pool = WorkerPool(max(1, min(workers, len(samples))), _init_worker, (str(path),), finalizer=_close_worker)
+    pool = WorkerPool(max(1, min(workers, len(samples))), FeatureWorker, (str(path),))
     with bar, pool:
         for result in pool.map(_worker_task, [(keys, specs) for keys in samples]):
             yield result

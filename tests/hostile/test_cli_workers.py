@@ -20,27 +20,40 @@ from occmer.workers import WorkerError, WorkerPool, check_workers, max_workers
 CALLS: list[str] = []
 
 
-def _init(tag: str) -> None:
-    CALLS.append(f"init {tag}")
+class _Tagged:
+    """A worker state that records its start, its tasks and its close."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        CALLS.append(f"start {tag}")
+
+    def close(self) -> None:
+        CALLS.append(f"close {self.tag}")
 
 
-def _finish() -> None:
-    CALLS.append("finish")
+def _absolute(state: _Tagged | None, value: int) -> int:
+    if state is not None:
+        CALLS.append(f"task {state.tag}")
+    return abs(value)
 
 
-def test_one_worker_runs_here_with_initializer_and_finalizer():
+def _exit(state: None, code: int) -> None:
+    os._exit(code)
+
+
+def test_one_worker_runs_here_with_its_state_given_to_each_task_and_closed_at_the_end():
     CALLS.clear()
-    with WorkerPool(1, _init, ("a",), finalizer=_finish) as pool:
-        assert list(pool.map(abs, [-1, 2, -3])) == [1, 2, 3]
-        assert CALLS == ["init a"]
-    assert CALLS == ["init a", "finish"]
+    with WorkerPool(1, _Tagged, ("a",)) as pool:
+        assert list(pool.map(_absolute, [-1, 2, -3])) == [1, 2, 3]
+        assert CALLS == ["start a", "task a", "task a", "task a"]
+    assert CALLS[-1] == "close a"
 
 
 def test_two_workers_keep_the_order_and_report_a_dead_worker():
     with WorkerPool(2) as pool:
-        assert list(pool.map(abs, range(-5, 0))) == [5, 4, 3, 2, 1]
+        assert list(pool.map(_absolute, range(-5, 0))) == [5, 4, 3, 2, 1]
     with pytest.raises(WorkerError, match="--workers 1"), WorkerPool(2) as pool:
-        list(pool.map(os._exit, [3]))  # the worker process ends without a word
+        list(pool.map(_exit, [3]))  # the worker process ends without a word
 
 
 @pytest.mark.parametrize("value", [0, -1, 1000, 2.5, True, "2"])

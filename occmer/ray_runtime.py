@@ -1,4 +1,4 @@
-"""Ray as an optional engine (`--executor ray`): what `synthesize` (clips) and `bench` (folds) share.
+"""The Ray executor runtime (`--executor ray`, optional): what `synthesize` (clips) and `bench` (folds) share.
 
 Ray is the optional extra `pip install 'occmer[ray]'` and is imported only here, only when a
 command is asked to run on it, so the local executor (the default) never loads it. This module

@@ -1,12 +1,13 @@
 """`occmer synthesize --executor ray`: every clip a Ray task, shards assembled by the driver.
 
-A task runs the same per-clip code as a local worker (`occmer.pipeline._run_one`: one
-`ClipProcessor` per worker process and run, the shard written atomically to OUT.parts/clips/),
-so the file equals a local run's, array for array: every random choice comes from the clip's
-own seed. The tasks write the shards themselves, so OUT (and the database, the occluder
-templates, a `--landmarks file:` folder) must be at the same path on every node. The driver
-only schedules, reports progress and assembles; `--resume` skips the shards any executor finished.
-Imported by `synthesize` only with `--executor ray`.
+A task runs the same per-clip code as a local worker (`occmer.synthesis.job.SynthesisWorker`:
+one `ClipProcessor` per worker process and run, the shard written atomically to
+OUT.parts/clips/), so the file equals a local run's, array for array: every random choice
+comes from the clip's own seed. The tasks write the shards themselves, so OUT (and the
+database, the occluder templates, a `--landmarks file:` folder) must be at the same path on
+every node. The driver only schedules, reports progress and assembles; `--resume` skips the
+shards any executor finished. Ray itself is imported (by `occmer.ray_runtime`) only when
+`run_ray` is called.
 """
 
 from __future__ import annotations
@@ -15,21 +16,37 @@ import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import cv2
+
 from occmer.databases import Clip
 from occmer.errors import StoreError
-from occmer.pipeline import ClipResult, SynthesisSettings, run_one_in_shared_worker
-from occmer.ray_cluster import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
+from occmer.ray_runtime import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
 from occmer.store.writer import RUN_FILE, parts_dir
+from occmer.synthesis.job import ClipResult, SynthesisRun, SynthesisWorker
 from occmer.workers import WorkerError
 
 
-def _ray_clip_task(settings: SynthesisSettings, out: str, on_error: str, clip: Clip, threads: int) -> ClipResult:
-    """The body of one Ray task: OpenCV uses the CPUs the task declared."""
-    import cv2
+class SharedWorker:
+    """The worker of a Ray worker process, which serves tasks of any run: made for the run of the
+    first task and kept (landmark model, occluder) while the next tasks belong to the same run."""
 
-    check_run_visible(Path(out), clip)
+    current: SynthesisWorker | None = None
+
+    @classmethod
+    def for_run(cls, run: SynthesisRun) -> SynthesisWorker:
+        if cls.current is None or cls.current.run != run:
+            if cls.current is not None:
+                cls.current.close()
+            cls.current = None  # a failed start-up leaves no worker of the previous run behind
+            cls.current = SynthesisWorker(run)
+        return cls.current
+
+
+def _ray_clip_task(run: SynthesisRun, clip: Clip, threads: int) -> ClipResult:
+    """The body of one Ray task: OpenCV uses the CPUs the task declared."""
+    check_run_visible(run.out, clip)
     cv2.setNumThreads(threads)
-    return run_one_in_shared_worker(settings, Path(out), on_error, clip)
+    return SharedWorker.for_run(run).synthesize(clip)
 
 
 def check_run_visible(out: Path, clip: Clip) -> None:
@@ -43,8 +60,8 @@ def check_run_visible(out: Path, clip: Clip) -> None:
         )
 
 
-def run_ray(settings: SynthesisSettings, out: Path, on_error: str, clips: Sequence[Clip],
-            on_done: Callable[[ClipResult], None], executor: ExecutorChoice) -> None:
+def run_ray(run: SynthesisRun, clips: Sequence[Clip], on_done: Callable[[ClipResult], None],
+            executor: ExecutorChoice) -> None:
     """Every clip as a Ray task declaring `executor.cpus_per_task` CPUs; `on_done` in the driver as each ends.
 
     An error in a clip surfaces as in the local path: with on_error="skip" it comes back as a
@@ -57,8 +74,8 @@ def run_ray(settings: SynthesisSettings, out: Path, on_error: str, clips: Sequen
         task = ray.remote(_ray_clip_task).options(
             num_cpus=executor.cpus_per_task, max_retries=RAY_MAX_RETRIES, retry_exceptions=False,
         )
-        settings_ref = ray.put(settings)
-        waiting = {task.remote(settings_ref, str(out), on_error, clip, executor.threads): clip for clip in clips}
+        run_ref = ray.put(run)
+        waiting = {task.remote(run_ref, clip, executor.threads): clip for clip in clips}
         for _, result in completed(
             ray, waiting,
             failed=lambda clip, cause: cause,  # a bug in a task reads as it would locally
