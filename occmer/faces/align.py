@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from occmer.errors import FaceNotFoundError
-from occmer.faces.topology import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
+from occmer.faces.topology import eye_corner_centers
 
 CANONICAL_RIGHT_EYE = (0.33, 0.33)
 CANONICAL_LEFT_EYE = (0.67, 0.33)
@@ -66,20 +66,12 @@ def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return out.astype(pts.dtype) if np.issubdtype(pts.dtype, np.floating) else out
 
 
-def eye_corner_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(right, left) eye centres as the midpoints of each eye's two corners, float64."""
-    lm = np.asarray(landmarks, np.float64)
-    right = (lm[RIGHT_EYE_OUTER] + lm[RIGHT_EYE_INNER]) / 2
-    left = (lm[LEFT_EYE_OUTER] + lm[LEFT_EYE_INNER]) / 2
-    return right, left
-
-
 def alignment_transform(landmarks: np.ndarray, size: int, sample_id: str = "") -> np.ndarray:
     """The 2x3 float64 similarity mapping an onset frame into the canonical size x size crop.
 
     Eyes end level and at CANONICAL_RIGHT_EYE / CANONICAL_LEFT_EYE (times size).
     """
-    right, left = eye_corner_centers(landmarks)
+    right, left = eye_corner_centers(np.asarray(landmarks, np.float64))
     if not (np.all(np.isfinite(right)) and np.all(np.isfinite(left))):
         raise FaceNotFoundError(
             f"sample {sample_id or '?'}: the onset landmarks have no eye corners, so the face cannot be aligned; "

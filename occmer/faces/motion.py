@@ -25,6 +25,7 @@ import numpy as np
 from occmer.errors import ConfigError, DataError
 from occmer.faces.align import identity
 from occmer.faces.topology import HEAD_MOTION_POINTS
+from occmer.frames import to_gray
 
 
 class HeadTrackingError(DataError):
@@ -117,13 +118,6 @@ class SimilarityFit:
     def transform(self) -> np.ndarray:
         a, b, tx, ty = self.params
         return np.array([[a, -b, tx], [b, a, ty]], dtype=np.float64)
-
-
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """A (H, W) uint8 gray image from an RGB (H, W, 3) or gray (H, W[, 1]) frame."""
-    if frame.ndim == 3 and frame.shape[2] == 3:
-        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-    return np.ascontiguousarray(frame.reshape(frame.shape[0], frame.shape[1]))
 
 
 def tracking_points(

@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 
 from occmer.faces import topology as topo
+from occmer.frames import LUMA
 from occmer.occluders.base import OccluderLayer
 from occmer.occluders.warps import _tps_eval, _tps_fit
 
 # Transforms closer to the identity than this (in pixels of displacement at the frame
 # corners) are treated as the identity, so a still face gets bit-identical occluders.
 IDENTITY_TOLERANCE_PX = 1e-3
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 BEND_STEP_PX = 4  # grid step of the thin-plate spline behind a bent (skin-following) layer
 
 

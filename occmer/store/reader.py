@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from occmer.errors import StoreError
+from occmer.frames import frame_position
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
 from occmer.store.splits import SplitSet, read_split, split_names, write_split_group
@@ -231,13 +232,13 @@ class OccmerFile:
     def position(self, sample_id: str, number: int, role: str) -> int:
         """Index of the frame numbered `number`, or a StoreError naming the sample and the role."""
         numbers = self._layout(sample_id).frame_numbers
-        hits = np.flatnonzero(numbers == int(number))
-        if hits.size == 0:
+        index = frame_position(numbers, number)
+        if index is None:
             raise StoreError(
                 f"{self.path}: sample {sample_id}: {role} frame {number} is not among its stored frames "
                 f"({numbers.min()}..{numbers.max()}); the file does not match its /samples table"
             )
-        return int(hits[0])
+        return index
 
     def _read(self, ds: h5py.Dataset, positions: list[int] | None, sample_id: str, what: str) -> np.ndarray:
         try:
