@@ -41,6 +41,24 @@ def similarity_params(transform: np.ndarray) -> tuple[float, float, float, float
     return float(np.hypot(m[0, 0], m[1, 0])), float(np.arctan2(m[1, 0], m[0, 0])), float(m[0, 2]), float(m[1, 2])
 
 
+def fit_similarity_params(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """Least-squares similarity src -> dst as float64 (a, b, tx, ty), a = s cos θ, b = s sin θ.
+
+    Closed form (deterministic, exact for two points); None when the src points all coincide.
+    Template warps and the head-motion tracker both fit through this one function.
+    """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    s_mean, d_mean = src.mean(0), dst.mean(0)
+    s, d = src - s_mean, dst - d_mean
+    norm = (s**2).sum()
+    if norm <= 0:
+        return None
+    a = (s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1]).sum() / norm
+    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum() / norm
+    tx, ty = d_mean - np.array([[a, -b], [b, a]]) @ s_mean
+    return np.array([a, b, tx, ty])
+
+
 def to_3x3(transform: np.ndarray) -> np.ndarray:
     """The homogeneous 3x3 form of a 2x3 affine transform."""
     out = np.eye(3)
