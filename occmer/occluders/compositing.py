@@ -34,19 +34,6 @@ def is_identity(transform: np.ndarray | None, shape: tuple[int, int]) -> bool:
     return float(np.abs(moved - corners[:, :2]).max()) < IDENTITY_TOLERANCE_PX
 
 
-def warp_layer(layer: OccluderLayer, transform: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(premultiplied colour, alpha) of the whole layer moved by a 2x3 affine transform."""
-    compositor = Compositor(layer)
-    h, w = layer.alpha.shape
-    color = np.zeros((h, w, 3), np.float32)
-    alpha = np.zeros((h, w), np.float32)
-    box = compositor.target_box(transform)
-    if box is not None:
-        (y0, y1, x0, x1), (c, a) = box, compositor.warp(transform, box)
-        color[y0:y1, x0:x1], alpha[y0:y1, x0:x1] = c, a
-    return color, alpha
-
-
 class Compositor:
     """Composites one layer into many frames, touching only the pixels the occluder can reach.
 

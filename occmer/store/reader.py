@@ -430,35 +430,11 @@ class OccmerFile:
             del root[stale]
 
 
-# ---------------------------------------------------------------- compatibility helpers
-
-
-def open_store(path: str | Path, require_complete: bool = True) -> OccmerFile:
-    """Open and check an occmer file read-only (see OccmerFile.open)."""
-    return OccmerFile.open(path, require_complete=require_complete)
-
-
-def read_samples(f: OccmerFile) -> dict[str, np.ndarray | list[str]]:
-    """All /samples columns (known and extra), strings decoded."""
-    return f.columns()
-
-
-def root_attrs(f: OccmerFile) -> dict[str, Any]:
-    """Root attributes with JSON-valued ones parsed."""
-    return f.attrs()
-
-
-def read_clip(f: OccmerFile, sample_id: str) -> ClipArrays:
-    """The arrays and placement of one clip."""
-    return f.clip(sample_id)
-
-
 def decode(values: np.ndarray) -> list[str]:
     """Bytes or str values as str."""
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
 
 
 __all__ = [
-    "ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample", "SplitSet", "decode", "open_store", "read_clip",
-    "read_samples", "root_attrs",
+    "ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample", "SplitSet", "decode",
 ]
