@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from occmer.errors import FrameReadError
+from occmer.errors import DataError, FrameReadError
 
 
 def read_frame(path: Path, sample_id: str = "", frame_number: int | None = None) -> np.ndarray:
@@ -44,9 +45,36 @@ def is_gray_rgb(frame: np.ndarray) -> bool:
     )
 
 
-COLOR_POLICIES = ("keep", "gray", "rgb")
+def frame_position(frame_numbers: Sequence[int] | np.ndarray, number: int) -> int | None:
+    """Index of the frame numbered `number` among a clip's frame numbers; None when it is absent.
+
+    Clips keep their original frame numbers (they need not start at 0 or be contiguous), so
+    every stage that looks up the onset or apex goes through this one lookup and raises its
+    own error, naming its file and fix, on None.
+    """
+    hits = np.flatnonzero(np.asarray(frame_numbers) == int(number))
+    return int(hits[0]) if hits.size else None
+
+
 # ITU-R BT.601 luma, the weights cv2.COLOR_RGB2GRAY uses (so a converted file matches OpenCV's grey).
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 luma of an (H, W, 3) RGB or (H, W, 1) / (H, W) gray uint8 frame (OpenCV's rounding)."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8:
+        raise DataError(f"frames must be uint8 to convert to gray, got {frame.dtype}")
+    if frame.ndim == 2:
+        return np.ascontiguousarray(frame)
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        return np.ascontiguousarray(frame[:, :, 0])
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    raise DataError(f"frames must be (H, W, 3) RGB or (H, W, 1) gray, got shape {frame.shape}")
+
+
+COLOR_POLICIES = ("keep", "gray", "rgb")
 
 
 def to_channels(frames: np.ndarray, channels: int | None) -> np.ndarray:
@@ -58,7 +86,7 @@ def to_channels(frames: np.ndarray, channels: int | None) -> np.ndarray:
     if channels == 3 and have == 1:
         return np.repeat(frames, 3, axis=-1)
     if channels == 1 and have == 3:
-        luma = frames.astype(np.float32) @ _LUMA
+        luma = frames.astype(np.float32) @ LUMA
         return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
     raise ValueError(f"cannot convert frames with {have} channels to {channels}")
 

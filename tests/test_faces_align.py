@@ -11,14 +11,13 @@ from occmer.faces.align import (
     CANONICAL_RIGHT_EYE,
     alignment_transform,
     compose,
-    eye_corner_centers,
     invert,
     similarity_from_params,
     similarity_params,
     transform_points,
     warp_frame,
 )
-from occmer.faces.topology import CHIN_BOTTOM, LEFT_BROW, N_POINTS, RIGHT_BROW
+from occmer.faces.topology import CHIN_BOTTOM, LEFT_BROW, N_POINTS, RIGHT_BROW, eye_corner_centers
 
 
 def face_like_landmarks(roll_deg: float = 12.0, scale: float = 1.7, offset=(300.0, 210.0)) -> np.ndarray:

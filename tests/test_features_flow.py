@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from occmer.errors import ConfigError, FeatureError
+from occmer.errors import ConfigError, DataError, FeatureError
 from occmer.features import (
     FLOW_METHODS,
     FlowSpec,
@@ -117,7 +117,7 @@ def test_gray_conversion_and_input_checks(face):
     assert to_gray(face[:, :, :1]).shape == (SIZE, SIZE)
     gray = to_gray(face)[:, :, None]
     assert np.abs(compute_flow(gray, gray, "dis")).max() < 1e-3
-    with pytest.raises(FeatureError):
+    with pytest.raises(DataError, match="uint8"):
         to_gray(face.astype(np.float32))
     with pytest.raises(FeatureError, match="differ in size"):
         compute_flow(face, face[:100, :100], "dis")

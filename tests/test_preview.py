@@ -9,7 +9,7 @@ from PIL import Image
 
 from occmer.cli import cli
 from occmer.errors import ConfigError
-from occmer.preview import (
+from occmer.pages.contact_sheet import (
     PreviewRow,
     choose_evenly,
     describe_placement,

@@ -11,8 +11,8 @@ from html_checks import check_self_contained, decode_image, parse_page
 from PIL import Image
 
 from occmer.cli import cli
-from occmer.reports import clips as anim
-from occmer.reports.inspect_page import choose_gallery
+from occmer.pages import clips as anim
+from occmer.pages.inspect_page import choose_gallery
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from occmer.errors import ResumeError, StoreError
 from occmer.store import schema
 from occmer.store.inspect import summarize
-from occmer.store.reader import open_store, read_clip, read_samples, root_attrs
+from occmer.store.reader import OccmerFile
 from occmer.store.verify import verify_store
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, partial_path
 
@@ -48,14 +48,14 @@ def test_round_trip(tmp_path):
     out = write_file(tmp_path / "x.h5", records)
     assert out.exists() and not partial_path(out).exists() and not (tmp_path / "x.h5.parts").exists()
     assert verify_store(out) == []
-    with open_store(out) as f:
-        attrs = root_attrs(f)
+    with OccmerFile.open(out) as f:
+        attrs = f.attrs()
         assert attrs["format"] == "occmer" and attrs["schema_version"] == 1 and attrs["complete"]
-        samples = read_samples(f)
+        samples = f.columns()
         assert samples["sample_id"] == ["s1", "s2"]
         assert samples["subject"] == ["demo/sub01", "demo/sub02"]
         for record in records:
-            clip = read_clip(f, record.sample_id)
+            clip = f.clip(record.sample_id)
             np.testing.assert_array_equal(clip.frames, record.frames)
             np.testing.assert_array_equal(clip.occlusion, record.occlusion)
             np.testing.assert_array_equal(clip.landmarks, record.landmarks)
@@ -97,7 +97,7 @@ def test_incomplete_file_is_refused_and_reported(tmp_path):
     with h5py.File(out, "a") as f:
         f.attrs["complete"] = False
     with pytest.raises(StoreError, match="incomplete"):
-        open_store(out)
+        OccmerFile.open(out)
     assert any("incomplete" in p for p in verify_store(out))
 
 

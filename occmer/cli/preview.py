@@ -29,9 +29,9 @@ from occmer.outputs import check_output
 def _rows_from_synthesis(loaded, db, mask, options, n, seed, size, landmarks, landmarks_dir, apex, gif_side=0):
     """Synthesize n clips spread over the database: onset/apex/offset frames (sheet) or, with gif_side,
     every frame (GIF panels of that side)."""
+    from occmer.pages.contact_sheet import choose_evenly, row_from_processed
+    from occmer.pages.preview_gif import PREVIEW_FRAMES, panels_from_processed
     from occmer.pipeline import ClipProcessor, SynthesisSettings
-    from occmer.preview import choose_evenly, row_from_processed
-    from occmer.reports.preview_gif import PREVIEW_FRAMES, panels_from_processed
 
     def make_row(processed):
         if not gif_side:
@@ -107,8 +107,8 @@ def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path,
       occmer preview --from demo_block.h5 --out block.png
       occmer preview --db demo --mask glasses --n 3 --gif --out glasses.gif
     """
-    from occmer.preview import render_sheet, rows_from_store, save_sheet
-    from occmer.reports.preview_gif import PREVIEW_FRAMES, panels_from_store, write_preview_gif
+    from occmer.pages.contact_sheet import render_sheet, rows_from_store, save_sheet
+    from occmer.pages.preview_gif import PREVIEW_FRAMES, panels_from_store, write_preview_gif
 
     if (db is None) == (from_file is None):
         raise ConfigError("give exactly one of --db (synthesize a preview) or --from FILE.h5 (an existing file)")

@@ -47,8 +47,8 @@ def inspect_command(file: Path, html: bool, out: Path | None, per_class: int, cl
         return
     info(summarize(file))  # with --html the page is the result: --quiet prints only its path
     from occmer.errors import OccmerError
-    from occmer.reports.clean import recover_clean_frames
-    from occmer.reports.inspect_page import render_inspect_html
+    from occmer.pages.clean import recover_clean_frames
+    from occmer.pages.inspect_page import render_inspect_html
 
     target = out or file.with_name(f"{file.stem}_inspect.html")
     if target.resolve() == file.resolve():

@@ -22,6 +22,7 @@ from occmer import __version__
 from occmer.demo import actions, classes, distractors, faces, motion, presets, sheets
 from occmer.errors import ConfigError, DataError
 from occmer.faces.landmarks import MediapipeBackend
+from occmer.frames import to_gray
 from occmer.seeding import sample_rng
 
 DATABASE_ID = "demo"
@@ -214,7 +215,7 @@ def render_clip(params: DemoParams, face: faces.Face, plan: ClipPlan) -> Rendere
     """The clip's frames (RGB, or gray for a gray preset) and the fields that moved them."""
     image = face.image
     if params.recording.gray:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        image = to_gray(image)
     shape = image.shape[:2]
     count = plan.timeline.count
     expression = actions.expression_field(face.landmarks, plan.units, shape, plan.peak_px)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from occmer.errors import FaceNotFoundError
-from occmer.faces.topology import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
+from occmer.faces.topology import eye_corner_centers
 
 CANONICAL_RIGHT_EYE = (0.33, 0.33)
 CANONICAL_LEFT_EYE = (0.67, 0.33)
@@ -39,6 +39,24 @@ def similarity_params(transform: np.ndarray) -> tuple[float, float, float, float
     """(scale, angle in radians, tx, ty) of a 2x3 similarity (inverse of similarity_from_params)."""
     m = np.asarray(transform, np.float64)
     return float(np.hypot(m[0, 0], m[1, 0])), float(np.arctan2(m[1, 0], m[0, 0])), float(m[0, 2]), float(m[1, 2])
+
+
+def fit_similarity_params(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """Least-squares similarity src -> dst as float64 (a, b, tx, ty), a = s cos θ, b = s sin θ.
+
+    Closed form (deterministic, exact for two points); None when the src points all coincide.
+    Template warps and the head-motion tracker both fit through this one function.
+    """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    s_mean, d_mean = src.mean(0), dst.mean(0)
+    s, d = src - s_mean, dst - d_mean
+    norm = (s**2).sum()
+    if norm <= 0:
+        return None
+    a = (s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1]).sum() / norm
+    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum() / norm
+    tx, ty = d_mean - np.array([[a, -b], [b, a]]) @ s_mean
+    return np.array([a, b, tx, ty])
 
 
 def to_3x3(transform: np.ndarray) -> np.ndarray:
@@ -66,20 +84,12 @@ def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return out.astype(pts.dtype) if np.issubdtype(pts.dtype, np.floating) else out
 
 
-def eye_corner_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(right, left) eye centres as the midpoints of each eye's two corners, float64."""
-    lm = np.asarray(landmarks, np.float64)
-    right = (lm[RIGHT_EYE_OUTER] + lm[RIGHT_EYE_INNER]) / 2
-    left = (lm[LEFT_EYE_OUTER] + lm[LEFT_EYE_INNER]) / 2
-    return right, left
-
-
 def alignment_transform(landmarks: np.ndarray, size: int, sample_id: str = "") -> np.ndarray:
     """The 2x3 float64 similarity mapping an onset frame into the canonical size x size crop.
 
     Eyes end level and at CANONICAL_RIGHT_EYE / CANONICAL_LEFT_EYE (times size).
     """
-    right, left = eye_corner_centers(landmarks)
+    right, left = eye_corner_centers(np.asarray(landmarks, np.float64))
     if not (np.all(np.isfinite(right)) and np.all(np.isfinite(left))):
         raise FaceNotFoundError(
             f"sample {sample_id or '?'}: the onset landmarks have no eye corners, so the face cannot be aligned; "

@@ -21,6 +21,7 @@ import numpy as np
 from occmer.errors import ConfigError, DataError
 from occmer.faces.pointsets import point_set_for
 from occmer.faces.topology import N_POINTS
+from occmer.frames import frame_position
 
 
 class LandmarkBackend(ABC):
@@ -258,14 +259,14 @@ class FileBackend(LandmarkBackend):
         if not sample_id or frame_number is None:
             raise ConfigError("the file landmark backend needs the sample id and the frame number of each frame")
         clip = self.clip(sample_id)
-        hits = np.flatnonzero(clip.frame_numbers == int(frame_number))
-        if len(hits) == 0:
+        index = frame_position(clip.frame_numbers, frame_number)
+        if index is None:
             first, last = (int(clip.frame_numbers[0]), int(clip.frame_numbers[-1])) if len(clip.frame_numbers) else (0, -1)
             raise DataError(
                 f"sample {sample_id}: frame {frame_number} is not in {self.path_for(sample_id)} (frames {first}..{last}); "
                 "the frame column must hold the numbers in the image file names"
             )
-        points = clip.landmarks[hits[0]]
+        points = clip.landmarks[index]
         if not np.isfinite(points).any():
             return None
         check_points_inside(points, image.shape[:2], f"sample {sample_id} frame {frame_number}")

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from occmer.errors import ConfigError, DataError
-from occmer.faces.align import identity
+from occmer.faces.align import fit_similarity_params, identity
 from occmer.faces.topology import HEAD_MOTION_POINTS
+from occmer.frames import to_gray
 
 
 class HeadTrackingError(DataError):
@@ -119,13 +120,6 @@ class SimilarityFit:
         return np.array([[a, -b, tx], [b, a, ty]], dtype=np.float64)
 
 
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """A (H, W) uint8 gray image from an RGB (H, W, 3) or gray (H, W[, 1]) frame."""
-    if frame.ndim == 3 and frame.shape[2] == 3:
-        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-    return np.ascontiguousarray(frame.reshape(frame.shape[0], frame.shape[1]))
-
-
 def tracking_points(
     landmarks: np.ndarray, shape: tuple[int, int], margin: float, indices: Sequence[int] = HEAD_MOTION_POINTS
 ) -> np.ndarray:
@@ -156,13 +150,9 @@ def _apply(params: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _fit_similarity_ls(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (scale, rotation, translation)."""
-    n = len(src)
-    j = np.zeros((2 * n, 4))
-    j[0::2, 0], j[0::2, 1], j[0::2, 2] = src[:, 0], -src[:, 1], 1.0
-    j[1::2, 0], j[1::2, 1], j[1::2, 3] = src[:, 1], src[:, 0], 1.0
-    params, *_ = np.linalg.lstsq(j, dst.reshape(-1), rcond=None)
-    return params
+    """Least-squares similarity (scale, rotation, translation); a translation when the points coincide."""
+    params = fit_similarity_params(src, dst)
+    return _fit_translation_ls(src, dst) if params is None else params
 
 
 def _fit_rigid_ls(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -101,13 +101,18 @@ def group_points(landmarks: np.ndarray, group: str, min_points: int = 1, sample_
     return points
 
 
-def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(right, left) eye centres: iris centres when present, else the mean of the corners."""
-    if len(landmarks) >= N_POINTS:
-        return landmarks[RIGHT_IRIS_CENTER], landmarks[LEFT_IRIS_CENTER]
+def eye_corner_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(right, left) eye centres as the midpoints of each eye's two corners, in the landmarks' dtype."""
     right = (landmarks[RIGHT_EYE_OUTER] + landmarks[RIGHT_EYE_INNER]) / 2
     left = (landmarks[LEFT_EYE_OUTER] + landmarks[LEFT_EYE_INNER]) / 2
     return right, left
+
+
+def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(right, left) eye centres: iris centres when present, else the midpoints of the corners."""
+    if len(landmarks) >= N_POINTS:
+        return landmarks[RIGHT_IRIS_CENTER], landmarks[LEFT_IRIS_CENTER]
+    return eye_corner_centers(landmarks)
 
 
 def face_region_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -11,6 +11,7 @@ from occmer.errors import FeatureError
 from occmer.features.flow import compute_flow, to_gray
 from occmer.features.spec import NORMALISERS, FlowSpec
 from occmer.features.strain import optical_strain
+from occmer.frames import frame_position
 
 RESIZE_DOC = (
     "cv2.resize, INTER_AREA when shrinking (the mean over each output cell), INTER_LINEAR when enlarging; "
@@ -90,12 +91,12 @@ def clip_features(
 
 def key_frame_index(frame_numbers: np.ndarray, number: int, role: str, sample_id: str, path: str) -> int:
     """Position of the frame numbered `number` in a clip, or a FeatureError naming the sample."""
-    hits = np.flatnonzero(np.asarray(frame_numbers) == int(number))
-    if hits.size == 0:
+    index = frame_position(frame_numbers, number)
+    if index is None:
         stored = np.asarray(frame_numbers)
         span = f"{stored.min()}..{stored.max()}" if stored.size else "none"
         raise FeatureError(
             f"{path}: sample {sample_id}: {role} frame {number} is not among its stored frames ({span}); "
             "the file does not match its /samples table: re-run `occmer synthesize` for it"
         )
-    return int(hits[0])
+    return index

@@ -17,22 +17,9 @@ import cv2
 import numpy as np
 
 from occmer.errors import ConfigError, FeatureError
+from occmer.frames import to_gray
 
 GRAYSCALE = "ITU-R BT.601 luma (cv2.COLOR_RGB2GRAY: 0.299 R + 0.587 G + 0.114 B), rounded to uint8"
-
-
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 luma of an (H, W, 3) RGB or (H, W, 1) / (H, W) gray uint8 frame."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        raise FeatureError(f"frames must be uint8 to compute flow, got {frame.dtype}")
-    if frame.ndim == 2:
-        return np.ascontiguousarray(frame)
-    if frame.ndim == 3 and frame.shape[2] == 1:
-        return np.ascontiguousarray(frame[:, :, 0])
-    if frame.ndim == 3 and frame.shape[2] == 3:
-        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-    raise FeatureError(f"frames must be (H, W, 3) RGB or (H, W, 1) gray, got shape {frame.shape}")
 
 
 class FlowMethod(ABC):

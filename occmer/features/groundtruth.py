@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from occmer.frames import to_gray
 from occmer.occluders.base import OccluderLayer
 from occmer.occluders.compositing import composite
 from occmer.store.writer import ClipRecord, RunDirectory, assemble, to_json
@@ -59,7 +60,7 @@ def face_texture(size: int = 224, gray: bool = False) -> np.ndarray:
     crop = np.ascontiguousarray(data.astronaut()[ASTRONAUT_FACE])
     face = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if size < 160 else cv2.INTER_CUBIC)
     if gray:
-        return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)[:, :, None]
+        return to_gray(face)[:, :, None]
     return face
 
 

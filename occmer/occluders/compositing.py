@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 
 from occmer.faces import topology as topo
+from occmer.frames import LUMA
 from occmer.occluders.base import OccluderLayer
 from occmer.occluders.warps import _tps_eval, _tps_fit
 
 # Transforms closer to the identity than this (in pixels of displacement at the frame
 # corners) are treated as the identity, so a still face gets bit-identical occluders.
 IDENTITY_TOLERANCE_PX = 1e-3
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 BEND_STEP_PX = 4  # grid step of the thin-plate spline behind a bent (skin-following) layer
 
 
@@ -32,19 +32,6 @@ def is_identity(transform: np.ndarray | None, shape: tuple[int, int]) -> bool:
     corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
     moved = corners @ np.asarray(transform, np.float64).T
     return float(np.abs(moved - corners[:, :2]).max()) < IDENTITY_TOLERANCE_PX
-
-
-def warp_layer(layer: OccluderLayer, transform: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(premultiplied colour, alpha) of the whole layer moved by a 2x3 affine transform."""
-    compositor = Compositor(layer)
-    h, w = layer.alpha.shape
-    color = np.zeros((h, w, 3), np.float32)
-    alpha = np.zeros((h, w), np.float32)
-    box = compositor.target_box(transform)
-    if box is not None:
-        (y0, y1, x0, x1), (c, a) = box, compositor.warp(transform, box)
-        color[y0:y1, x0:x1], alpha[y0:y1, x0:x1] = c, a
-    return color, alpha
 
 
 class Compositor:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from occmer.frames import to_gray
+
 ATTENUATION = 0.6
 SPATIAL_SIGMA_FACE = 0.04  # x face size (px): ~6 px on the aligned 224 px crop
 TEMPORAL_SIGMA_FRAMES = 1.0
@@ -47,14 +49,6 @@ class SkinMotion:
     source: np.ndarray
     targets: np.ndarray
     record: dict
-
-
-def _gray(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 2:
-        return frame
-    if frame.shape[2] == 1:
-        return frame[:, :, 0]
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
 def _sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -98,12 +92,12 @@ def skin_control_motion(
     x0, x1 = max(box[2] - MARGIN_PX, 0), min(box[3] + MARGIN_PX, w)
     local = np.asarray(points, np.float64) - (x0, y0)
     sigma = max(1.0, SPATIAL_SIGMA_FACE * face_size)
-    onset = _gray(frames[onset_index])[y0:y1, x0:x1]
+    onset = to_gray(frames[onset_index])[y0:y1, x0:x1]
     residual = np.zeros((len(frames), len(points), 2))
     for t, frame in enumerate(frames):
         if t == onset_index:
             continue
-        flow = cv2.calcOpticalFlowFarneback(onset, _gray(frame)[y0:y1, x0:x1], None, 0.5, 3, 15, 3, 5, 1.2, 0)
+        flow = cv2.calcOpticalFlowFarneback(onset, to_gray(frame)[y0:y1, x0:x1], None, 0.5, 3, 15, 3, 5, 1.2, 0)
         flow = cv2.GaussianBlur(flow, (0, 0), sigma)
         moved = np.asarray(points, np.float64) + _sample(flow, local)
         transform = np.asarray(head_motion[t], np.float64)

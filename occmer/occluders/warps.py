@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from occmer.errors import TemplateError
+from occmer.faces.align import fit_similarity_params
 
 
 class Warp(ABC):
@@ -58,22 +59,11 @@ class MatrixWarp(Warp):
 
 def fit_similarity(src: np.ndarray, dst: np.ndarray) -> Warp:
     """Rotation, uniform scale and translation (least squares, exact for two points)."""
-    m = _umeyama(np.asarray(src, np.float64), np.asarray(dst, np.float64))
-    return MatrixWarp(np.vstack([m, [0, 0, 1]]), "similarity")
-
-
-def _umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (2x3) between point sets (closed form, deterministic)."""
-    s_mean, d_mean = src.mean(0), dst.mean(0)
-    s, d = src - s_mean, dst - d_mean
-    a = (s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1]).sum()
-    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()
-    norm = (s**2).sum()
-    if norm <= 0:
+    params = fit_similarity_params(src, dst)
+    if params is None:
         raise TemplateError("the template's anchor points all coincide; give at least two distinct anchors")
-    c, si = a / norm, b / norm
-    rot = np.array([[c, -si], [si, c]])
-    return np.hstack([rot, (d_mean - rot @ s_mean)[:, None]])
+    a, b, tx, ty = params
+    return MatrixWarp(np.array([[a, -b, tx], [b, a, ty], [0.0, 0.0, 1.0]]), "similarity")
 
 
 def fit_affine(src: np.ndarray, dst: np.ndarray) -> Warp:

@@ -1,7 +1,4 @@
-"""Pages and animations for people: `occmer inspect --html` and `occmer preview --gif`.
+"""Old name of `occmer.pages`, kept only while `occmer.bench.html` still imports `occmer.reports.page`.
 
-This package sits right of `features` in the pipeline (it reads files through
-`occmer.store.reader`, computes flow with `occmer.features.flow` and may re-run the
-synthesis of `occmer.pipeline` to recover clean frames); it never touches HDF5 itself.
-The bench report page lives with the bench (`occmer.bench.html`).
+Delete this package once that import reads `occmer.pages.page` (issue 24).
 """

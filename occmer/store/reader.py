@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from occmer.errors import StoreError
+from occmer.frames import frame_position
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
 from occmer.store.splits import SplitSet, read_split, split_names, write_split_group
@@ -231,13 +232,13 @@ class OccmerFile:
     def position(self, sample_id: str, number: int, role: str) -> int:
         """Index of the frame numbered `number`, or a StoreError naming the sample and the role."""
         numbers = self._layout(sample_id).frame_numbers
-        hits = np.flatnonzero(numbers == int(number))
-        if hits.size == 0:
+        index = frame_position(numbers, number)
+        if index is None:
             raise StoreError(
                 f"{self.path}: sample {sample_id}: {role} frame {number} is not among its stored frames "
                 f"({numbers.min()}..{numbers.max()}); the file does not match its /samples table"
             )
-        return int(hits[0])
+        return index
 
     def _read(self, ds: h5py.Dataset, positions: list[int] | None, sample_id: str, what: str) -> np.ndarray:
         try:
@@ -429,35 +430,11 @@ class OccmerFile:
             del root[stale]
 
 
-# ---------------------------------------------------------------- compatibility helpers
-
-
-def open_store(path: str | Path, require_complete: bool = True) -> OccmerFile:
-    """Open and check an occmer file read-only (see OccmerFile.open)."""
-    return OccmerFile.open(path, require_complete=require_complete)
-
-
-def read_samples(f: OccmerFile) -> dict[str, np.ndarray | list[str]]:
-    """All /samples columns (known and extra), strings decoded."""
-    return f.columns()
-
-
-def root_attrs(f: OccmerFile) -> dict[str, Any]:
-    """Root attributes with JSON-valued ones parsed."""
-    return f.attrs()
-
-
-def read_clip(f: OccmerFile, sample_id: str) -> ClipArrays:
-    """The arrays and placement of one clip."""
-    return f.clip(sample_id)
-
-
 def decode(values: np.ndarray) -> list[str]:
     """Bytes or str values as str."""
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
 
 
 __all__ = [
-    "ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample", "SplitSet", "decode", "open_store", "read_clip",
-    "read_samples", "root_attrs",
+    "ClipArrays", "FeatureInfo", "FeatureSet", "OccmerFile", "Sample", "SplitSet", "decode",
 ]

@@ -19,7 +19,7 @@ from cli_checks import assert_one_line_error, digest, invoke, synth_args
 import occmer
 import occmer.bench.report
 import occmer.outputs
-import occmer.preview
+import occmer.pages.contact_sheet
 
 
 def _bench_dir(tmp_path: Path) -> Path:
@@ -71,7 +71,7 @@ def test_a_write_failure_says_so_and_leaves_nothing(tmp_path, block_file, monkey
         Path(path).write_bytes(b"half a png")
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(occmer.preview, "save_sheet", failing)
+    monkeypatch.setattr(occmer.pages.contact_sheet, "save_sheet", failing)
     out = tmp_path / "sheet.png"
     assert_one_line_error(invoke("preview", "--from", block_file, "--out", out, "--n", "1"), 2, words, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "no output, temporary file or lock is left"

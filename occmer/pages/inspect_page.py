@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from occmer import __version__
-from occmer.reports import clips as anim
-from occmer.reports.page import data_uri, esc, key_value_table, write_page
+from occmer.pages import clips as anim
+from occmer.pages.page import data_uri, esc, key_value_table, write_page
 from occmer.store.reader import OccmerFile
 
 STYLE = """

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from occmer.errors import ConfigError, StoreError
+from occmer.frames import frame_position
 
 BACKGROUND = (246, 246, 244)
 INK = (30, 30, 34)
@@ -38,7 +39,8 @@ class PreviewRow:
 def key_indices(frame_numbers: Sequence[int], onset: int, apex: int) -> tuple[int, int]:
     """Positions of the onset and apex frames (apex: the nearest stored frame; middle if unknown)."""
     numbers = np.asarray(frame_numbers)
-    i_onset = int(np.flatnonzero(numbers == onset)[0]) if np.any(numbers == onset) else 0
+    found = frame_position(numbers, onset)
+    i_onset = 0 if found is None else found
     if apex is None or apex < 0:
         return i_onset, len(numbers) // 2
     return i_onset, int(np.argmin(np.abs(numbers - apex)))

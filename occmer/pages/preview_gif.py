@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from occmer.reports import clips as anim
+from occmer.pages import clips as anim
+from occmer.pages.contact_sheet import stored_clips
 
 
 def panels_from_store(path: str | Path, n: int, side: int = anim.PANEL,
                       max_frames: int = anim.MAX_FRAMES) -> list[anim.ClipPanels]:
     """Panels of n clips of a file, spread over its clips (as the contact sheet picks them)."""
-    from occmer.preview import stored_clips
-
     return [anim.build_panels(clip.sample_id, clip.frames, clip.occlusion, clip.frame_numbers, sample.onset,
                               sample.offset, side=side, max_frames=max_frames)
             for clip, sample, _attrs in stored_clips(path, n)]
