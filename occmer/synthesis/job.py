@@ -25,7 +25,7 @@ from occmer.errors import ConfigError, FaceNotFoundError, OccmerError
 from occmer.faces.align import alignment_transform, transform_points, warp_frame
 from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
 from occmer.faces.motion import track_head_motion
-from occmer.frames import COLOR_POLICIES, apply_color_policy, is_gray_rgb, read_frame
+from occmer.frames import COLOR_POLICIES, apply_color_policy, frame_position, is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
 from occmer.seeding import MAX_SEED, sample_rng
@@ -106,9 +106,10 @@ class ProcessedClip:
 
 
 def _onset_index(clip: Clip, numbers: Sequence[int]) -> int:
-    if clip.onset not in numbers:
+    index = frame_position(numbers, clip.onset)
+    if index is None:
         raise OccmerError(f"{clip.sample_id}: onset frame {clip.onset} is not among the selected frames")
-    return list(numbers).index(clip.onset)
+    return index
 
 
 class ClipProcessor:
