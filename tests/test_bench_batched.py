@@ -67,7 +67,7 @@ def test_stacked_adamw_is_torch_adamw_per_fold_with_idle_folds():
     stacked = start.clone()
     optimizer = _StackedAdamW([stacked], lr=0.01, weight_decay=0.1)
     for grad, mask in zip(grads, active, strict=True):
-        optimizer.step([grad], mask)
+        optimizer.update([grad], mask)
     for f in range(3):
         param = torch.nn.Parameter(start[f].clone())
         reference = torch.optim.AdamW([param], lr=0.01, weight_decay=0.1)
