@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner
 from test_bench_support import write_tiny
 
-from occmer.bench import runner
+from occmer.bench import jobs
 from occmer.bench.batched import _StackedAdamW, train_folds, unsupported_layer
 from occmer.bench.executors import ExecutorOptions, local_groups
 from occmer.bench.models import factory_and_loss
@@ -67,7 +67,7 @@ def test_stacked_adamw_is_torch_adamw_per_fold_with_idle_folds():
     stacked = start.clone()
     optimizer = _StackedAdamW([stacked], lr=0.01, weight_decay=0.1)
     for grad, mask in zip(grads, active, strict=True):
-        optimizer.step([grad], mask)
+        optimizer.update([grad], mask)
     for f in range(3):
         param = torch.nn.Parameter(start[f].clone())
         reference = torch.optim.AdamW([param], lr=0.01, weight_decay=0.1)
@@ -105,7 +105,7 @@ def test_batch_folds_auto_matches_off_on_a_tiny_grid(tmp_path, monkeypatch):
     def never(*_args, **_kwargs):
         raise AssertionError("--batch-folds off must train one fold at a time")
 
-    monkeypatch.setattr(runner, "train_folds", never)
+    monkeypatch.setattr(jobs, "train_folds", never)
     off = _bench([*data, "--out", str(tmp_path / "off"), "--batch-folds", "off"])
     assert off.exit_code == 0, off.output
     batched, alone = _folds(tmp_path / "auto"), _folds(tmp_path / "off")
@@ -120,17 +120,17 @@ def test_batch_folds_auto_matches_off_on_a_tiny_grid(tmp_path, monkeypatch):
 
 
 def test_batching_applies_only_where_supported(tmp_path):
-    settings = runner.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1))
-    assert runner.can_batch_folds("ststnet", settings)
-    assert not runner.can_batch_folds("rrrn", settings)
-    with_val = runner.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1),
-                               val_subjects=1)
-    assert not runner.can_batch_folds("ststnet", with_val)
-    paper = runner.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1),
-                            recipe="paper")  # Adam, no weight decay: the stacked AdamW takes the same steps
-    assert runner.can_batch_folds("ststnet", paper)
+    settings = jobs.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1))
+    assert jobs.can_batch_folds("ststnet", settings)
+    assert not jobs.can_batch_folds("rrrn", settings)
+    with_val = jobs.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1),
+                             val_subjects=1)
+    assert not jobs.can_batch_folds("ststnet", with_val)
+    paper = jobs.Settings(protocol="loso", labels="emotion", features=None, train=TrainConfig(epochs=1),
+                          recipe="paper")  # Adam, no weight decay: the stacked AdamW takes the same steps
+    assert jobs.can_batch_folds("ststnet", paper)
     decayed = replace(paper, train=TrainConfig(epochs=1, weight_decay=1e-4), overrides=("weight_decay",))
-    assert not runner.can_batch_folds("ststnet", decayed)  # Adam's L2 is not AdamW's decay: one by one
+    assert not jobs.can_batch_folds("ststnet", decayed)  # Adam's L2 is not AdamW's decay: one by one
     assert local_groups([], settings, "auto") == []
     with pytest.raises(ConfigError, match="--batch-folds"):
         ExecutorOptions(batch_folds="always")

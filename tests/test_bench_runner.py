@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 from test_bench_support import write_tiny
 
-import occmer.bench.runner as runner_module
+import occmer.bench.jobs as jobs_module
 from occmer.cli import cli
 
 torch.set_num_threads(1)
@@ -87,7 +87,7 @@ def test_resume_after_a_killed_fold_retrains_only_missing_folds(full_run, files,
     out = tmp_path / "killed"
     args = ["ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--seeds", "2",
             "--out", str(out), *BASE, "--batch-folds", "off"]  # one fold at a time: train_fold is what dies
-    real = runner_module.train_fold
+    real = jobs_module.train_fold
     calls = {"n": 0}
 
     def dies_on_third(*a, **k):
@@ -96,7 +96,7 @@ def test_resume_after_a_killed_fold_retrains_only_missing_folds(full_run, files,
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(runner_module, "train_fold", dies_on_third)
+    monkeypatch.setattr(jobs_module, "train_fold", dies_on_third)
     result = CliRunner().invoke(cli, ["bench", *args])
     assert result.exit_code == 130 and "rerun the same command" in result.output
     finished = _fold_files(out)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
@@ -121,4 +120,9 @@ def test_demo_params_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.setenv(PARAMS_ENV, bad)
         with pytest.raises(ConfigError, match=match):
             cached_demo_params()
-    assert os.environ[PARAMS_ENV] == "frames=2"
+    # the documented order: DemoParams' defaults, then `defaults` (the bench's), then the environment, then `params`
+    monkeypatch.setenv(PARAMS_ENV, "frames=12")
+    layered = cached_demo_params({"frames": 20, "subjects": 5, "size": 160}, subjects=4)
+    assert (layered.frames, layered.subjects, layered.size) == (12, 4, 160)
+    monkeypatch.delenv(PARAMS_ENV)
+    assert cached_demo_params({"frames": 20}).frames == 20

@@ -36,7 +36,7 @@ tolerance the tests check.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,10 +52,12 @@ from occmer.bench.training import (
     LossFn,
     ModelFactory,
     TrainConfig,
+    _batch,
     _batches,
     predict,
     resolve_device,
     to_device,
+    train_step,
 )
 from occmer.errors import BenchError
 from occmer.models.shallow import Inception
@@ -231,17 +233,31 @@ def _conv_size(size: int, kernel: int, stride: int, padding: int, dilation: int)
 
 
 class _StackedAdamW:
-    """torch.optim.AdamW (single-tensor CPU form) on (F, ...) parameters, with a step count per fold."""
+    """torch.optim.AdamW (single-tensor CPU form) on (F, ...) parameters, with a step count per fold.
 
-    def __init__(self, params: Sequence[torch.Tensor], lr: float, weight_decay: float) -> None:
+    `step()` (the optimiser interface of `train_step`) updates from the parameters' gradients the
+    folds that `active()` names: those with rows in this step.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], lr: float, weight_decay: float,
+                 active: Callable[[], torch.Tensor] | None = None) -> None:
         self.params = list(params)
         self.lr, self.weight_decay = lr, weight_decay
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.steps = torch.zeros(self.params[0].shape[0], dtype=torch.float64)
+        self.active = active or (lambda: torch.ones(self.params[0].shape[0], dtype=torch.bool))
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for param in self.params:
+            param.grad = None
+
+    def step(self) -> None:
+        self.update([p.grad for p in self.params], self.active())
 
     @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor], active: torch.Tensor) -> None:
+    def update(self, grads: Sequence[torch.Tensor], active: torch.Tensor) -> None:
+        """One AdamW step of the folds where `active` (F,) is True, from the gradients `grads`."""
         beta1, beta2 = _BETAS
         every = bool(active.all())
         index = None if every else active.nonzero().squeeze(1)
@@ -369,27 +385,24 @@ def train_folds(
     carrier = folds[0].model
     carrier.train()
     params, buffers = _stack_state([f.model for f in folds])
-    names = list(params)
-    optimizer = _StackedAdamW([params[n] for n in names], config.lr, config.weight_decay)
     mode = _FoldMode([f.dropout for f in folds])
+    optimizer = _StackedAdamW(list(params.values()), config.lr, config.weight_decay, active=lambda: mode.active)
+    stacked = {**params, **buffers}
     data = to_device(source, torch.device("cpu"))
     start = time.perf_counter()
     for _epoch in range(config.epochs):
         batches = _epoch_batches(folds, config.batch_size)
         for step in range(max(len(b) for b in batches)):
             rows, sizes = _step_rows(batches, step)
-            batch = {key: value.index_select(0, rows) for key, value in data.items()}
+            batch = _batch(data, rows)
             mode.set_step(sizes)
-            with mode:
-                output = functional_call(carrier, {**params, **buffers}, (batch,))
-                loss = loss_fn(carrier, output, batch)
-            grads = torch.autograd.grad(loss, [params[n] for n in names])
-            optimizer.step(grads, mode.active)
+            train_step(carrier, loss_fn, batch, optimizer, mode,
+                       forward=lambda b: functional_call(carrier, stacked, (b,)))
     seconds = time.perf_counter() - start
     share = seconds / len(folds)
     outputs = []
     for f, (fold, test) in enumerate(zip(folds, tests, strict=True)):
-        state = {name: value[f].detach().clone() for name, value in {**params, **buffers}.items()}
+        state = {name: value[f].detach().clone() for name, value in stacked.items()}
         for name in state:
             if name.endswith("num_batches_tracked"):
                 state[name] = optimizer.steps[f].to(torch.long)

@@ -1,8 +1,10 @@
 """Where the fold jobs of a bench grid run: in this process (`local`) or as Ray tasks (`ray`).
 
-Both executors run the same function, `execute_job`, which trains one fold and writes its
-result file atomically under OUT/folds/, so a grid gives the same files whichever executor ran
-it, and a rerun of the command skips what any executor finished. Ray is an optional extra
+A Ray task runs `execute_job`, which trains one fold (occmer.bench.jobs) and writes its result
+file atomically under OUT/folds/; the local executor runs it too, or, with `--batch-folds auto`,
+`execute_batch`, which trains the folds of one (model, cell, seed) as one batched model and
+writes the same files. So a grid gives the same files whichever executor ran it, and a rerun
+of the command skips what any executor finished. Ray is an optional extra
 (`pip install 'occmer[ray]'`) imported only when `--executor ray` is asked for.
 """
 
@@ -17,6 +19,17 @@ import numpy as np
 
 from occmer.bench import models as bench_models
 from occmer.bench.files import write_json_atomic
+from occmer.bench.jobs import (
+    CellPlan,
+    Job,
+    PendingJob,
+    Settings,
+    can_batch_folds,
+    fold_groups,
+    run_batched_jobs,
+    run_job,
+)
+from occmer.bench.protocols import Fold
 from occmer.errors import BenchError, ConfigError
 from occmer.ray_runtime import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
 
@@ -31,27 +44,23 @@ class JobDone:
     line: str
 
 
-def execute_job(job, plan, fold, settings, path: Path) -> JobDone:
+def execute_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, path: Path) -> JobDone:
     """Train and predict one fold, write its result file, and describe it in one line."""
-    from occmer.bench.runner import run_job  # the runner imports this module; the job logic stays there
-
     recipe = settings.model_recipe(job.model)  # the model's resolved recipe (docs/models.md)
     factory, loss_fn = bench_models.factory_and_loss(job.model, recipe.hparams)
     record = run_job(job, plan, fold, settings, factory, loss_fn, recipe)
     return _written(job, record, path)
 
 
-def execute_batch(group: Sequence[PendingJob], settings) -> list[JobDone]:
+def execute_batch(group: Sequence[PendingJob], settings: Settings) -> list[JobDone]:
     """Train the folds of one (model, cell, seed) as one batched model, then write each fold's result file."""
-    from occmer.bench.runner import run_batched_jobs
-
-    job, plan = group[0][0], group[0][1]
-    factory, loss_fn = bench_models.factory_and_loss(job.model, settings.model_recipe(job.model).hparams)
-    records = run_batched_jobs([g[0] for g in group], plan, [g[2] for g in group], settings, factory, loss_fn)
-    return [_written(g[0], record, g[3]) for g, record in zip(group, records, strict=True)]
+    model, plan = group[0].job.model, group[0].plan
+    factory, loss_fn = bench_models.factory_and_loss(model, settings.model_recipe(model).hparams)
+    records = run_batched_jobs([p.job for p in group], plan, [p.fold for p in group], settings, factory, loss_fn)
+    return [_written(p.job, record, p.path) for p, record in zip(group, records, strict=True)]
 
 
-def _written(job, record: dict[str, Any], path: Path) -> JobDone:
+def _written(job: Job, record: dict[str, Any], path: Path) -> JobDone:
     write_json_atomic(path, record)
     correct = float(np.mean(np.array(record["true"]) == np.array(record["pred"])))
     line = (f"{job.model} {job.cell.label} seed {job.seed} fold {job.fold}: {record['n_test']} test, "
@@ -59,10 +68,6 @@ def _written(job, record: dict[str, Any], path: Path) -> JobDone:
     if record.get("batched_folds"):
         line += f" (batched with {record['batched_folds'] - 1} other folds)"
     return JobDone(str(path), line)
-
-
-# A pending job: (Job, CellPlan, Fold, result path).
-PendingJob = tuple[Any, Any, Any, Path]
 
 
 @dataclass(frozen=True)
@@ -85,27 +90,25 @@ class ExecutorOptions(ExecutorChoice):
             )
 
 
-def run_local(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None],
+def run_local(pending: Sequence[PendingJob], settings: Settings, on_done: Callable[[JobDone], None],
               batch_folds: str = "off") -> None:
     """One fold after the other in this process; with `batch_folds="auto"`, supported folds in batched groups."""
     for group in local_groups(pending, settings, batch_folds):
         if len(group) == 1:
-            on_done(execute_job(*group[0][:3], settings, group[0][3]))
+            item = group[0]
+            on_done(execute_job(item.job, item.plan, item.fold, settings, item.path))
         else:
             for done in execute_batch(group, settings):
                 on_done(done)
 
 
-def local_groups(pending: Sequence[PendingJob], settings, batch_folds: str) -> list[list[PendingJob]]:
+def local_groups(pending: Sequence[PendingJob], settings: Settings, batch_folds: str) -> list[list[PendingJob]]:
     """`pending` cut into groups trained together: the folds of one (model, cell, seed) when batching applies."""
-    from occmer.bench.runner import can_batch_folds, fold_groups
-
     groups: list[list[PendingJob]] = []
-    runs: dict[tuple, list[PendingJob]] = {}
+    runs: dict[tuple[int, int], list[PendingJob]] = {}
     for item in pending:
-        job, plan = item[0], item[1]
-        if batch_folds == "auto" and can_batch_folds(job.model, settings):
-            key = (id(plan), job.seed)
+        if batch_folds == "auto" and can_batch_folds(item.job.model, settings):
+            key = (id(item.plan), item.job.seed)
             if key not in runs:
                 runs[key] = []
                 groups.append(runs[key])
@@ -117,13 +120,14 @@ def local_groups(pending: Sequence[PendingJob], settings, batch_folds: str) -> l
         if len(group) < 2:
             out.append(group)
             continue
-        factory, _ = bench_models.factory_and_loss(group[0][0].model, settings.model_recipe(group[0][0].model).hparams)
-        size = fold_groups(group[0][1], settings, factory, len(group))
+        model = group[0].job.model
+        factory, _ = bench_models.factory_and_loss(model, settings.model_recipe(model).hparams)
+        size = fold_groups(group[0].plan, settings, factory, len(group))
         out.extend(group[i:i + size] for i in range(0, len(group), size))
     return out
 
 
-def _ray_fold_task(job, plan, fold, settings, path: str, threads: int) -> JobDone:
+def _ray_fold_task(job: Job, plan: CellPlan, fold: Fold, settings: Settings, path: str, threads: int) -> JobDone:
     """The body of one Ray task: the worker's torch uses the CPUs the task declared."""
     import torch
 
@@ -131,7 +135,7 @@ def _ray_fold_task(job, plan, fold, settings, path: str, threads: int) -> JobDon
     return execute_job(job, plan, fold, settings, Path(path))
 
 
-def run_ray(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None],
+def run_ray(pending: Sequence[PendingJob], settings: Settings, on_done: Callable[[JobDone], None],
             options: ExecutorOptions) -> None:
     """Every fold as a Ray task with its resources declared; results are written by the tasks.
 
@@ -145,12 +149,12 @@ def run_ray(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone]
             retry_exceptions=False,
         )
         plan_refs: dict[int, Any] = {}
-        waiting = {}
-        for job, plan, fold, path in pending:
-            if id(plan) not in plan_refs:
-                plan_refs[id(plan)] = ray.put(plan)
-            ref = task.remote(job, plan_refs[id(plan)], fold, settings, str(path), options.threads)
-            waiting[ref] = job
+        waiting: dict[Any, Job] = {}
+        for item in pending:
+            if id(item.plan) not in plan_refs:
+                plan_refs[id(item.plan)] = ray.put(item.plan)
+            ref = task.remote(item.job, plan_refs[id(item.plan)], item.fold, settings, str(item.path), options.threads)
+            waiting[ref] = item.job
         for _, done in completed(
             ray, waiting,
             failed=lambda job, cause: BenchError(f"fold {job.key} failed in a Ray task: {cause}"),
@@ -159,7 +163,7 @@ def run_ray(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone]
             on_done(done)
 
 
-def run_jobs(pending: Sequence[PendingJob], settings, on_done: Callable[[JobDone], None],
+def run_jobs(pending: Sequence[PendingJob], settings: Settings, on_done: Callable[[JobDone], None],
              options: ExecutorOptions) -> None:
     """Run `pending` with the chosen executor; `on_done` is called in the driver as each fold ends."""
     if not pending:

@@ -20,6 +20,8 @@ from matplotlib import colormaps  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from occmer import __version__  # noqa: E402
+from occmer.bench.metrics import METRIC_LABELS  # noqa: E402
+from occmer.bench.plots import FORMATS, FigureFile  # noqa: E402
 from occmer.reports.page import data_uri, esc, key_value_table, write_page  # noqa: E402
 
 REPORT_FILE = "report.html"
@@ -42,10 +44,8 @@ def cell_colour(value: float, vmin: float = 0.0, vmax: float = 1.0, cmap: str = 
     return f"rgb({round(r * 255)},{round(g * 255)},{round(b * 255)})", ink
 
 
-def figure_html(figure: Any, out: Path) -> str:
+def figure_html(figure: FigureFile, out: Path) -> str:
     """<figure> with the PNG embedded and links to the PNG/SVG/PDF files beside the report."""
-    from occmer.bench.plots import FORMATS
-
     links = " ".join(
         f'<a href="{esc(figure.path(fmt).relative_to(out).as_posix())}">{fmt.upper()}</a>' for fmt in FORMATS
     )
@@ -61,8 +61,6 @@ def figure_html(figure: Any, out: Path) -> str:
 def scores_table(summaries: Sequence[Any], metrics: Sequence[str] = ("uf1", "uar", "accuracy"),
                  database: str | None = None, caption: str = "") -> str:
     """Models x conditions; each cell UF1 / UAR / Acc (mean ± std over seeds), coloured by UF1."""
-    from occmer.bench.report import LABELS
-
     models = list(dict.fromkeys(s.model for s in summaries))
     conditions = list(dict.fromkeys(s.condition for s in summaries))
     lookup = {(s.model, s.condition): s for s in summaries}
@@ -85,7 +83,7 @@ def scores_table(summaries: Sequence[Any], metrics: Sequence[str] = ("uf1", "uar
             background, ink = cell_colour(s.stat(metrics[0], database)[0])
             cells.append(f'<td class="num" style="background:{background};color:{ink}">{esc(text)}</td>')
         rows.append(f"<tr><th>{esc(model)}</th>{''.join(cells)}</tr>")
-    names = " / ".join(LABELS.get(m, m) for m in metrics)
+    names = " / ".join(METRIC_LABELS.get(m, m) for m in metrics)
     caption_html = f"<caption>{esc(caption or names)}</caption>"
     return (f'<table class="scores">{caption_html}<thead><tr><th>model</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -100,13 +98,13 @@ def data_files_table(conditions: dict[str, list[dict[str, str]]]) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[Any], out: Path) -> Path:
+def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[FigureFile], out: Path) -> Path:
     """Write OUT/report.html from a loaded run, its summaries and the figures already written."""
     out = Path(out)
     config = run.config
     settings = config.get("settings", {})
     classes = list(dict.fromkeys(c for s in summaries for c in s.classes))
-    by_section: dict[str, list[Any]] = {}
+    by_section: dict[str, list[FigureFile]] = {}
     for figure in figures:
         by_section.setdefault(figure.section, []).append(figure)
 

@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_s
 from occmer.errors import BenchError
 
 METRIC_NAMES = ("uf1", "uar", "accuracy", "weighted_f1")
+METRIC_LABELS = {"uf1": "UF1", "uar": "UAR", "accuracy": "Acc", "weighted_f1": "wF1"}  # in table headers
 
 
 @dataclass(frozen=True)

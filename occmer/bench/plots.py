@@ -62,31 +62,20 @@ def _grid(n_panels: int, panel_w: float, panel_h: float, max_columns: int = 4, *
     return fig, flat[:n_panels]
 
 
-def _draw_confusion(ax, matrix: np.ndarray, classes: Sequence[str], title: str, labels: bool = True):
+def _draw_confusion(ax, matrix: np.ndarray, classes: Sequence[str], title: str):
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
     image = ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes if labels else [""] * len(classes), fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
     ax.set_xlabel("predicted", fontsize=8)
-    if labels:
-        ax.set_ylabel("true", fontsize=8)
+    ax.set_ylabel("true", fontsize=8)
     ax.set_title(title, fontsize=9)
     for i in range(len(classes)):
         for j in range(len(classes)):
             ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
                     color="white" if share[i, j] > 0.6 else "black", fontsize=8)
     return image
-
-
-def confusion_figure(matrix: np.ndarray, classes: Sequence[str], title: str):
-    """Row-normalised colours with the raw counts written in each cell."""
-    size = 1.2 + 0.6 * len(classes)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    image = _draw_confusion(ax, matrix, classes, title)
-    fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
-    fig.tight_layout()
-    return fig
 
 
 def confusion_grid_figure(model: str, panels: Sequence[tuple[str, np.ndarray, Sequence[str]]]):
@@ -152,11 +141,6 @@ def metric_heatmap(summaries: Sequence, metric: str = "uf1", label: str = "UF1")
     ax.set_title(f"{label} by model and condition\n(pooled over folds; mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
     return fig
-
-
-def reference_of(condition: str, conditions: Sequence[str], reference: str = REFERENCE_CONDITION) -> str | None:
-    """The clean cell a condition is compared with: `clean` itself (also for clean->X cells), if run."""
-    return reference if reference in conditions and condition != reference else None
 
 
 def change_heatmap(summaries: Sequence, metric: str = "uf1", label: str = "UF1",

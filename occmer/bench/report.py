@@ -20,8 +20,6 @@ from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, write_json_atomic
 from occmer.bench.metrics import METRIC_NAMES, Scores, mean_std, score
 from occmer.errors import BenchError
 
-LABELS = {"uf1": "UF1", "uar": "UAR", "accuracy": "Acc", "weighted_f1": "wF1"}
-
 
 @dataclass
 class Run:
@@ -328,12 +326,12 @@ def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, html: bool = 
     (out / "table.md").write_text(text, encoding="utf-8")
     figures = []
     if plots and not predictions.empty:
-        from occmer.bench import plots as plotting
+        from occmer.bench import plots as plotting  # matplotlib only when figures are asked for
 
         figures = plotting.render_all(run, summaries, predictions, out)
     echo(text)
     if plots and html:
-        from occmer.bench.html import render_report_html
+        from occmer.bench.html import render_report_html  # below this module; loaded only for a page
 
         render_report_html(run, summaries, figures, out)
     return run

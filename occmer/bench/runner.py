@@ -26,84 +26,18 @@ import torch
 
 from occmer import __version__
 from occmer.bench import models as bench_models
-from occmer.bench.batched import BATCHED_MODELS, group_size, train_folds, unsupported_layer
-from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
-from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
+from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
-from occmer.bench.protocols import Fold, Membership, carve_validation, check_disjoint, class_list, get_protocol
-from occmer.bench.recipes import Recipe, normalise_inputs, resolve_recipe, select_channels, train_config
+from occmer.bench.jobs import Cell, CellPlan, Job, PendingJob, Settings
+from occmer.bench.protocols import Fold, check_disjoint, class_list, get_protocol
+from occmer.bench.recipes import Recipe, normalise_inputs, select_channels
 from occmer.bench.report import render
 from occmer.bench.splits import stored_folds
-from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, evaluate_fold, resolve_device, train_fold
+from occmer.bench.training import resolve_device
 from occmer.errors import BenchError, ConfigError
 from occmer.labels import RULES_VARIANT
 from occmer.progress import progress_bar
-from occmer.seeding import stable_hash
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One table column: train on condition `train`, test on condition `test`."""
-
-    train: str
-    test: str
-
-    @property
-    def label(self) -> str:
-        return self.train if self.train == self.test else f"{self.train}->{self.test}"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything that changes the numbers: runs and shards merge only when these are equal."""
-
-    protocol: str
-    labels: str
-    features: str | None
-    train: TrainConfig
-    hparams: Mapping[str, Any] = field(default_factory=dict)
-    val_subjects: int = 0
-    allow_partial: bool = False  # run a protocol short of its official list's clips (recorded)
-    membership: str = "official"  # "official": the shipped list decides; "rules": the published rules on stored labels
-    recipe: str = "default"
-    overrides: tuple[str, ...] = ()  # options set on the command line: they beat the recipe's values
-    weights: str | None = None  # a folder of per-fold checkpoints to evaluate instead of training
-
-    def identity(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["train"].pop("device")
-        out["hparams"] = dict(self.hparams)
-        out.pop("overrides")  # what they changed shows in `train` and in the resolved recipes (check_resume)
-        return json.loads(json.dumps(out, sort_keys=True))
-
-    def model_recipe(self, model: str) -> ModelRecipe:
-        """The resolved recipe of `model`: training settings, hyper-parameters, inputs and validation."""
-        recipe = resolve_recipe(model, self.recipe)
-        hparams = {**{f"{model}.{k}": v for k, v in recipe.hparams.items()}, **self.hparams}
-        val = self.val_subjects if "val_subjects" in self.overrides or recipe.val_subjects is None \
-            else recipe.val_subjects
-        return ModelRecipe(recipe, train_config(recipe, self.train, self.overrides), hparams,
-                           0 if self.weights else val)
-
-
-@dataclass(frozen=True)
-class ModelRecipe:
-    """A recipe resolved against the command line: what one model's folds actually use."""
-
-    recipe: Recipe
-    train: TrainConfig
-    hparams: Mapping[str, Any]
-    val_subjects: int
-
-    def record(self) -> dict[str, Any]:
-        out = self.recipe.record()
-        train = asdict(self.train)
-        train.pop("device")
-        out.update(train)
-        out["hparams"] = dict(self.hparams)
-        out["val_subjects"] = self.val_subjects
-        return out
 
 
 @dataclass(frozen=True)
@@ -126,37 +60,6 @@ class Shard:
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
-
-@dataclass(frozen=True)
-class Job:
-    model: str
-    cell: Cell
-    seed: int
-    fold: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.model}|{self.cell.label}|{self.seed}|{self.fold}"
-
-    @property
-    def fold_seed(self) -> int:
-        """The seed of this job alone: independent of job order, shards and resumes."""
-        return stable_hash(f"{self.seed}|{self.model}|{self.cell.label}|{self.fold}") % (2**31)
-
-
-@dataclass
-class CellPlan:
-    """One (model, cell): its aligned train/test data, classes and folds."""
-
-    model: str
-    cell: Cell
-    classes: list[str]
-    folds: list[Fold]
-    train: ConditionData
-    test: ConditionData
-    codes: np.ndarray  # int64 class index per row of `test.table`
-    membership: Membership | None = None  # the protocol's membership report of the test condition
-    folds_source: str = "computed"  # or "stored: /splits/<protocol> of FILES" (occmer.bench.splits)
 
 
 def plan_cells(conditions: Sequence[str], train_on: Sequence[str] = (), test_on: Sequence[str] = ()) -> list[Cell]:
@@ -207,99 +110,6 @@ def is_done(path: Path) -> bool:
     except (OSError, ValueError):
         return False
 
-
-def _fold_tensors(data: ConditionData, codes: np.ndarray, positions: np.ndarray) -> FoldTensors:
-    return FoldTensors(
-        x=data.x[positions], y=codes[positions],
-        regions=None if data.regions is None else data.regions[positions],
-        occlusion=data.occlusion[positions],
-    )
-
-
-def run_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, factory, loss_fn,
-            recipe: ModelRecipe | None = None) -> dict[str, Any]:
-    """Train (or, with --weights, load) and predict one fold; the result as the JSON record written to disk."""
-    recipe = recipe or settings.model_recipe(job.model)
-    fold = carve_validation(fold, list(plan.train.table["subject"]), recipe.val_subjects, job.fold_seed)
-    checkpoint = None
-    if settings.weights:
-        checkpoint = find_checkpoint(Path(settings.weights), job.fold)
-        output: FoldOutput = evaluate_fold(
-            factory, lambda model: load_into(model, checkpoint), _fold_tensors(plan.test, plan.codes, fold.test),
-            num_classes=len(plan.classes), config=recipe.train,
-        )
-    else:
-        output = train_fold(
-            factory, loss_fn,
-            train=_fold_tensors(plan.train, plan.codes, fold.train),
-            test=_fold_tensors(plan.test, plan.codes, fold.test),
-            val=_fold_tensors(plan.train, plan.codes, fold.val) if len(fold.val) else None,
-            num_classes=len(plan.classes), config=recipe.train, seed=job.fold_seed,
-        )
-    return fold_record(job, plan, fold, output, settings, checkpoint)
-
-
-def can_batch_folds(model: str, settings: Settings) -> bool:
-    """Whether `--batch-folds auto` trains this model's folds batched: a measured-faster model, CPU, no
-    validation, and an optimiser the stacked one reproduces (AdamW; Adam takes the same steps only
-    without weight decay, which Adam adds to the gradient and AdamW to the weights)."""
-    recipe = settings.model_recipe(model)
-    same_steps = recipe.train.optimizer == "adamw" or recipe.train.weight_decay == 0
-    return (model in BATCHED_MODELS and recipe.val_subjects == 0 and not settings.weights and same_steps
-            and resolve_device(recipe.train.device).type == "cpu")
-
-
-def fold_groups(plan: CellPlan, settings: Settings, factory, folds: int) -> int:
-    """How many folds of `plan` train together (memory-bounded), or 1 when the model has an unsupported layer."""
-    source = _fold_tensors(plan.train, plan.codes, np.arange(min(len(plan.codes), 2)))
-    probe = factory(len(plan.classes), int(source.x.shape[1]), int(source.x.shape[-1]))
-    if unsupported_layer(probe) is not None:
-        return 1
-    return group_size(factory, source, len(plan.classes), settings.model_recipe(plan.model).train.batch_size, folds)
-
-
-def run_batched_jobs(jobs: Sequence[Job], plan: CellPlan, folds: Sequence[Fold], settings: Settings, factory,
-                     loss_fn) -> list[dict[str, Any]]:
-    """Train the folds of one (model, cell, seed) as one batched model; one JSON record per fold, as `run_job`."""
-    source = FoldTensors(x=plan.train.x, y=plan.codes, regions=plan.train.regions, occlusion=plan.train.occlusion)
-    outputs = train_folds(
-        factory, loss_fn, source, [fold.train for fold in folds],
-        [_fold_tensors(plan.test, plan.codes, fold.test) for fold in folds],
-        num_classes=len(plan.classes), config=settings.model_recipe(plan.model).train,
-        seeds=[job.fold_seed for job in jobs],
-    )
-    records = []
-    for job, fold, output in zip(jobs, folds, outputs, strict=True):
-        record = fold_record(job, plan, fold, output, settings)
-        record["batched_folds"] = len(jobs)
-        records.append(record)
-    return records
-
-
-def fold_record(job: Job, plan: CellPlan, fold: Fold, output: FoldOutput, settings: Settings,
-                checkpoint: Path | None = None) -> dict[str, Any]:
-    """The JSON record of one fold: predictions, probabilities, extras, timing (and the checkpoint it loaded)."""
-    table = plan.test.table.iloc[fold.test]
-    predicted = output.probabilities.argmax(axis=1)
-    record: dict[str, Any] = {
-        "model": job.model, "train_condition": job.cell.train, "test_condition": job.cell.test,
-        "condition": job.cell.label, "seed": job.seed, "fold": job.fold, "fold_seed": job.fold_seed,
-        "classes": plan.classes, "sample_id": list(table["sample_id"]), "database": list(table["database"]),
-        "subject": list(table["subject"]), "true": list(table["label"]),
-        "pred": [plan.classes[i] for i in predicted],
-        "probabilities": np.round(output.probabilities.astype(np.float64), 6).tolist(),
-        "n_train": int(len(fold.train)), "n_val": int(len(fold.val)), "n_test": int(len(fold.test)),
-        "epochs": output.epochs, "train_seconds": round(output.train_seconds, 4),
-        "samples_per_s": round(output.samples_per_s, 2), "device": str(resolve_device(settings.train.device)),
-        "extras": {k: np.round(v.astype(np.float64), 6).tolist() for k, v in output.extras.items()},
-    }
-    if checkpoint is not None:
-        record["weights"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
-    weights = output.extras.get("region_weights")
-    if weights is not None and plan.test.regions is not None and weights.shape[1] == plan.test.regions.shape[1]:
-        covered = region_occlusion(plan.test.regions[fold.test], plan.test.occlusion[fold.test])
-        record["extras"]["region_occlusion"] = np.round(covered.astype(np.float64), 6).tolist()
-    return record
 
 
 def all_jobs(plans: Sequence[CellPlan], seeds: Sequence[int], max_folds: int | None) -> list[tuple[Job, CellPlan, Fold]]:
@@ -473,7 +283,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     todo = [j for j in mine if not is_done(fold_path(out, j[0]))]
     echo(f"{len(jobs)} folds in the grid, {len(mine)} in shard {request.shard}, {len(mine) - len(todo)} already done; "
          f"device {config['device']}")
-    pending = [(job, plan, fold, fold_path(out.resolve(), job)) for job, plan, fold in todo]
+    pending = [PendingJob(job, plan, fold, fold_path(out.resolve(), job)) for job, plan, fold in todo]
     with progress_bar(len(todo), "folds", "fold", enabled=progress) as bar:
 
         def finished(done: JobDone) -> None:

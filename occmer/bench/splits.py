@@ -1,9 +1,12 @@
 """The folds of every protocol, computed once from a /samples table and stored in the file.
 
-`compute_splits` runs the protocols of occmer.bench.protocols (the only protocol logic) on a
-file's sample table and returns one `SplitSet` per protocol that applies to its data; the
-store writes them under /splits (docs/hdf5-format.md), so MATLAB, R or another framework read
-the same folds as occmer. `stored_folds` gives bench the folds a condition's files store.
+`compute_splits` runs every protocol (its selection, folds and classes, as bench runs them)
+on a file's sample table and returns one `SplitSet` per protocol that applies to its data.
+The writer stores them under /splits (docs/hdf5-format.md) when `synthesize` or `import`
+passes it this function, and `occmer splits FILE` adds them later (`add_splits`), so MATLAB,
+R or another framework read the same folds as occmer. `compute_split` also gives `occmer
+export` the folds of a file that stores none; `stored_folds` gives bench the folds a
+condition's files store.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -84,6 +84,14 @@ LossFn = Callable[[nn.Module, Any, dict[str, torch.Tensor]], torch.Tensor]
 ModelFactory = Callable[[int, int, int], nn.Module]  # (num_classes, in_channels, input_size) -> model
 
 
+class Optimiser(Protocol):
+    """What a training step needs of an optimiser: a torch.optim one, or the batched folds' stacked AdamW."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None: ...
+
+    def step(self) -> Any: ...
+
+
 def resolve_device(name: str) -> torch.device:
     """`auto` picks CUDA when torch sees a GPU, else the CPU; an unavailable CUDA is a user error."""
     if name == "auto":
@@ -129,6 +137,24 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None, device:
     for i, start in enumerate(starts):
         stop = starts[i + 1] if i + 1 < len(starts) else n
         yield order[start:stop]
+
+
+def train_step(model: nn.Module, loss_fn: LossFn, batch: dict[str, torch.Tensor], optimizer: Optimiser,
+               context: AbstractContextManager | None = None,
+               forward: Callable[[dict[str, torch.Tensor]], Any] | None = None) -> torch.Tensor:
+    """One optimisation step (forward and loss under `context`, backward, update); the step's loss.
+
+    The one step of both training loops, so they cannot drift apart: `train_fold` passes its
+    autocast; the batched loop (occmer.bench.batched) its fold mode, a forward on the stacked
+    parameters, and its stacked AdamW.
+    """
+    with context or nullcontext():
+        output = model(batch) if forward is None else forward(batch)
+        loss = loss_fn(model, output, batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
 
 
 def predict(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device,
@@ -192,12 +218,7 @@ def train_fold(
         model.train()
         total = torch.zeros((), device=device)
         for index in _batches(n, config.batch_size, generator, device):
-            batch = _batch(train_data, index)
-            with _autocast(device):
-                loss = loss_fn(model, model(batch), batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = train_step(model, loss_fn, _batch(train_data, index), optimizer, _autocast(device))
             total = total + loss.detach().float() * index.shape[0]
         if on_epoch is not None:
             on_epoch(epoch, float(total) / n)
