@@ -21,8 +21,8 @@ from PIL import Image  # noqa: E402
 
 from occmer import __version__  # noqa: E402
 from occmer.bench.metrics import METRIC_LABELS  # noqa: E402
-from occmer.bench.plots import FORMATS, FigureFile  # noqa: E402
-from occmer.reports.page import data_uri, esc, key_value_table, write_page  # noqa: E402
+from occmer.bench.plots import FORMATS, FigureFile, is_light  # noqa: E402
+from occmer.pages.page import data_uri, esc, key_value_table, write_page  # noqa: E402
 
 REPORT_FILE = "report.html"
 
@@ -40,7 +40,7 @@ def cell_colour(value: float, vmin: float = 0.0, vmax: float = 1.0, cmap: str = 
         return "#ffffff", "#1e1e22"
     shade = min(1.0, max(0.0, (value - vmin) / ((vmax - vmin) or 1.0)))
     r, g, b, _ = colormaps[cmap](shade)
-    ink = "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "#fff"
+    ink = "#000" if is_light(r, g, b) else "#fff"
     return f"rgb({round(r * 255)},{round(g * 255)},{round(b * 255)})", ink
 
 

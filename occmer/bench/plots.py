@@ -27,6 +27,7 @@ import pandas as pd  # noqa: E402
 
 from occmer.bench.files import safe_name  # noqa: E402
 from occmer.bench.metrics import confusion  # noqa: E402
+from occmer.frames import LUMA  # noqa: E402
 
 COVERED = 0.5  # a region counts as covered when at least half of its box is under the occluder
 FIGURES_DIR = "figures"
@@ -49,6 +50,11 @@ class FigureFile:
     def path(self, fmt: str = "png") -> Path:
         return self.folder / f"{self.stem}.{fmt}"
 
+
+
+def is_light(r: float, g: float, b: float) -> bool:
+    """Whether a colour (channels in 0..1) is light enough for black text: its BT.601 luma above one half."""
+    return float(np.dot(LUMA, (r, g, b))) > 0.5
 
 def _grid(n_panels: int, panel_w: float, panel_h: float, max_columns: int = 4, **kwargs):
     """A wrapped grid of facets no wider than MAX_WIDTH_IN; unused panels are hidden."""
@@ -120,7 +126,7 @@ def _draw_heatmap(ax, grid: np.ndarray, rows: Sequence[str], columns: Sequence[s
             v = grid[i, j]
             shade = 0.5 if np.isnan(v) else (v - vmin) / (vmax - vmin or 1)
             r, g, b, _ = colormap(float(np.clip(shade, 0, 1)))
-            ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+            ink = "black" if is_light(r, g, b) else "white"
             ax.text(j, i, texts[i, j], ha="center", va="center", fontsize=fontsize, color=ink)
     return image
 
