@@ -12,6 +12,7 @@ recorded. Database names must be occmer's (or mapped with `db_map`), never guess
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shlex
 import sys
@@ -26,6 +27,7 @@ import numpy as np
 
 from occmer.databases import DATABASES
 from occmer.databases.common import sanitise_id
+from occmer.databases.sheets import decode_text
 from occmer.errors import ConfigError, DataError
 from occmer.labels import COMPOSITE_CLASSES, OBJECTIVE_CLASSES, composite_label, normalise_emotion
 from occmer.store.imported import ImportedFeatures, write_feature_file
@@ -142,11 +144,11 @@ def read_rows(path: Path, options: ImportOptions) -> list[SampleRow]:
     """The CSV's rows with databases mapped, labels mapped to the scheme; errors name the line."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = list(reader.fieldnames or [])
-            records = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        text = decode_text(path.read_bytes(), path)  # the encodings the database sheets accept (cp1252, UTF-16)
+        reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+        header = list(reader.fieldnames or [])
+        records = list(reader)
+    except (OSError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read the CSV ({exc})") from exc
     if not records:
         raise DataError(f"{path}: no rows under the header")
@@ -194,6 +196,10 @@ def _map_label(raw: str, label_map: Mapping[str, str], scheme: str, path: Path, 
     elif scheme == "objective":
         valid = OBJECTIVE_CLASSES
     else:
+        if raw not in label_map and raw.strip().lstrip("+-").isdigit():
+            known = ", ".join(f"{k}={v}" for k, v in label_map.items()) or "none given"
+            raise DataError(f"{path}, line {line}: label code {raw!r} is not in the label map ({known}), so it "
+                            f"names no {scheme} class; map it with --label-map {raw}=CLASS")
         return normalise_emotion(label)
     if label not in valid:
         known = ", ".join(f"{k}={v}" for k, v in label_map.items()) or "none"
@@ -283,8 +289,8 @@ def load_flat(folder: Path, rows: Sequence[SampleRow], csv_path: Path, options: 
     return data, [f"{len(rows)} images read from {folder}"]
 
 
-def _split_dirs(subject_dir: Path, options: ImportOptions) -> tuple[list[Path], list[Path]]:
-    dirs = sorted(p for p in subject_dir.iterdir() if p.is_dir())
+def _split_dirs(subject_dir: Path, options: ImportOptions, source: Path) -> tuple[list[Path], list[Path]]:
+    dirs = _folders_inside(subject_dir, source)
     train = [p for p in dirs if options.train_dir in p.name.lower()]
     test = [p for p in dirs if options.test_dir in p.name.lower()]
     other = [p for p in dirs if p not in train and p not in test]
@@ -295,6 +301,17 @@ def _split_dirs(subject_dir: Path, options: ImportOptions) -> tuple[list[Path], 
     return train, test
 
 
+def _folders_inside(parent: Path, source: Path, skip_hidden: bool = False) -> list[Path]:
+    """The sub-folders of `parent`, sorted; DataError for one that is a symlink leading out of `source`
+    (as for linked images: only what lies inside SOURCE is read)."""
+    folders = sorted(p for p in parent.iterdir() if p.is_dir() and not (skip_hidden and p.name.startswith(".")))
+    for folder in folders:
+        real = folder.resolve()
+        if not real.is_relative_to(source):
+            raise DataError(f"{folder}: a link to {real}, outside {source}; copy the folder in instead")
+    return folders
+
+
 def load_loso(root: Path, rows: Sequence[SampleRow], csv_path: Path, options: ImportOptions
               ) -> tuple[np.ndarray, list[str]]:
     """The test copy of every sample, after checking every copy (test and train) is identical."""
@@ -303,13 +320,14 @@ def load_loso(root: Path, rows: Sequence[SampleRow], csv_path: Path, options: Im
     label_map = options.resolved_label_map()
     by_key = {r.key: r for r in rows}
     copies: dict[str, list[tuple[Path, bool]]] = defaultdict(list)  # key -> [(path, is_test)]
-    folds = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    source = root.resolve()
+    folds = _folders_inside(root, source, skip_hidden=True)
     if not folds:
         raise DataError(f"{root}: no subject folders")
     for fold in folds:
-        train, test = _split_dirs(fold, options)
+        train, test = _split_dirs(fold, options, source)
         for split in train + test:
-            for class_dir in sorted(p for p in split.iterdir() if p.is_dir()):
+            for class_dir in _folders_inside(split, source):
                 for key, path in index_images(class_dir).items():
                     row = by_key.get(key)
                     if row is None:

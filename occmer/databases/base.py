@@ -15,6 +15,7 @@ from typing import ClassVar
 from occmer.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".bmp", ".png")
+APPLE_DOUBLE_PREFIX = "._"  # macOS metadata files copied beside each file ("._img61.jpg"): never frames
 _LAST_DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -111,6 +112,17 @@ def inside(path: Path, root: Path) -> bool:
     return True
 
 
+def resolved(path: Path, what: str) -> Path:
+    """`path` with its symlinks resolved; DataError naming it when a link leads back to itself (a loop)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError on a loop, later ones OSError
+        raise DataError(
+            f"{what} {path} is a symlink loop (a link that leads back to itself); replace the link with "
+            "the real folder or file"
+        ) from exc
+
+
 def contained_folder(folder: Path, root: Path, follow_symlinks: bool = False) -> Path:
     """`folder` checked to stay inside `root`: lexically always, and after resolving symlinks unless allowed.
 
@@ -121,7 +133,7 @@ def contained_folder(folder: Path, root: Path, follow_symlinks: bool = False) ->
     if not inside(lexical, root):
         raise DataError(f"clip folder {folder} lies outside the root {root}; sheet cells must name folders below it")
     if not follow_symlinks:
-        real = lexical.resolve()
+        real = resolved(lexical, "clip folder")
         if not inside(real, root):
             raise DataError(
                 f"clip folder {lexical} leads outside the root {root} through a symlink (to {real}); "
@@ -130,27 +142,71 @@ def contained_folder(folder: Path, root: Path, follow_symlinks: bool = False) ->
     return lexical
 
 
+def contained_file(path: Path, root: Path, follow_symlinks: bool = False, what: str = "file") -> Path:
+    """`path` (found below `root`) refused when a symlink makes it lead outside the root, unless allowed.
+
+    The same rule as clip folders and frames, for the files an adapter reads itself (coding
+    sheets, manifests, fix tables): a sheet linked to another user's file is not read.
+    """
+    real = resolved(path, what)
+    if not follow_symlinks and not inside(real, root):
+        raise DataError(
+            f"{what} {path} is a symlink to {real}, outside the root {root}; "
+            "pass --follow-symlinks if that link is intended"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class FrameListing:
+    """The frames of a clip folder, and the files beside them that were deliberately not taken as frames."""
+
+    frames: tuple[tuple[int, Path], ...]
+    ignored: tuple[str, ...] = ()  # names of macOS AppleDouble files ("._img61.jpg")
+
+
 def list_frames(folder: Path, root: Path | None = None, follow_symlinks: bool = False) -> tuple[tuple[int, Path], ...]:
     """Image files of a clip folder as (frame number, path), sorted numerically.
 
     With `root`, the folder and every frame file must stay inside it (symlinks resolved unless
     `follow_symlinks`). Raises DataError naming the folder and the expected pattern when none match.
     """
+    return frame_listing(folder, root, follow_symlinks).frames
+
+
+def frame_listing(folder: Path, root: Path | None = None, follow_symlinks: bool = False) -> FrameListing:
+    """list_frames with the AppleDouble files it skipped (macOS writes `._img61.jpg` beside `img61.jpg`
+    on foreign disks and in archives: metadata, not an image, and not a second frame 61)."""
     if root is not None:
         folder = contained_folder(folder, root, follow_symlinks)
     if not folder.is_dir():
+        if folder.is_symlink():
+            resolved(folder, "clip folder")  # a loop is named as such
         raise DataError(f"clip folder not found: {folder}")
-    frames = []
+    frames, ignored = [], []
     with os.scandir(folder) as entries:
         for entry in entries:
             path = Path(entry.path)
-            if path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            if root is not None and not follow_symlinks and entry.is_symlink() and not inside(path.resolve(), root):
-                raise DataError(
-                    f"frame {path} is a symlink to {path.resolve()}, outside the root {root}; "
-                    "pass --follow-symlinks if that link is intended"
-                )
+            if entry.name.startswith(APPLE_DOUBLE_PREFIX):
+                ignored.append(entry.name)
+                continue
+            try:
+                is_file = entry.is_file()
+            except OSError:  # a link loop: named below
+                is_file = entry.is_symlink()
+            if not is_file:
+                continue
+            if entry.is_symlink() and root is not None and not follow_symlinks:
+                real = resolved(path, "frame")
+                if not inside(real, root):
+                    raise DataError(
+                        f"frame {path} is a symlink to {real}, outside the root {root}; "
+                        "pass --follow-symlinks if that link is intended"
+                    )
+            elif entry.is_symlink():
+                resolved(path, "frame")
             number = frame_number(path)
             if number is not None:
                 frames.append((number, path))
@@ -163,8 +219,10 @@ def list_frames(folder: Path, root: Path | None = None, follow_symlinks: bool = 
     numbers = [n for n, _ in frames]
     if len(set(numbers)) != len(numbers):
         dup = sorted({n for n in numbers if numbers.count(n) > 1})[:5]
-        raise DataError(f"{folder}: several files share frame numbers {dup}; keep one file per frame")
-    return tuple(frames)
+        names = sorted(p.name for n, p in frames if n in dup)[:6]
+        raise DataError(f"{folder}: several files share frame numbers {dup} ({', '.join(names)}); "
+                        "keep one file per frame")
+    return FrameListing(tuple(frames), tuple(sorted(ignored)))
 
 
 FRAME_MODES = ("clip", "keyframes", "all")

@@ -125,7 +125,7 @@ class CASME2(SheetDatabase):
 
     def read_objective(self) -> tuple[dict[tuple[str, str], str], str]:
         """(subject folder, filename) -> objective class from the optional objective-class sheet, and its name."""
-        path = find_optional_sheet(self.root, self.objective_patterns)
+        path = find_optional_sheet(self.root, self.objective_patterns, follow_symlinks=self.follow_symlinks)
         if path is None:
             return {}, ""
         table = {}
@@ -137,7 +137,8 @@ class CASME2(SheetDatabase):
         return table, path.name
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
-        sheet = find_sheet(self.root, self.coding_patterns, f"{self.description} coding sheet")
+        sheet = find_sheet(self.root, self.coding_patterns, f"{self.description} coding sheet",
+                           follow_symlinks=self.follow_symlinks)
         frames_root = self.frames_root()
         objective, objective_sheet = self.read_objective()
         rows = read_sheet(sheet, CODING_COLUMNS, CODING_REQUIRED)

@@ -64,7 +64,7 @@ class CASME2X(SheetDatabase):
     fixes: ClassVar[FixTable] = CASME2X_FIXES
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
-        sheet = find_sheet(self.root, self.sheet_patterns, "CAS(ME)^2 code sheet")
+        sheet = find_sheet(self.root, self.sheet_patterns, "CAS(ME)^2 code sheet", follow_symlinks=self.follow_symlinks)
         expressions = read_positional(sheet, EXPRESSION_COLUMNS, 0)
         subjects = subject_codes(read_positional(sheet, ("unused", "code", "number"), 1))
         videos = video_codes(read_positional(sheet, ("code", "name"), 2))

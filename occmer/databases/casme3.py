@@ -49,10 +49,11 @@ class CASME3(SheetDatabase):
     def find_label_sheet(self) -> Path:
         annotation = find_child_dir(self.root, "annotation")
         if annotation is not None:
-            found = find_optional_sheet(annotation, self.sheet_patterns)
+            found = find_optional_sheet(annotation, self.sheet_patterns, self.root, self.follow_symlinks)
             if found is not None:
                 return found
-        return find_sheet(self.root, self.sheet_patterns, "CAS(ME)^3 part A ME label sheet")
+        return find_sheet(self.root, self.sheet_patterns, "CAS(ME)^3 part A ME label sheet",
+                          follow_symlinks=self.follow_symlinks)
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
         rows = read_sheet(self.find_label_sheet(), COLUMNS, REQUIRED)

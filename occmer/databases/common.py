@@ -20,7 +20,16 @@ from typing import ClassVar
 
 from occmer.aus import parse_aus
 from occmer.databases.apex import APEX_POLICIES, OFFSET_POLICIES, check_apex_policy, check_offset_policy
-from occmer.databases.base import Clip, Database, Problem, ScanResult, contained_folder, list_frames
+from occmer.databases.base import (
+    Clip,
+    Database,
+    FrameListing,
+    Problem,
+    ScanResult,
+    contained_file,
+    contained_folder,
+    frame_listing,
+)
 from occmer.databases.sheets import cell_int, cell_text, find_child_dir, read_sheet
 from occmer.errors import AnnotationError, ConfigError, DataError
 from occmer.labels import normalise_emotion, normalise_objective, objective_from_aus, official_composite
@@ -71,6 +80,7 @@ class Fix:
     value: int | str | None
     reason: str
     expect: int | str | None = None
+    source: str = ""  # where a user's fix was read ("occmer_fixes.csv:row 3"); "" for built-in ones
 
     def __post_init__(self) -> None:
         if self.field not in FIXABLE_FIELDS:
@@ -120,15 +130,17 @@ def _fix_value(field: str, value: object, where: str) -> int | str | None:
         raise AnnotationError(f"{where}: {exc}; {field} takes a frame number") from None
 
 
-def read_user_fixes(root: Path) -> dict[tuple[str, str], tuple[Fix, ...]]:
+def read_user_fixes(root: Path, follow_symlinks: bool = False) -> dict[tuple[str, str], tuple[Fix, ...]]:
     """Fixes from `occmer_fixes.csv` in the root (subject folder, filename, field, value, reason[, expect]).
 
     Lets a user apply a correction they have checked without editing occmer; applied fixes are
-    recorded per sample exactly like the built-in ones.
+    recorded per sample exactly like the built-in ones. Like every file of the root, it must not
+    be a symlink out of it (unless `follow_symlinks`).
     """
     path = root / USER_FIXES_FILE
     if not path.is_file():
         return {}
+    contained_file(path, root, follow_symlinks, "fix table")
     table: dict[tuple[str, str], list[Fix]] = defaultdict(list)
     for row in read_sheet(path, USER_FIX_COLUMNS, ("subject", "filename", "field", "value", "reason")):
         field_name = row.text("field")
@@ -139,7 +151,7 @@ def read_user_fixes(root: Path) -> dict[tuple[str, str], tuple[Fix, ...]]:
         expect = row.values.get("expect")
         table[(row.text("subject"), row.text("filename"))].append(Fix(
             field_name, _fix_value(field_name, row.values.get("value"), row.source), row.text("reason"),
-            None if cell_text(expect) == "" else _fix_value(field_name, expect, row.source),
+            None if cell_text(expect) == "" else _fix_value(field_name, expect, row.source), row.source,
         ))
     return {key: tuple(fixes) for key, fixes in table.items()}
 
@@ -194,8 +206,16 @@ class SheetDatabase(Database):
         entries, problems = self.read_entries()
         entries = [drop_negative_frames(e, self.zero_offset_missing) for e in entries]
         result = ScanResult(problems=list(problems))
-        listings: dict[Path, tuple | DataError] = {}  # one listing per folder (CAS(ME)^3 clips share videos)
-        table = merge_fixes(self.fixes, read_user_fixes(self.root))
+        if not entries and not problems:
+            result.problems.append(Problem(
+                self.name, str(self.root), f"no clip is listed (expected {self.layout}); a sheet with a header and "
+                "no data rows, or an empty folder tree, gives nothing to read",
+                "check that --root is the database's folder and that its sheet is the release's full sheet",
+            ))
+        listings: dict[Path, FrameListing | DataError] = {}  # one listing per folder (CAS(ME)^3 clips share videos)
+        user_fixes = read_user_fixes(self.root, self.follow_symlinks)
+        result.problems += unmatched_fix_problems(self.name, user_fixes, entries)
+        table = merge_fixes(self.fixes, user_fixes)
         first_row: dict[tuple, str] = {}
         for sample_id, entry in zip(assign_sample_ids(self.name, entries), entries, strict=True):
             entry, applied = apply_fixes(entry, table.get((entry.subject, entry.filename), ()))
@@ -245,10 +265,15 @@ class SheetDatabase(Database):
                 sample_id, where, f"{exc} (listed at {entry.source})",
                 "check that the clip's frames were extracted under the root; otherwise skip the clip (--skip-invalid)",
             )
-        frames = listing
+        frames = listing.frames
         numbers = [n for n, _ in frames]
         onset, offset = entry.onset, entry.offset
         notes = list(entry.notes)
+        if listing.ignored:
+            shown = ", ".join(listing.ignored[:3]) + (f" and {len(listing.ignored) - 3} more" if len(listing.ignored) > 3
+                                                     else "")
+            notes.append(f"ignored {len(listing.ignored)} macOS metadata file(s) beside the frames ({shown}): "
+                         "AppleDouble '._' files are not images")
         offset_source = "fixed" if "offset" in applied.fields else "annotated"
         if entry.whole_folder:
             onset = numbers[0] if onset is None else onset
@@ -330,13 +355,33 @@ def clip_labels(database: str, entry: Entry) -> dict[str, str]:
     }
 
 
+def unmatched_fix_problems(
+    database: str, fixes: FixTable, entries: Sequence[Entry]
+) -> list[Problem]:
+    """A Problem per user fix naming a clip the database does not list: a typo there would silently
+    leave the correction the user checked unapplied."""
+    listed = {(e.subject, e.filename) for e in entries}
+    problems = []
+    for (subject, filename), rows in fixes.items():
+        if (subject, filename) in listed:
+            continue
+        where = rows[0].source or USER_FIXES_FILE
+        problems.append(Problem(
+            sanitise_id(f"{database}_{subject}_{filename}"), where,
+            f"fix for subject {subject!r}, clip {filename!r} matches no clip of the sheet; it was not applied",
+            f"write the subject folder and filename exactly as the clips are listed (e.g. sub01, EP02_01f) in "
+            f"{USER_FIXES_FILE}, or delete the row",
+        ))
+    return problems
+
+
 def cached_listing(
     folder: Path, listings: dict, root: Path | None = None, follow_symlinks: bool = False
-) -> tuple | DataError:
-    """list_frames(folder) (kept inside `root`), or the DataError it raised, computed once per folder."""
+) -> FrameListing | DataError:
+    """frame_listing(folder) (kept inside `root`), or the DataError it raised, computed once per folder."""
     if folder not in listings:
         try:
-            listings[folder] = list_frames(folder, root, follow_symlinks)
+            listings[folder] = frame_listing(folder, root, follow_symlinks)
         except DataError as exc:
             listings[folder] = exc
     return listings[folder]

@@ -50,7 +50,7 @@ class FolderDatabase(SheetDatabase):
     )
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
-        manifest = find_sheet(self.root, self.sheet_patterns, "manifest")
+        manifest = find_sheet(self.root, self.sheet_patterns, "manifest", follow_symlinks=self.follow_symlinks)
         return [self.row_to_entry(row) for row in read_sheet(manifest, COLUMNS, REQUIRED)], []
 
     def row_to_entry(self, row: Row) -> Entry:

@@ -42,7 +42,7 @@ class MMEW(SheetDatabase):
     fixes: ClassVar[FixTable] = MMEW_FIXES
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
-        rows = read_sheet(find_sheet(self.root, self.sheet_patterns, "MMEW sheet"), COLUMNS, REQUIRED)
+        rows = read_sheet(find_sheet(self.root, self.sheet_patterns, "MMEW sheet", follow_symlinks=self.follow_symlinks), COLUMNS, REQUIRED)
         parent = locate_dir(self.root, ["Micro_Expression"], self.layout)
         micro_root = find_child_dir(parent, "Micro_Expression") or parent / "Micro_Expression"
         clip_dirs = _clip_index(micro_root)

@@ -59,7 +59,7 @@ class SAMM(SheetDatabase):
     fixes: ClassVar[FixTable] = SAMM_FIXES
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
-        sheet = find_sheet(self.root, self.sheet_patterns, "SAMM FACS-code sheet")
+        sheet = find_sheet(self.root, self.sheet_patterns, "SAMM FACS-code sheet", follow_symlinks=self.follow_symlinks)
         rows = read_sheet(sheet, COLUMNS, REQUIRED)
         subjects = sorted({s for s in (_try_subject(r) for r in rows) if s})
         frames_root = locate_dir(self.root, subjects or ["006"], self.layout)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from occmer.databases.base import APPLE_DOUBLE_PREFIX, contained_file
 from occmer.errors import AnnotationError
 
 MAX_HEADER_ROW = 40
@@ -25,6 +26,27 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 def normalise_header(text: object) -> str:
     """A column title reduced to lowercase letters and digits ("Onset Frame" -> "onsetframe")."""
     return _NOT_ALNUM.sub("", str(text or "").lower())
+
+
+@dataclass(frozen=True)
+class FormulaCell:
+    """An xlsx cell holding a formula with no value saved in the file.
+
+    Programs that write xlsx without computing (scripts, some converters) leave formulas without
+    their cached result; occmer never evaluates formulas, so the cell has no value to read.
+    As text it is empty; as a frame number it is an error naming the cell and the fix.
+    """
+
+    formula: str
+    cell: str  # "D14"
+
+    def __str__(self) -> str:
+        return ""
+
+    def problem(self) -> str:
+        return (f"cell {self.cell} holds the formula {self.formula[:60]!r} but no computed value (the file was "
+                "saved by a program that does not calculate formulas, and occmer never evaluates them); open the "
+                "file in Excel or LibreOffice and save it again, or type the number into the cell")
 
 
 @dataclass(frozen=True)
@@ -44,7 +66,7 @@ class Row:
 
 def cell_text(value: object) -> str:
     """A cell as stripped text; integral floats lose their ".0" (Excel stores 12 as 12.0)."""
-    if value is None:
+    if value is None or isinstance(value, FormulaCell):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -55,6 +77,8 @@ def cell_int(value: object) -> int | None:
     """A frame-number cell: int, or None for blank / "/" / "-"; ValueError for anything else."""
     if value is None:
         return None
+    if isinstance(value, FormulaCell):
+        raise ValueError(value.problem())
     if isinstance(value, bool):
         raise ValueError(f"not a frame number: {value!r}")
     if isinstance(value, int):
@@ -96,7 +120,7 @@ def decode_text(data: bytes, path: Path) -> str:
         except UnicodeDecodeError:
             return _undecodable(path)
     if b"\x00" in data:
-        return _undecodable(path)
+        return _binary(data, path)
     if _utf8(data):
         return data.decode("utf-8")
     try:
@@ -117,6 +141,16 @@ def _undecodable(path: Path) -> str:
     raise AnnotationError(
         f"{path}: cannot read it as text in any of {', '.join(TEXT_ENCODINGS)}; "
         "save it from your spreadsheet program as 'CSV UTF-8'"
+    )
+
+
+def _binary(data: bytes, path: Path) -> str:
+    at = data.index(b"\x00")
+    line = data.count(b"\n", 0, at) + 1
+    raise AnnotationError(
+        f"{path}: line {line} holds a NUL byte (byte {at}): this is a binary file, or UTF-16 text without its "
+        f"byte-order mark, not a text table (occmer reads text in {', '.join(TEXT_ENCODINGS)}); check that this "
+        "is the right file and save it from your spreadsheet program as 'CSV UTF-8'"
     )
 
 
@@ -184,6 +218,45 @@ def _raw_tables(path: Path, sheet: str | None) -> list[tuple[str, list[tuple[obj
             except Exception as exc:  # a damaged sheet part
                 raise AnnotationError(f"{path}: sheet {name!r} cannot be read ({exc}); re-save it as .xlsx") from exc
             tables.append((name, rows))
+    finally:
+        book.close()
+    return _mark_uncomputed_formulas(path, tables)
+
+
+def _mark_uncomputed_formulas(
+    path: Path, tables: list[tuple[str, list[tuple[object, ...]]]]
+) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """The tables with each empty cell that holds a formula replaced by a FormulaCell (read a second time,
+    formulas as written; only cells the first read found empty can change)."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except Exception:  # read once already: a second failure changes nothing
+        return tables
+    try:
+        out = []
+        for name, rows in tables:
+            worksheet = book[name]
+            if hasattr(worksheet, "reset_dimensions"):
+                worksheet.reset_dimensions()
+            marked = list(rows)
+            for r, formulas in enumerate(worksheet.iter_rows(values_only=True)):
+                if r >= len(rows):
+                    break
+                cells = list(rows[r])
+                changed = False
+                for c, written in enumerate(formulas[:len(cells)]):
+                    text = getattr(written, "text", written)  # an ArrayFormula keeps its text in .text
+                    if cells[c] is None and isinstance(text, str) and text.startswith("="):
+                        cells[c] = FormulaCell(text, f"{get_column_letter(c + 1)}{r + 1}")
+                        changed = True
+                if changed:
+                    marked[r] = tuple(cells)
+            out.append((name, marked))
+        return out
+    except Exception:
         return tables
     finally:
         book.close()
@@ -267,12 +340,16 @@ def read_positional(path: Path, names: Sequence[str], sheet_index: int = 0) -> l
     return result
 
 
-def find_sheet(root: Path, patterns: Sequence[str], what: str) -> Path:
+def find_sheet(
+    root: Path, patterns: Sequence[str], what: str, within: Path | None = None, follow_symlinks: bool = False
+) -> Path:
     """The one file in `root` matching a glob pattern (case-insensitive); AnnotationError when none.
 
     When several match, the last in name order is used (release sheets carry dates in their names).
+    The file must stay inside `within` (the database root; default `root`) once symlinks are
+    resolved, unless `follow_symlinks`: DataError otherwise, as for clip folders and frames.
     """
-    matches = find_optional_sheet(root, patterns)
+    matches = find_optional_sheet(root, patterns, within, follow_symlinks)
     if matches is None:
         raise AnnotationError(
             f"{what} not found in {root}: expected a file named like {' or '.join(patterns)}; "
@@ -281,15 +358,21 @@ def find_sheet(root: Path, patterns: Sequence[str], what: str) -> Path:
     return matches
 
 
-def find_optional_sheet(root: Path, patterns: Sequence[str]) -> Path | None:
+def find_optional_sheet(
+    root: Path, patterns: Sequence[str], within: Path | None = None, follow_symlinks: bool = False
+) -> Path | None:
     """Like find_sheet, but None when nothing matches."""
     if not root.is_dir():
         return None
     regexes = [re.compile(_glob_to_regex(p), re.IGNORECASE) for p in patterns]
     hits = sorted(
-        p for p in root.iterdir() if p.is_file() and not p.name.startswith("~$") and any(r.fullmatch(p.name) for r in regexes)
+        p for p in root.iterdir()
+        if p.is_file() and not p.name.startswith(("~$", APPLE_DOUBLE_PREFIX)) and any(r.fullmatch(p.name) for r in regexes)
     )
-    return hits[-1] if hits else None
+    if not hits:
+        return None
+    base = Path(within if within is not None else root).resolve()
+    return contained_file(hits[-1], base, follow_symlinks, "annotation sheet")
 
 
 def _glob_to_regex(pattern: str) -> str:

@@ -521,6 +521,41 @@ def feature_rows_match(group: h5py.Group, where: str, ids: list[str]) -> bool:
     return stored.shape[0] == len(ids) and decode_strings(stored[()], f"{where}/sample_id") == ids
 
 
+def landmark_problem(values: np.ndarray) -> str | None:
+    """Why (T, K, 2) landmarks cannot be used, else None.
+
+    A point a landmark set does not provide (a 68-point file mapped to the 478-point mesh,
+    iris points of mediapipe468) is NaN in both coordinates on every frame; anything else must
+    be finite. So inf, a half-NaN point, a point NaN on some frames only, or a frame without a
+    single point is refused: a NaN where a point should be would spread into every later stage.
+    """
+    points = np.asarray(values, dtype=np.float64)
+    if points.size == 0:
+        return None
+    if np.isinf(points).any():
+        return "landmarks hold infinite values"
+    missing = np.isnan(points)
+    if np.any(missing[..., 0] != missing[..., 1]):
+        return "landmarks hold a point with one coordinate NaN"
+    absent = missing[..., 0]
+    if np.any(absent != absent[:1]):
+        frame = int(np.flatnonzero((absent != absent[:1]).any(axis=1))[0])
+        return f"landmarks: frame {frame} has NaN points that other frames have (a point is missing on every frame or on none)"
+    if absent[0].all():
+        return "landmarks are NaN for every point"
+    return None
+
+
+def head_motion_problem(values: np.ndarray, t: int) -> str | None:
+    """Why a clip's head_motion (T, 2, 3 affine transforms onset -> frame t) cannot be used, else None."""
+    if values.shape != (t, 2, 3) or values.dtype.kind != "f":
+        return f"head_motion {values.dtype} {values.shape}, expected float ({t}, 2, 3)"
+    bad = nonfinite_row(values)
+    if bad is not None:
+        return f"head_motion holds NaN or inf on frame {bad}"
+    return None
+
+
 def nonfinite_row(values: np.ndarray) -> int | None:
     """The first row (axis 0) holding NaN or inf, None when all are finite."""
     bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1) if values.size else np.zeros(0, bool)

@@ -99,6 +99,7 @@ class OccmerFile:
         self._position = {sid: i for i, sid in enumerate(table["sample_id"])}
         self._clips: dict[str, checks.ClipLayout] = {}
         self._features: dict[str, checks.FeatureLayout] = {}
+        self._landmarks_checked: set[str] = set()  # clips whose landmarks passed checks.landmark_problem
 
     # ------------------------------------------------------------ opening
 
@@ -257,9 +258,16 @@ class OccmerFile:
         return self._read(self._layout(sample_id).occlusion, positions, sample_id, "occlusion")
 
     def landmarks(self, sample_id: str, positions: list[int] | None = None) -> np.ndarray:
-        """float32 (T, K, 2) landmarks, all frames or those at `positions`."""
-        values = self._read(self._layout(sample_id).landmarks, positions, sample_id, "landmarks")
-        return values.astype(np.float32, copy=False)
+        """float32 (T, K, 2) landmarks, all frames or those at `positions` (every frame is checked: see
+        checks.landmark_problem)."""
+        dataset = self._layout(sample_id).landmarks
+        if sample_id not in self._landmarks_checked:
+            problem = checks.landmark_problem(self._read(dataset, None, sample_id, "landmarks"))
+            if problem is not None:
+                raise StoreError(f"{self.path}: clip {sample_id}: {problem}; `occmer verify {self.path}` lists every "
+                                 "such clip")
+            self._landmarks_checked.add(sample_id)
+        return self._read(dataset, positions, sample_id, "landmarks").astype(np.float32, copy=False)
 
     def placement(self, sample_id: str) -> dict[str, Any]:
         layout = self._layout(sample_id)
@@ -374,7 +382,7 @@ class OccmerFile:
                 f"write them with `occmer splits {self.path}` (a protocol is stored when the file's data allows it)"
             )
         try:
-            return read_split(self._f, protocol, self.sample_ids)
+            return read_split(self._f, protocol, self._table)
         except Bad as exc:
             raise self._error(exc) from None
 

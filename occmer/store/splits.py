@@ -10,6 +10,7 @@ these from the /samples table); this module only writes and checks the layout.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ import h5py
 import numpy as np
 
 from occmer import __version__
+from occmer.labels import LABEL_SCHEMES, label_of
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
 
@@ -116,6 +118,45 @@ def split_problems_of(split: SplitSet, n: int) -> list[str]:
     return problems
 
 
+def split_table_problems(split: SplitSet, table: Mapping[str, Sequence[Any]]) -> list[str]:
+    """What makes well-shaped folds unusable against the /samples rows they index (empty: nothing).
+
+    Every protocol occmer stores is subject-independent and tests each member once: at least two
+    folds, each testing and training on some member, no subject in two folds (it would sit on both
+    sides of a fold), and each member's class the one its /samples row gives under the label
+    scheme. Checked by every reader (OccmerFile.split, verify), so no consumer of the folds (bench,
+    export, read_splits) trains on leaked or relabelled data.
+    """
+    fold = np.asarray(split.test_fold)
+    members = np.flatnonzero(fold >= 0)
+    if len(split.fold_names) < 2:
+        return [f"{len(split.fold_names)} fold(s); a protocol needs at least 2 (each fold trains on the others)"]
+    for i, name in enumerate(split.fold_names):
+        tested = int(np.count_nonzero(fold == i))
+        if tested == 0 or tested == members.size:
+            side = "tests no member" if tested == 0 else "tests every member, so it trains on none"
+            return [f"fold {name!r} {side}; rewrite the splits with `occmer splits FILE --overwrite`"]
+    subjects = [str(s) for s in table["subject"]]
+    fold_of: dict[str, int] = {}
+    for row in members:
+        first = fold_of.setdefault(subjects[row], int(fold[row]))
+        if first != int(fold[row]):
+            return [f"subject {subjects[row]} is tested in folds {split.fold_names[first]!r} and "
+                    f"{split.fold_names[int(fold[row])]!r}, so it trains and tests in the same fold; rewrite the "
+                    "splits with `occmer splits FILE --overwrite`"]
+    if split.label_scheme not in LABEL_SCHEMES:
+        return [f"label_scheme {split.label_scheme!r} is not one of {', '.join(LABEL_SCHEMES)}"]
+    ids = table["sample_id"]
+    for row in members:
+        record = {column: values[row] for column, values in table.items()}
+        expected = label_of(record, split.label_scheme)
+        stored = split.class_of(int(row))
+        if stored != expected:
+            return [f"sample {ids[row]}: class {stored!r} in the splits but {expected!r} from its /samples row under "
+                    f"{split.label_scheme}; rewrite the splits with `occmer splits FILE --overwrite`"]
+    return []
+
+
 def split_names(f: h5py.File) -> list[str]:
     """The protocols stored under /splits, sorted (Bad if /splits is not a plain group)."""
     root = checks.subgroup(f, schema.SPLITS, f"/{schema.SPLITS}", required=False)
@@ -141,11 +182,13 @@ def _string_vector(group: h5py.Group, name: str, where: str, max_rows: int) -> l
     return values
 
 
-def read_split(f: h5py.File, protocol: str, sample_ids: list[str]) -> SplitSet:
-    """/splits/<protocol> checked against the /samples ids (Bad naming the dataset otherwise)."""
+def read_split(f: h5py.File, protocol: str, table: Mapping[str, Sequence[Any]]) -> SplitSet:
+    """/splits/<protocol> checked against the /samples table (checks.samples_table): row ids, shapes,
+    and split_table_problems. Bad naming the dataset otherwise."""
     where = f"/{schema.SPLITS}/{protocol}"
     root = checks.subgroup(f, schema.SPLITS, f"/{schema.SPLITS}")
     group = checks.subgroup(root, protocol, where)
+    sample_ids = list(table["sample_id"])
     n = len(sample_ids)
     ids = _string_vector(group, SAMPLE_ID, where, n)
     if ids != list(sample_ids):
@@ -161,13 +204,13 @@ def read_split(f: h5py.File, protocol: str, sample_ids: list[str]) -> SplitSet:
     split = SplitSet(protocol, _int_vector(group, FOLD, where, n).astype(np.int32), fold_names,
                      _int_vector(group, LABEL, where, n).astype(np.int32), class_names, scheme, bool(official),
                      attrs)
-    problems = split_problems_of(split, n)
+    problems = split_problems_of(split, n) or split_table_problems(split, table)
     if problems:
         raise Bad(f"{where}: {problems[0]}")
     return split
 
 
-def split_group_problems(f: h5py.File, sample_ids: list[str]) -> list[str]:
+def split_group_problems(f: h5py.File, table: Mapping[str, Sequence[Any]]) -> list[str]:
     """Every problem of /splits (for `occmer verify`), one line each."""
     try:
         names = split_names(f)
@@ -176,7 +219,7 @@ def split_group_problems(f: h5py.File, sample_ids: list[str]) -> list[str]:
     problems = []
     for name in names:
         try:
-            read_split(f, name, sample_ids)
+            read_split(f, name, table)
         except Bad as exc:
             problems.append(str(exc))
     return problems

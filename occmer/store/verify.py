@@ -14,6 +14,7 @@ from occmer.store.checks import Bad
 from occmer.store.splits import split_group_problems
 
 FEATURE_BLOCK_ROWS = 256  # rows of a feature set checked at a time (bounded memory)
+HEAD_MOTION = "head_motion"  # the documented per-clip extension (docs/hdf5-format.md)
 
 
 def verify_store(path: str | Path, read_data: bool = True) -> list[str]:
@@ -89,7 +90,7 @@ def _verify(f: h5py.File, read_data: bool) -> list[str]:
     for name in complete:
         problems += _verify_feature(f, name, ids, read_values=not unsafe)
     if not unsafe:
-        problems += split_group_problems(f, ids)
+        problems += split_group_problems(f, table)
     return problems
 
 
@@ -119,9 +120,19 @@ def _read_clip_data(layout: checks.ClipLayout, sid: str) -> None:
         for k in range(layout.frames.shape[0]):
             layout.frames[k]
             layout.occlusion[k]
-        layout.landmarks[()]
+        landmarks = layout.landmarks[()]
+        motion_ds = checks.dataset(layout.group, HEAD_MOTION, f"clip {sid}: /{schema.CLIPS}/{sid}/{HEAD_MOTION}",
+                                   required=False)
+        motion = None if motion_ds is None else np.asarray(motion_ds[()])
+    except Bad:
+        raise
     except Exception as exc:
         raise Bad(f"clip {sid}: data cannot be read ({type(exc).__name__}: {exc})") from None
+    problem = checks.landmark_problem(landmarks)
+    if problem is None and motion is not None:
+        problem = checks.head_motion_problem(motion, layout.frames.shape[0])
+    if problem is not None:
+        raise Bad(f"clip {sid}: {problem}; synthesize the clip again (or check the --landmarks files it was made from)")
 
 
 def _verify_feature(f: h5py.File, name: str, ids: list[str], read_values: bool) -> list[str]:

@@ -50,3 +50,16 @@ def write_text(path: Path, rows: Sequence[Sequence[object]], encoding: str, bom:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def with_formula_cell(path: Path, cell: str, formula: str) -> Path:
+    """The xlsx with `cell` of its first sheet holding `formula` and no cached value, as files written by
+    programs that do not calculate (scripts, converters) store it."""
+    text = formula.removeprefix("=")
+
+    def edit(xml: str) -> str:
+        new, count = re.subn(rf'<c r="{cell}"[^>]*?(/>|>.*?</c>)', f'<c r="{cell}"><f>{text}</f></c>', xml, count=1)
+        if not count:
+            raise ValueError(f"no cell {cell} in the sheet")
+        return new
+    return rewrite_part(path, SHEET_PART, edit)
