@@ -31,14 +31,14 @@ from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition, region_occlusion
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
-from occmer.bench.protocols import Fold, Membership, carve_validation, check_disjoint, class_list, get_protocol
 from occmer.bench.recipes import Recipe, normalise_inputs, resolve_recipe, select_channels, train_config
 from occmer.bench.report import render
-from occmer.bench.splits import stored_folds
 from occmer.bench.training import FoldOutput, FoldTensors, TrainConfig, evaluate_fold, resolve_device, train_fold
 from occmer.errors import BenchError, ConfigError
 from occmer.labels import RULES_VARIANT
 from occmer.progress import progress_bar
+from occmer.protocols import Fold, Membership, carve_validation, check_disjoint, class_list, get_protocol
+from occmer.protocols.splits import stored_folds
 from occmer.seeding import stable_hash
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from occmer.bench.protocols import PROTOCOLS
 from occmer.cli.common import database_input_options
 from occmer.errors import DataError
 from occmer.labels import LABEL_SCHEMES
+from occmer.protocols import PROTOCOLS
 
 
 def _env_help() -> str:
@@ -91,8 +91,8 @@ def _membership_lines(clips, protocol_name: str) -> tuple[str, list[str]]:
     """The protocol's label scheme and its membership report for the clips read."""
     import pandas as pd
 
-    from occmer.bench.protocols import get_protocol
     from occmer.labels import label_of
+    from occmer.protocols import get_protocol
 
     protocol = get_protocol(protocol_name)
     scheme = protocol.label_scheme or "emotion"

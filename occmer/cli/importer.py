@@ -55,8 +55,8 @@ def import_command(source: Path, csv_path: Path, out: Path, layout: str | None, 
       occmer import three_norm_u_v_os --layout loso --csv combined_3_class2_for_optical_flow.csv \\
           --db-map smic=smic-hs --normalisation minmax-per-image --out megc2019_ststnet_tree.h5
     """
-    from occmer.bench.splits import compute_splits
     from occmer.importing import ImportOptions, import_inputs, parse_pairs
+    from occmer.protocols.splits import compute_splits
 
     options = ImportOptions(
         channels=tuple(c.strip() for c in channels.split(",")), pixel_order=pixel_order, normalisation=normalisation,

@@ -86,8 +86,8 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
       occmer synthesize --db casme2+samm --root casme2=/data/CASME2 --root samm=/data/SAMM --mask surgical
       occmer synthesize --db samm --root /shared/SAMM --mask glasses --out /shared/glasses.h5 --executor ray
     """
-    from occmer.bench.splits import compute_splits
     from occmer.pipeline import SynthesisSettings, synthesize
+    from occmer.protocols.splits import compute_splits
     from occmer.ray_cluster import ExecutorChoice
 
     refuse_together(resume=resume, overwrite=overwrite)
