@@ -90,14 +90,23 @@ def refuse_together(**flags: Any) -> None:
 # ---------------------------------------------------------------- databases, faces, occluders
 
 
-def database_options(help_db: str) -> Decorator:
+def database_options(help_db: str, default: str | None = None,
+                     root_default: str = "the database's environment variable (see `occmer describe --help`)"
+                     ) -> Decorator:
     """--db and --root, as `synthesize`, `preview` and `describe` read databases."""
     return _stack(
-        click.option("--db", default=None, help=help_db),
+        click.option("--db", default=default, show_default=default is not None, help=help_db),
         click.option("--root", "roots", multiple=True,
-                     help="Database folder. With several databases: NAME=PATH, repeated. Default: the database's "
-                          "environment variable (see `occmer describe --help`)."),
+                     help=f"Database folder. With several databases: NAME=PATH, repeated. Default: {root_default}."),
     )
+
+
+def apex_option(help: str = "How a missing apex is filled (recorded per clip in apex_source).") -> Decorator:  # noqa: A002
+    """--apex: midpoint, or flow (reads the frames of the clips whose sheet has no apex)."""
+    from occmer.databases.apex import APEX_POLICIES
+
+    return click.option("--apex", type=click.Choice(sorted(APEX_POLICIES)), default="midpoint", show_default=True,
+                        help=help)
 
 
 def database_input_options() -> Decorator:
@@ -123,16 +132,13 @@ def crop_size_option() -> Decorator:
 
 def landmark_options() -> Decorator:
     """--landmarks, --landmarks-dir and --apex (how the face is found and a missing apex filled)."""
-    from occmer.databases.apex import APEX_POLICIES
-
     return _stack(
         click.option("--landmarks", default="mediapipe", show_default=True,
                      help="Landmark backend: mediapipe (bundled model) or file:FOLDER (your own landmarks, one file "
                           "per clip, see docs/landmarks.md)."),
         click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="file backend: folder of per-clip landmark files (same as --landmarks file:FOLDER)."),
-        click.option("--apex", type=click.Choice(sorted(APEX_POLICIES)), default="midpoint", show_default=True,
-                     help="How a missing apex is filled (recorded per clip in apex_source)."),
+        apex_option(),
     )
 
 
