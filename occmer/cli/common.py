@@ -22,11 +22,11 @@ from typing import Any
 import click
 
 from occmer.errors import ConfigError, DataError
+from occmer.occluders import OPTIONS, OccluderOption, given_options, mask_names
 from occmer.outputs import check_output, is_write_failure, output_lock, write_failure
 from occmer.seeding import MAX_SEED
 
 CROP_SIZES = (32, 1024)  # side of the aligned face crop, px
-MASKS_HELP = "none, block, glasses, sunglasses, surgical, n95, cloth, hand, random, or custom:PATH.json"
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -149,25 +149,34 @@ def landmark_settings(landmarks: str, landmarks_dir: Path | None) -> tuple[str, 
     return landmarks, ({"folder": str(landmarks_dir.expanduser().resolve())} if landmarks_dir else {})
 
 
+def _occluder_flag(option: OccluderOption) -> Decorator:
+    """One flag for an option the occluder families declare (occmer.occluders.OPTIONS)."""
+    kind: Any = None
+    if option.choices:
+        kind = click.Choice(option.choices)
+    elif option.unit_interval:
+        kind = click.FloatRange(0, 1, min_open=True)
+    default = f"  [default: {option.default}]" if option.default else ""
+    return click.option(option.flag, option.key, type=kind, default=None, help=option.help + default)
+
+
 def occluder_options(default_mask: str) -> Decorator:
-    """--mask and the occluder's own options (--coverage in (0, 1], --region, --fill, --variant, --choices)."""
+    """--mask and every option the occluder families declare (--coverage, --region, ..., --hand-path).
+
+    The command gets each as a keyword named by its key; `occluder_settings` checks and collects them.
+    """
     return _stack(
-        click.option("--mask", default=default_mask, show_default=True, help=f"Occluder: {MASKS_HELP}."),
-        click.option("--coverage", type=click.FloatRange(0, 1, min_open=True), default=None,
-                     help="block: fraction of the face region to cover (0-1]."),
-        click.option("--region", default=None, help="block: eyes, mouth, nose, upper, lower or any."),
-        click.option("--fill", default=None, help="block: black, gray, noise or mean."),
-        click.option("--variant", default=None, help="Template variant of the occluder (see docs/occluders.md)."),
-        click.option("--choices", default=None, help="random: comma-separated occluders to draw from, one per clip."),
+        click.option("--mask", default=default_mask, show_default=True, help=f"Occluder: {mask_names()}."),
+        *(_occluder_flag(option) for option in OPTIONS.values()),
     )
 
 
-def mask_options(coverage, region, fill, variant, choices) -> dict:
-    """The occluder options given on the command line (unset ones left to the occluder)."""
-    options = {"coverage": coverage, "region": region, "fill": fill, "variant": variant}
-    if choices:
-        options["choices"] = [c.strip() for c in choices.split(",") if c.strip()]
-    return {k: v for k, v in options.items() if v is not None}
+def occluder_settings(mask: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The occluder options the command line gave (unset ones left to the occluder), checked against --mask.
+
+    `given` holds the command's keywords; those of occmer.occluders.OPTIONS are taken.
+    """
+    return given_options(mask, {key: given.get(key) for key in OPTIONS})
 
 
 def landmark_files(landmark_options_: dict[str, str]) -> list[Path]:
