@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ from torch.utils.data import Dataset, default_collate
 
 from occmer.errors import ConfigError
 from occmer.frames import to_channels
+from occmer.protocols.folds import Split, loso_splits  # the loading API's folds, computed where bench's are
+from occmer.protocols.splits import sample_table
 from occmer.store import OccmerFile, SplitSet
 from occmer.store.reader import decode
 
@@ -37,7 +38,7 @@ CHANNEL_CHOICES = (None, 1, 3)
 def read_index(path: str | Path) -> pd.DataFrame:
     """/samples of an occmer file as a DataFrame (one row per clip, file order)."""
     with OccmerFile.open(path) as f:
-        return pd.DataFrame(f.columns())
+        return sample_table(f)
 
 
 def read_splits(path: str | Path, protocol: str = "loso") -> SplitSet:
@@ -55,25 +56,6 @@ def stored_protocols(path: str | Path) -> list[str]:
     """The protocols whose folds a file stores (empty for files written before /splits existed)."""
     with OccmerFile.open(path) as f:
         return f.split_names()
-
-
-@dataclass(frozen=True)
-class Split:
-    """One leave-one-subject-out fold: row positions into the index."""
-
-    test_subject: str
-    train: np.ndarray
-    test: np.ndarray
-
-
-def loso_splits(index: pd.DataFrame, subject_column: str = "subject") -> list[Split]:
-    """Leave-one-subject-out folds, subjects in sorted order (ids are namespaced by database)."""
-    subjects = index[subject_column].astype(str).to_numpy()
-    positions = np.arange(len(index))
-    return [
-        Split(subject, positions[subjects != subject], positions[subjects == subject])
-        for subject in sorted(set(subjects))
-    ]
 
 
 def label_indices(index: pd.DataFrame, scheme: str) -> tuple[np.ndarray, list[str]]:

@@ -34,11 +34,10 @@ import cv2
 import numpy as np
 
 from occmer import __version__
-from occmer.bench.protocols import PROTOCOLS, get_protocol
-from occmer.bench.splits import compute_split
-from occmer.data import read_index
 from occmer.errors import ConfigError, FeatureError, StoreError
 from occmer.labels import classes as scheme_classes
+from occmer.protocols import PROTOCOLS, get_protocol
+from occmer.protocols.splits import compute_split, sample_table
 from occmer.store import OccmerFile, SplitSet
 
 LAYOUTS = ("ststnet-loso", "flat", "npy")
@@ -136,7 +135,7 @@ def choose_split(f: OccmerFile, protocol: str | None, notes: list[str]) -> Split
         if name in stored:
             return f.split(name)
         if index is None:
-            index = read_index(f.path)
+            index = sample_table(f)
         split = compute_split(PROTOCOLS[name], index)
         if split is not None:
             notes.append(f"{f.path} stores no /splits/{name}: folds computed now (store them with "
@@ -200,7 +199,7 @@ def export_file(path: str | Path, layout: str, out: str | Path, *, feature: str 
         name = choose_feature(f, feature, layout)
         features = f.features(name)
         split = choose_split(f, protocol, notes)
-        index = read_index(f.path)
+        index = sample_table(f)
     channels = list(features.channels)
     if layout != "npy":
         missing = [c for c in IMAGE_CHANNELS if c not in channels]

@@ -423,7 +423,7 @@ def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOption
                   overwrite: bool = False, splits: SplitMaker | None = None) -> ImportResult:
     """Read `source` (flat folder, LOSO tree or .npy) with the CSV and write an occmer file to `out`.
 
-    `splits` (occmer.bench.splits.compute_splits; the CLI passes it) writes /splits at assembly.
+    `splits` (occmer.protocols.splits.compute_splits; the CLI passes it) writes /splits at assembly.
     """
     source, csv_path, out = Path(source), Path(csv_path), Path(out)
     if out.resolve() in (source.resolve(), csv_path.resolve()):

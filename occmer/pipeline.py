@@ -89,7 +89,7 @@ def synthesize(
     roots (database name -> folder) are recorded in run.json with a digest of the files
     directly in each root (the sheets) and of the clip list; --resume refuses another source.
     `splits` computes the /splits of the file from its /samples columns at assembly
-    (occmer.bench.splits.compute_splits; the CLI passes it).
+    (occmer.protocols.splits.compute_splits; the CLI passes it).
     """
     check_workers(workers)
     if resume and overwrite:

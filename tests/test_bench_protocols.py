@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from occmer.bench.protocols import PROTOCOLS, carve_validation, check_disjoint, loso_folds
 from occmer.bench.runner import Cell, class_list, plan_cells, resolve_scheme
 from occmer.errors import BenchError, ConfigError
+from occmer.protocols import PROTOCOLS, carve_validation, check_disjoint, loso_folds
 
 
 def _table(rows):

@@ -144,7 +144,6 @@ def test_ststnet_size_and_channels_are_checked(tmp_path):
 
 def test_export_then_import_gives_the_original_features(source, tmp_path):
     """ststnet-loso -> occmer import: the min-max scaled features, exactly (original to 1/510 of each range)."""
-    pytest.importorskip("occmer.importing")
     data, ids = _features(source)
     out = tmp_path / "tree"
     assert run("export", str(source), str(out), "--layout", "ststnet-loso").exit_code == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import skimage.data
 import torch
 
 from occmer.errors import DataError, ModelError
@@ -24,10 +25,9 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="module")
 def astronaut_landmarks() -> tuple[np.ndarray, tuple[int, int]]:
     """Mediapipe landmarks of skimage's astronaut portrait (a real face that ships offline)."""
-    skdata = pytest.importorskip("skimage.data")
     from occmer.faces.landmarks import MediapipeBackend
 
-    image = skdata.astronaut()
+    image = skimage.data.astronaut()
     backend = MediapipeBackend()
     try:
         points = backend.detect(image)

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from occmer.bench.protocols import PROTOCOLS, database_for_protocol, protocol_databases
 from occmer.bench.runner import Settings
 from occmer.bench.training import TrainConfig
 from occmer.cli import cli
 from occmer.errors import BenchError
 from occmer.official import canonical_database, clip_key, official_list
+from occmer.protocols import PROTOCOLS, database_for_protocol, protocol_databases
 
 
 def test_megc2019_list_has_the_published_counts():

@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from test_bench_support import write_tiny
 
 import occmer.data as od
-from occmer.bench.protocols import PROTOCOLS
-from occmer.bench.splits import compute_split, compute_splits
 from occmer.cli import cli
 from occmer.errors import StoreError
 from occmer.labels import label_of
+from occmer.protocols import PROTOCOLS
+from occmer.protocols.splits import compute_split, compute_splits
 from occmer.store import OccmerFile
 from occmer.store.verify import verify_store
 

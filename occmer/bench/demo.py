@@ -25,6 +25,7 @@ from occmer.errors import ResumeError
 from occmer.features import add_features, parse_feature_spec
 from occmer.outputs import output_lock
 from occmer.pipeline import SynthesisSettings, synthesize
+from occmer.protocols.splits import compute_splits  # as `occmer synthesize` writes them (the CLI's hook)
 
 DEFAULT_FEATURES = ("tvl1:28",)
 
@@ -119,8 +120,6 @@ def _build_demo_condition(settings: SynthesisSettings, features: Sequence[str], 
     root = ensure_demo_database(cache_dir=cache, **params)
     clips = scan_all(resolve_databases("demo", (str(root),))).clips
     building = out.with_name(out.stem + ".building.h5")
-    from occmer.bench.splits import compute_splits  # as `occmer synthesize` writes them (the CLI's hook)
-
     run = {"workers": workers, "roots": {"demo": root}, "progress": progress, "splits": compute_splits,
            "command": f"occmer synthesize --db demo --mask {settings.mask} --seed {settings.seed} --size {settings.size}"}
     try:

@@ -29,8 +29,8 @@ from occmer.bench.jobs import (
     run_batched_jobs,
     run_job,
 )
-from occmer.bench.protocols import Fold
 from occmer.errors import BenchError, ConfigError
+from occmer.protocols import Fold
 from occmer.ray_runtime import RAY_MAX_RETRIES, ExecutorChoice, completed, ray_session
 
 BATCH_FOLDS = ("auto", "off")

@@ -20,7 +20,6 @@ import numpy as np
 from occmer.bench.batched import BATCHED_MODELS, group_size, train_folds, unsupported_layer
 from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, region_occlusion
-from occmer.bench.protocols import Fold, Membership, carve_validation
 from occmer.bench.recipes import Recipe, resolve_recipe, train_config
 from occmer.bench.training import (
     FoldOutput,
@@ -32,6 +31,7 @@ from occmer.bench.training import (
     resolve_device,
     train_fold,
 )
+from occmer.protocols import Fold, Membership, carve_validation
 from occmer.seeding import stable_hash
 
 
@@ -128,7 +128,7 @@ class CellPlan:
     test: ConditionData
     codes: np.ndarray  # int64 class index per row of `test.table`
     membership: Membership | None = None  # the protocol's membership report of the test condition
-    folds_source: str = "computed"  # or "stored: /splits/<protocol> of FILES" (occmer.bench.splits)
+    folds_source: str = "computed"  # or "stored: /splits/<protocol> of FILES" (occmer.protocols.splits)
 
 
 

@@ -30,14 +30,14 @@ from occmer.bench.conditions import ConditionData, choose_feature, file_checksum
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
 from occmer.bench.jobs import Cell, CellPlan, Job, PendingJob, Settings
-from occmer.bench.protocols import Fold, check_disjoint, class_list, get_protocol
 from occmer.bench.recipes import Recipe, normalise_inputs, select_channels
 from occmer.bench.report import render
-from occmer.bench.splits import stored_folds
 from occmer.bench.training import resolve_device
 from occmer.errors import BenchError, ConfigError
 from occmer.labels import RULES_VARIANT
 from occmer.progress import progress_bar
+from occmer.protocols import Fold, check_disjoint, class_list, get_protocol
+from occmer.protocols.splits import stored_folds
 
 
 @dataclass(frozen=True)

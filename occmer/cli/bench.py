@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from occmer.bench.protocols import PROTOCOLS
 from occmer.cli.common import MAX_SEED, data_option, executor_options, guarded_output, optimiser_options, seed_option
 from occmer.cli.output import output_options
 from occmer.demo.classes import BALANCES
@@ -16,6 +15,7 @@ from occmer.errors import ConfigError
 from occmer.labels import LABEL_SCHEMES
 from occmer.outputs import check_output
 from occmer.progress import info, show_progress
+from occmer.protocols import PROTOCOLS
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 

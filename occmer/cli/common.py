@@ -22,11 +22,11 @@ from typing import Any
 import click
 
 from occmer.errors import ConfigError, DataError
+from occmer.occluders import OPTIONS, OccluderOption, given_options, mask_names
 from occmer.outputs import check_output, is_write_failure, output_lock, write_failure
 from occmer.seeding import MAX_SEED
 
 CROP_SIZES = (32, 1024)  # side of the aligned face crop, px
-MASKS_HELP = "none, block, glasses, sunglasses, surgical, n95, cloth, hand, random, or custom:PATH.json"
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -90,14 +90,23 @@ def refuse_together(**flags: Any) -> None:
 # ---------------------------------------------------------------- databases, faces, occluders
 
 
-def database_options(help_db: str) -> Decorator:
+def database_options(help_db: str, default: str | None = None,
+                     root_default: str = "the database's environment variable (see `occmer describe --help`)"
+                     ) -> Decorator:
     """--db and --root, as `synthesize`, `preview` and `describe` read databases."""
     return _stack(
-        click.option("--db", default=None, help=help_db),
+        click.option("--db", default=default, show_default=default is not None, help=help_db),
         click.option("--root", "roots", multiple=True,
-                     help="Database folder. With several databases: NAME=PATH, repeated. Default: the database's "
-                          "environment variable (see `occmer describe --help`)."),
+                     help=f"Database folder. With several databases: NAME=PATH, repeated. Default: {root_default}."),
     )
+
+
+def apex_option(help: str = "How a missing apex is filled (recorded per clip in apex_source).") -> Decorator:  # noqa: A002
+    """--apex: midpoint, or flow (reads the frames of the clips whose sheet has no apex)."""
+    from occmer.databases.apex import APEX_POLICIES
+
+    return click.option("--apex", type=click.Choice(sorted(APEX_POLICIES)), default="midpoint", show_default=True,
+                        help=help)
 
 
 def database_input_options() -> Decorator:
@@ -123,16 +132,13 @@ def crop_size_option() -> Decorator:
 
 def landmark_options() -> Decorator:
     """--landmarks, --landmarks-dir and --apex (how the face is found and a missing apex filled)."""
-    from occmer.databases.apex import APEX_POLICIES
-
     return _stack(
         click.option("--landmarks", default="mediapipe", show_default=True,
                      help="Landmark backend: mediapipe (bundled model) or file:FOLDER (your own landmarks, one file "
                           "per clip, see docs/landmarks.md)."),
         click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="file backend: folder of per-clip landmark files (same as --landmarks file:FOLDER)."),
-        click.option("--apex", type=click.Choice(sorted(APEX_POLICIES)), default="midpoint", show_default=True,
-                     help="How a missing apex is filled (recorded per clip in apex_source)."),
+        apex_option(),
     )
 
 
@@ -143,25 +149,34 @@ def landmark_settings(landmarks: str, landmarks_dir: Path | None) -> tuple[str, 
     return landmarks, ({"folder": str(landmarks_dir.expanduser().resolve())} if landmarks_dir else {})
 
 
+def _occluder_flag(option: OccluderOption) -> Decorator:
+    """One flag for an option the occluder families declare (occmer.occluders.OPTIONS)."""
+    kind: Any = None
+    if option.choices:
+        kind = click.Choice(option.choices)
+    elif option.unit_interval:
+        kind = click.FloatRange(0, 1, min_open=True)
+    default = f"  [default: {option.default}]" if option.default else ""
+    return click.option(option.flag, option.key, type=kind, default=None, help=option.help + default)
+
+
 def occluder_options(default_mask: str) -> Decorator:
-    """--mask and the occluder's own options (--coverage in (0, 1], --region, --fill, --variant, --choices)."""
+    """--mask and every option the occluder families declare (--coverage, --region, ..., --hand-path).
+
+    The command gets each as a keyword named by its key; `occluder_settings` checks and collects them.
+    """
     return _stack(
-        click.option("--mask", default=default_mask, show_default=True, help=f"Occluder: {MASKS_HELP}."),
-        click.option("--coverage", type=click.FloatRange(0, 1, min_open=True), default=None,
-                     help="block: fraction of the face region to cover (0-1]."),
-        click.option("--region", default=None, help="block: eyes, mouth, nose, upper, lower or any."),
-        click.option("--fill", default=None, help="block: black, gray, noise or mean."),
-        click.option("--variant", default=None, help="Template variant of the occluder (see docs/occluders.md)."),
-        click.option("--choices", default=None, help="random: comma-separated occluders to draw from, one per clip."),
+        click.option("--mask", default=default_mask, show_default=True, help=f"Occluder: {mask_names()}."),
+        *(_occluder_flag(option) for option in OPTIONS.values()),
     )
 
 
-def mask_options(coverage, region, fill, variant, choices) -> dict:
-    """The occluder options given on the command line (unset ones left to the occluder)."""
-    options = {"coverage": coverage, "region": region, "fill": fill, "variant": variant}
-    if choices:
-        options["choices"] = [c.strip() for c in choices.split(",") if c.strip()]
-    return {k: v for k, v in options.items() if v is not None}
+def occluder_settings(mask: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The occluder options the command line gave (unset ones left to the occluder), checked against --mask.
+
+    `given` holds the command's keywords; those of occmer.occluders.OPTIONS are taken.
+    """
+    return given_options(mask, {key: given.get(key) for key in OPTIONS})
 
 
 def landmark_files(landmark_options_: dict[str, str]) -> list[Path]:

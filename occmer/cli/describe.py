@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from occmer.bench.protocols import PROTOCOLS
-from occmer.cli.common import database_input_options
+from occmer.cli.common import apex_option, database_input_options, database_options
 from occmer.errors import DataError
 from occmer.labels import LABEL_SCHEMES
+from occmer.protocols import PROTOCOLS, get_protocol, protocol_scheme
 
 
 def _env_help() -> str:
@@ -32,15 +32,11 @@ def _list_databases() -> str:
 
 
 @click.command("describe", epilog=_env_help())
-@click.option("--db", default="demo", show_default=True,
-              help="Database name, or several joined by '+' (casme2+samm, smic-hs+casme2+samm).")
-@click.option("--root", "roots", multiple=True,
-              help="Database folder; with several databases NAME=PATH, repeated. Default: the environment "
-                   "variable of each database (see below).")
+@database_options("Database name, or several joined by '+' (casme2+samm, smic-hs+casme2+samm).", default="demo",
+                  root_default="the environment variable of each database (see below)")
 @click.option("--labels", "scheme", type=click.Choice(sorted(LABEL_SCHEMES)), default="emotion", show_default=True,
               help="Label scheme of the class counts.")
-@click.option("--apex", type=click.Choice(["midpoint", "flow"]), default="midpoint", show_default=True,
-              help="How a missing apex is filled (flow reads the frames of those clips).")
+@apex_option("How a missing apex is filled (flow reads the frames of those clips).")
 @database_input_options()
 @click.option("--protocol", default=None, type=click.Choice([n for n, p in PROTOCOLS.items() if p.official]),
               help="Report membership of a MEGC protocol: the official list's clips present or missing by name, "
@@ -91,11 +87,10 @@ def _membership_lines(clips, protocol_name: str) -> tuple[str, list[str]]:
     """The protocol's label scheme and its membership report for the clips read."""
     import pandas as pd
 
-    from occmer.bench.protocols import get_protocol
     from occmer.labels import label_of
 
     protocol = get_protocol(protocol_name)
-    scheme = protocol.label_scheme or "emotion"
+    scheme = protocol_scheme(protocol)
     table = pd.DataFrame(
         [{"sample_id": c.sample_id, "database": c.database, "subject": c.subject, "filename": c.filename,
           "label": label_of(c, scheme)} for c in clips],

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from occmer.export import LAYOUTS, export_file
+from occmer.protocols import PROTOCOLS
+
 LAYOUT_HELP = ("ststnet-loso: STSTNet/HTNet's tree norm_u_v_os/<held-out subject>/u_train|u_test/<class code>/"
                "<subject>_<clip>.png of 28x28 u, v, strain images (red, green, blue; each plane min-max scaled to "
                "0..255 per image); flat: the same images in STSNet_whole_norm_u_v_os/; npy: one float32 (N, C, S, S) features.npy of the stored values "
@@ -15,10 +18,10 @@ LAYOUT_HELP = ("ststnet-loso: STSTNet/HTNet's tree norm_u_v_os/<held-out subject
 @click.command("export")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--layout", required=True, type=click.Choice(["ststnet-loso", "flat", "npy"]), help=LAYOUT_HELP)
+@click.option("--layout", required=True, type=click.Choice(LAYOUTS), help=LAYOUT_HELP)
 @click.option("--features", "feature", default=None,
               help="Feature set to export (default: flow_tvl1_28, else another 28x28 set, else the only one).")
-@click.option("--protocol", type=click.Choice(["loso", "megc2018-cde", "megc2018-hde", "megc2019"]), default=None,
+@click.option("--protocol", type=click.Choice(list(PROTOCOLS)), default=None,
               help="Whose samples, folds and classes (from the file's /splits). Default: megc2019 where it applies "
                    "(STSTNet's setting), else loso.")
 @click.option("--overwrite", is_flag=True, help="Replace the content of a non-empty OUTDIR.")
@@ -35,8 +38,6 @@ def export_command(file: Path, outdir: Path, layout: str, feature: str | None, p
       occmer export out/demo_glasses.h5 glasses_tree --layout ststnet-loso
       occmer export glasses.h5 glasses_npy --layout npy --protocol loso
     """
-    from occmer.export import export_file
-
     result = export_file(file, layout, outdir, feature=feature, protocol=protocol, overwrite=overwrite)
     for note in result.notes:
         click.echo(note)

@@ -7,6 +7,16 @@ from pathlib import Path
 import click
 
 from occmer.cli.common import guarded_output, overwrite_option
+from occmer.importing import (
+    LABEL_TARGETS,
+    LAYOUTS,
+    NORMALISATIONS,
+    PIXEL_ORDERS,
+    ImportOptions,
+    import_inputs,
+    parse_pairs,
+)
+from occmer.protocols.splits import compute_splits
 
 
 @click.command("import")
@@ -15,19 +25,19 @@ from occmer.cli.common import guarded_output, overwrite_option
               help="One row per sample: database, subject, clip, label (column names guessed from common "
                    "spellings such as dataset/sub/filename_o; set them with --columns).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The occmer file to write.")
-@click.option("--layout", type=click.Choice(["flat", "loso", "npy"]), default=None,
+@click.option("--layout", type=click.Choice(LAYOUTS), default=None,
               help="flat: a folder of <subject>_<clip>.png images; loso: <subject>/<train|test dir>/<class>/<image> "
                    "(every copy of a sample is checked identical); npy: an (N, C, S, S) array whose rows follow the "
                    "CSV. Default: guessed from SOURCE.")
 @click.option("--channels", default="u,v,strain", show_default=True,
               help="Names of the image planes (in --pixel-order) or array channels, comma-separated.")
-@click.option("--pixel-order", type=click.Choice(["rgb", "bgr"]), default="rgb", show_default=True,
+@click.option("--pixel-order", type=click.Choice(PIXEL_ORDERS), default="rgb", show_default=True,
               help="Order in which --channels names an image's colour planes: rgb (as a viewer shows them) or bgr "
                    "(as cv2.imread returns them).")
-@click.option("--normalisation", type=click.Choice(["minmax-per-image", "minmax-per-channel", "none", "unknown"]),
+@click.option("--normalisation", type=click.Choice(list(NORMALISATIONS)),
               default="unknown", show_default=True,
               help="What the producer did to the values (recorded; occmer stores the values unchanged).")
-@click.option("--labels", type=click.Choice(["megc2019", "emotion", "objective"]), default="megc2019",
+@click.option("--labels", type=click.Choice(LABEL_TARGETS), default="megc2019",
               show_default=True, help="Label scheme the CSV's label column belongs to.")
 @click.option("--label-map", "label_map", multiple=True, metavar="CODE=CLASS",
               help="Map label codes to class names (default for megc2019: 0=negative,1=positive,2=surprise; "
@@ -55,9 +65,6 @@ def import_command(source: Path, csv_path: Path, out: Path, layout: str | None, 
       occmer import three_norm_u_v_os --layout loso --csv combined_3_class2_for_optical_flow.csv \\
           --db-map smic=smic-hs --normalisation minmax-per-image --out megc2019_ststnet_tree.h5
     """
-    from occmer.bench.splits import compute_splits
-    from occmer.importing import ImportOptions, import_inputs, parse_pairs
-
     options = ImportOptions(
         channels=tuple(c.strip() for c in channels.split(",")), pixel_order=pixel_order, normalisation=normalisation,
         labels=labels, label_map=parse_pairs(label_map, "--label-map"), db_map=parse_pairs(db_map, "--db-map"),

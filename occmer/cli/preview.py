@@ -14,13 +14,12 @@ from occmer.cli.common import (
     landmark_options,
     landmark_settings,
     load_clips,
-    mask_options,
     occluder_options,
+    occluder_settings,
     overwrite_option,
     seed_option,
     template_files,
 )
-from occmer.cli.occluder_options import behaviour_options, occluder_behaviour_options
 from occmer.cli.output import output_options
 from occmer.errors import ConfigError, DataError
 from occmer.outputs import check_output
@@ -73,7 +72,6 @@ def _occluder_label(occluder) -> str:
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Preview an existing occmer HDF5 file instead of synthesizing (no --db needed).")
 @occluder_options(default_mask="block")
-@occluder_behaviour_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file: a PNG contact sheet, or with --gif an animated GIF (never one of the inputs).")
 @overwrite_option("Replace OUT if it exists.")
@@ -88,8 +86,8 @@ def _occluder_label(occluder) -> str:
 @click.option("--thumb", type=click.IntRange(48, 512), default=None,
               help="Thumbnail side (px; default 160, with --gif 112 and at most 256).")
 @landmark_options()
-def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out, overwrite, gif, n, seed,
-                    size, thumb, landmarks, landmarks_dir, apex):
+def preview_command(db, roots, from_file, mask, out, overwrite, gif, n, seed, size, thumb, landmarks, landmarks_dir, apex,
+                    **occluder):
     """Draw a contact sheet of occluded clips to check the placement by eye.
 
     With --db: n clips spread over the database are synthesized exactly as `occmer
@@ -124,8 +122,8 @@ def preview_command(db, roots, from_file, mask, shading, mask_motion, hand_path,
             rows, attrs = rows_from_store(from_file, n)
             title = f"{from_file.name}: {attrs.get('database', '?')}, --mask {_occluder_label(attrs.get('occluder'))}"
     else:
-        options = {**mask_options(coverage, region, fill, variant, choices),
-                   **behaviour_options(mask, shading, mask_motion, hand_path)}
+        options = occluder_settings(mask, occluder)
+        choices = occluder.get("choices")
         check_output(out, template_files(mask, choices), derived=False)
         _refuse_existing(out, overwrite)
         loaded = load_clips(db, roots, apex, skip_invalid=True)

@@ -21,7 +21,7 @@ def splits_command(file: Path, overwrite: bool, list_only: bool) -> None:
 
     Example: occmer splits glasses.h5
     """
-    from occmer.bench.splits import add_splits
+    from occmer.protocols.splits import add_splits
     from occmer.store import OccmerFile
 
     if not list_only:

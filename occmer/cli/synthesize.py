@@ -17,15 +17,14 @@ from occmer.cli.common import (
     landmark_options,
     landmark_settings,
     load_clips,
-    mask_options,
     occluder_options,
+    occluder_settings,
     overwrite_option,
     refuse_together,
     seed_option,
     template_files,
     workers_option,
 )
-from occmer.cli.occluder_options import behaviour_options, occluder_behaviour_options
 from occmer.cli.output import output_options
 from occmer.databases.base import FRAME_MODES
 from occmer.progress import show_progress
@@ -36,7 +35,6 @@ from occmer.progress import show_progress
 @database_options("Database name, or several joined by '+' (e.g. casme2+samm). 'demo' is built on first use. "
                   "[default: demo]")
 @occluder_options(default_mask="none")
-@occluder_behaviour_options
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output HDF5 file. Default: <db>_<mask>.h5 in the current folder. Never one of the inputs; "
                    "OUT.lock keeps a second run off it.")
@@ -65,10 +63,9 @@ from occmer.progress import show_progress
                    "databases such as SAMM + CASME II batch together), gray = 1 (BT.601 luma), keep = as read "
                    "(smallest file for a grey-only database; a mixed file needs OccmerDataset(channels=...)). "
                    "Applied after the occluder is drawn; recorded in the file's settings.")
-def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverage, region, fill, variant, choices, out,
-                       seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers, executor, ray_address,
-                       cpus_per_task, resume, overwrite, on_error, skip_invalid, feature_specs, compression, color,
-                       offset_policy="mirror", follow_symlinks=False):
+def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers,
+                       executor, ray_address, cpus_per_task, resume, overwrite, on_error, skip_invalid, feature_specs,
+                       compression, color, offset_policy="mirror", follow_symlinks=False, **occluder):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
     Each clip: frames are read, the face found on the onset frame (mediapipe), aligned
@@ -86,8 +83,8 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
       occmer synthesize --db casme2+samm --root casme2=/data/CASME2 --root samm=/data/SAMM --mask surgical
       occmer synthesize --db samm --root /shared/SAMM --mask glasses --out /shared/glasses.h5 --executor ray
     """
-    from occmer.bench.splits import compute_splits
     from occmer.pipeline import SynthesisSettings, synthesize
+    from occmer.protocols.splits import compute_splits
     from occmer.ray_runtime import ExecutorChoice
 
     refuse_together(resume=resume, overwrite=overwrite)
@@ -95,8 +92,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
     where.check_available()  # before the database scan
     db = db or "demo"
     landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
-    occluder_options_ = {**mask_options(coverage, region, fill, variant, choices),
-                         **behaviour_options(mask, shading, mask_motion, hand_path)}
+    occluder_options_ = occluder_settings(mask, occluder)
     settings = SynthesisSettings(
         database=db, mask=mask, mask_options=occluder_options_, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options_,
@@ -106,7 +102,7 @@ def synthesize_command(db, roots, mask, shading, mask_motion, hand_path, coverag
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
     loaded = load_clips(db, roots, apex, skip_invalid, progress=show_progress(), offset_policy=offset_policy,
                         follow_symlinks=follow_symlinks)
-    inputs = [*loaded.input_files(), *template_files(mask, choices), *landmark_files(landmark_options_)]
+    inputs = [*loaded.input_files(), *template_files(mask, occluder.get("choices")), *landmark_files(landmark_options_)]
     with guarded_output(out, inputs) as target:
         summary = synthesize(
             settings, loaded.clips, target, workers=workers, resume=resume, overwrite=overwrite, on_error=on_error,

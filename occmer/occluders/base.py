@@ -57,6 +57,13 @@ class Occluder(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    usage: ClassVar[str] = ""  # how --mask names it, when not just `name` (custom:PATH.json)
+    options: ClassVar[tuple[str, ...]] = ()  # keys of occmer.occluders.OPTIONS it reads
+
+    @classmethod
+    def takes(cls, key: str) -> bool:
+        """Whether the family reads the option `key` (an option it does not read changes nothing)."""
+        return key in cls.options
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Occluder:

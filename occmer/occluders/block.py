@@ -17,6 +17,7 @@ import numpy as np
 from occmer.errors import ConfigError
 from occmer.faces import topology as topo
 from occmer.occluders.base import Occluder, OccluderLayer
+from occmer.occluders.options import OccluderOption
 
 ASPECT_RANGE = (2.0 / 3.0, 3.0 / 2.0)  # width / height of the block
 GRAY_LEVEL = 128.0
@@ -141,11 +142,17 @@ def solve_box(face: np.ndarray, center: tuple[float, float], aspect: float, cove
     return min((below, above), key=lambda result: abs(result[1] - coverage))
 
 
+COVERAGE_OPTION = OccluderOption("coverage", "block: fraction of the face region to cover (0-1].", unit_interval=True)
+REGION_OPTION = OccluderOption("region", "block: eyes, mouth, nose, upper, lower or any.")
+FILL_OPTION = OccluderOption("fill", "block: black, gray, noise or mean.")
+
+
 class BlockOccluder(Occluder):
     """A rectangle of black, gray, mean-face or noise fill covering `coverage` of the face."""
 
     name: ClassVar[str] = "block"
     description: ClassVar[str] = "random rectangle covering a fraction of the face (--coverage, --region, --fill)"
+    options: ClassVar[tuple[str, ...]] = (COVERAGE_OPTION.key, REGION_OPTION.key, FILL_OPTION.key)
 
     def __init__(self, coverage: float = 0.2, region: str = "any", fill: str = "black") -> None:
         if not 0.0 < float(coverage) <= 1.0:

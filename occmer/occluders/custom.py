@@ -13,7 +13,7 @@ import numpy as np
 
 from occmer.errors import ConfigError
 from occmer.occluders.base import Occluder, OccluderLayer
-from occmer.occluders.template_occluder import parse_shading, place_template
+from occmer.occluders.template_occluder import SHADING_OPTION, parse_shading, place_template
 from occmer.occluders.templates import Template, load_template
 
 
@@ -22,6 +22,8 @@ class CustomOccluder(Occluder):
 
     name: ClassVar[str] = "custom"
     description: ClassVar[str] = "your own RGBA PNG + JSON anchors: --mask custom:PATH.json"
+    usage: ClassVar[str] = "custom:PATH.json"
+    options: ClassVar[tuple[str, ...]] = (SHADING_OPTION.key,)
     feather_px: ClassVar[float] = 0.5
     illumination_strength: ClassVar[float] = 0.7
 

@@ -28,7 +28,8 @@ from occmer.faces import topology as topo
 from occmer.occluders import shading as sh
 from occmer.occluders.base import LayerMotion, Occluder, OccluderLayer
 from occmer.occluders.compositing import feather
-from occmer.occluders.template_occluder import parse_shading
+from occmer.occluders.options import OccluderOption
+from occmer.occluders.template_occluder import SHADING_OPTION, VARIANT_OPTION, parse_shading
 
 POSES = ("chin", "cheek-left", "cheek-right")
 SHAPES = ("flat", "spread", "relaxed")
@@ -161,11 +162,25 @@ def skin_tone(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.median(pixels.astype(np.float32), axis=0) if len(pixels) else np.full(3, 170.0, np.float32)
 
 
+def check_hand_path(value: str) -> str:
+    """`--hand-path` as given, once it parses: a bad path stops before the database is scanned."""
+    parse_hand_path(value)
+    return value
+
+
+HAND_PATH_OPTION = OccluderOption(
+    "hand_path", "hand: pass over the face instead of resting: DIRECTION[:ENTER:LEAVE], DIRECTION = left, right, up or "
+    "down (where it travels), ENTER/LEAVE = frame positions in the clip (0, 5, -1) or fractions (0.2, 0.8); "
+    "e.g. right:0.2:0.8.", parse=check_hand_path, checked=True,
+    refusal="--hand-path moves a hand; it needs --mask {takers} (or random with hand in --choices), not {mask!r}")
+
+
 class HandOccluder(Occluder):
     """A hand resting on the chin or a cheek, or passing over the face (`--hand-path`)."""
 
     name: ClassVar[str] = "hand"
     description: ClassVar[str] = "a hand resting on the chin or a cheek, or passing over the face (--hand-path)"
+    options: ClassVar[tuple[str, ...]] = (VARIANT_OPTION.key, SHADING_OPTION.key, HAND_PATH_OPTION.key)
     illumination_strength: ClassVar[float] = 0.7
     feather_px: ClassVar[float] = 0.5
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from occmer.occluders.template_occluder import TemplateOccluder
+from occmer.occluders.template_occluder import MASK_MOTION_OPTION, TemplateOccluder
+
+FABRIC_OPTIONS = (*TemplateOccluder.options, MASK_MOTION_OPTION.key)  # fabric masks may follow the skin
 
 
 class SurgicalMaskOccluder(TemplateOccluder):
@@ -17,6 +19,7 @@ class SurgicalMaskOccluder(TemplateOccluder):
     name: ClassVar[str] = "surgical"
     family: ClassVar[str] = "surgical"
     fabric: ClassVar[bool] = True
+    options: ClassVar[tuple[str, ...]] = FABRIC_OPTIONS
     description: ClassVar[str] = "pleated surgical mask (variants: blue, white, green, black)"
 
 
@@ -26,6 +29,7 @@ class N95MaskOccluder(TemplateOccluder):
     name: ClassVar[str] = "n95"
     family: ClassVar[str] = "n95"
     fabric: ClassVar[bool] = True
+    options: ClassVar[tuple[str, ...]] = FABRIC_OPTIONS
     description: ClassVar[str] = "N95/KN95 respirator (variants: white, white with valve, gray)"
 
 
@@ -35,4 +39,5 @@ class ClothMaskOccluder(TemplateOccluder):
     name: ClassVar[str] = "cloth"
     family: ClassVar[str] = "cloth"
     fabric: ClassVar[bool] = True
+    options: ClassVar[tuple[str, ...]] = FABRIC_OPTIONS
     description: ClassVar[str] = "cloth mask (variants: stripes, dots, plaid, plain)"

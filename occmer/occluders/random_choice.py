@@ -9,6 +9,7 @@ import numpy as np
 
 from occmer.errors import ConfigError
 from occmer.occluders.base import Occluder, OccluderLayer
+from occmer.occluders.options import OccluderOption
 
 DEFAULT_CHOICES = ("glasses", "sunglasses", "surgical", "n95", "cloth", "block")
 
@@ -24,11 +25,26 @@ def parse_choices(choices: Any) -> list[str]:
     return names
 
 
+def choice_list(value: str) -> list[str] | None:
+    """`--choices a,b` as the list of specs stored in the occluder options ('' = not given)."""
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+CHOICES_OPTION = OccluderOption("choices", "random: comma-separated occluders to draw from, one per clip.",
+                                parse=choice_list)
+
+
 class RandomOccluder(Occluder):
     """Draws one of `choices` per clip with the clip's generator, then places it."""
 
     name: ClassVar[str] = "random"
     description: ClassVar[str] = f"one family per clip from --choices (default: {','.join(DEFAULT_CHOICES)})"
+    options: ClassVar[tuple[str, ...]] = (CHOICES_OPTION.key,)
+
+    @classmethod
+    def takes(cls, key: str) -> bool:
+        """Every option: the ones it does not read itself go to the family drawn for each clip."""
+        return True
 
     def __init__(self, choices: list[str], options: dict[str, Any] | None = None) -> None:
         from occmer.occluders import make_occluder

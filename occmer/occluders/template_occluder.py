@@ -11,15 +11,26 @@ from occmer.errors import ConfigError
 from occmer.occluders import shading as sh
 from occmer.occluders.base import LayerMotion, Occluder, OccluderLayer
 from occmer.occluders.compositing import feather, match_illumination
+from occmer.occluders.options import OccluderOption
+from occmer.occluders.skin_motion import MASK_MOTIONS
 from occmer.occluders.templates import Template, builtin_template, builtin_variants, render_template
 
 SHADING_CHOICES = ("on", "off")
 
+VARIANT_OPTION = OccluderOption("variant", "Template variant of the occluder (see docs/occluders.md).")
+SHADING_OPTION = OccluderOption(
+    "shading", "Template occluders and hands: light the occluder by the face under it, cast a soft contact shadow "
+    "on the skin, add lens highlights and clear-lens refraction (docs/occluders.md). 'off' = the flat, uniformly lit "
+    "occluder of earlier versions.", choices=SHADING_CHOICES, default="on")
+MASK_MOTION_OPTION = OccluderOption(
+    "mask_motion", "Fabric masks (surgical, n95, cloth): 'rigid' moves with the head only; 'skin' also follows the "
+    "face under the mask (smoothed, attenuated flow of the clean clip; control points stored per frame).",
+    choices=MASK_MOTIONS, default="rigid", checked=True, inert="rigid",
+    refusal="--mask-motion skin is for the fabric masks ({takers}); --mask {mask} stays rigid")
+
 
 def parse_mask_motion(value: Any) -> str:
     """`--mask-motion rigid|skin` (default rigid)."""
-    from occmer.occluders.skin_motion import MASK_MOTIONS
-
     mode = "rigid" if value is None else str(value)
     if mode not in MASK_MOTIONS:
         raise ConfigError(f"--mask-motion must be one of {', '.join(MASK_MOTIONS)}, got {value!r}")
@@ -44,6 +55,7 @@ class TemplateOccluder(Occluder):
     refracts: ClassVar[bool] = False  # clear lenses bend what is behind them
     specular: ClassVar[float] = 0.0  # peak opacity of the lens highlight (0 = none)
     fabric: ClassVar[bool] = False  # rests on the skin: may follow it (--mask-motion skin)
+    options: ClassVar[tuple[str, ...]] = (VARIANT_OPTION.key, SHADING_OPTION.key)
 
     def __init__(self, variant: str | None = None, shading: bool = True, mask_motion: str = "rigid") -> None:
         self.shading = shading

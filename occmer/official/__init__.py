@@ -120,6 +120,3 @@ def official_list(name: str) -> OfficialList:
     clips = tuple(OfficialClip(r["database"], r["subject"], r["filename"], r["label"]) for r in rows)
     return OfficialList(name, source, clips)
 
-
-def official_names() -> tuple[str, ...]:
-    return tuple(_SOURCES)

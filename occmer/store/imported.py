@@ -47,7 +47,7 @@ def write_feature_file(
     overwrite: bool = False, splits: SplitMaker | None = None,
 ) -> Path:
     """Write /samples (one row per sample, schema.SAMPLE_COLUMNS), /features/<name> and, with `splits`
-    (occmer.bench.splits.compute_splits), /splits to OUT atomically."""
+    (occmer.protocols.splits.compute_splits), /splits to OUT atomically."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise StoreError(f"{out} already exists; pass --overwrite to replace it or choose another --out")

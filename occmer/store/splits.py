@@ -4,7 +4,7 @@ Every protocol's folds as plain arrays and strings (docs/hdf5-format.md): per sa
 fold in which it is tested (-1: not in the protocol) and its class (-1: none), the fold and
 class names, the label scheme and whether an official list decided the membership. Only
 integer and UTF-8 string datasets and scalar attributes are used, so MATLAB, R and h5dump
-read them as they are. The protocol logic lives elsewhere (occmer.bench.splits computes
+read them as they are. The protocol logic lives elsewhere (occmer.protocols.splits computes
 these from the /samples table); this module only writes and checks the layout.
 """
 

@@ -28,7 +28,7 @@ from occmer.store import schema
 
 RUN_FILE = "run.json"
 # Computes the /splits sets from a file's /samples columns ({column: values}); given by the caller
-# (occmer.bench.splits.compute_splits), so that the protocol logic stays out of the store.
+# (occmer.protocols.splits.compute_splits), so that the protocol logic stays out of the store.
 SplitMaker = Callable[[dict[str, list[Any]]], list[Any]]
 SOURCE_KEY = "source"  # run.json: what the run read (checked by the caller on --resume)
 SHARD_SUFFIX = ".h5"
@@ -209,7 +209,7 @@ def assemble(
 
     Chunks are copied as they are (no recompression). OUT.partial carries complete=False
     until the last step, so a crash here leaves a file clearly marked incomplete. `splits`
-    computes the /splits sets from the /samples columns (occmer.bench.splits.compute_splits).
+    computes the /splits sets from the /samples columns (occmer.protocols.splits.compute_splits).
     """
     run = RunDirectory(out)
     partial = partial_path(out)

@@ -22,9 +22,9 @@ from malformed_h5 import IDS, T, valid_file
 from sheets_builders import with_formula_cell, write_text
 
 import occmer.data as od
-from occmer.bench.splits import compute_splits
 from occmer.databases import DATABASES
 from occmer.errors import StoreError
+from occmer.protocols.splits import compute_splits
 from occmer.store import OccmerFile
 from occmer.store.verify import verify_store
 

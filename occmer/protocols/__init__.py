@@ -5,6 +5,10 @@ A protocol is pure: it reads a table with one row per sample (columns `sample_id
 by database, so no person is ever on both sides of a fold. Selection on the test side is
 impossible by construction: a fold's optional validation subjects are carved from its
 training subjects only.
+
+This package sits below both `occmer.bench` and `occmer.export` and needs no torch: the folds
+themselves are in `occmer.protocols.folds`, the folds stored in files (/splits) in
+`occmer.protocols.splits`.
 """
 
 from __future__ import annotations
@@ -13,30 +17,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from occmer.errors import BenchError
 from occmer.labels import classes as scheme_classes
 from occmer.official import DATABASE_ALIASES as NAME_ALIASES
 from occmer.official import RULE_STAND_INS, OfficialList, canonical_database, clip_key, official_list
-from occmer.seeding import sample_rng
+from occmer.protocols.folds import SPLITS, Fold, carve_validation, check_disjoint, holdout_folds, loso_folds
 
 MEGC2018_DATABASES = ("casme2", "samm")
 MEGC2019_DATABASES = ("smic-hs", "casme2", "samm")
 # The demo database is written in the CASME II layout and stands in for it (occmer.labels.RULE_FAMILY):
 # it follows CASME II's rules, never the official list.
 DATABASE_ALIASES = dict(RULE_STAND_INS)
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One train/test split: positions into the protocol's sample table."""
-
-    name: str
-    train: np.ndarray
-    test: np.ndarray
-    val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+# The label scheme of a protocol that follows --labels (loso) when none is given: bench's default.
+DEFAULT_SCHEME = "emotion"
 
 
 @dataclass
@@ -184,33 +179,6 @@ class Protocol:
         return SPLITS[self.split](table)
 
 
-def loso_folds(table: pd.DataFrame) -> list[Fold]:
-    """Leave one subject out: one fold per (namespaced) subject, in sorted subject order."""
-    from occmer.data import loso_splits  # the loader's folds; imported here to keep torch out of CLI start-up
-
-    splits = loso_splits(table)
-    if len(splits) < 2:
-        raise BenchError(f"leave-one-subject-out needs at least 2 subjects; the data has {len(splits)}")
-    return [Fold(name=split.test_subject, train=split.train, test=split.test) for split in splits]
-
-
-def holdout_folds(table: pd.DataFrame) -> list[Fold]:
-    """Holdout database: train on one database, test on another, every ordered pair."""
-    databases = table["database"].astype(str).to_numpy()
-    unique = sorted(set(databases))
-    if len(unique) < 2:
-        raise BenchError(f"holdout-database evaluation needs 2 databases; the data has {unique}")
-    positions = np.arange(len(table))
-    return [
-        Fold(name=f"{train}->{test}", train=positions[databases == train], test=positions[databases == test])
-        for train in unique
-        for test in unique
-        if train != test
-    ]
-
-
-SPLITS = {"loso": loso_folds, "holdout": holdout_folds}
-
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
@@ -232,6 +200,11 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
     )
 }
+
+
+def protocol_scheme(protocol: Protocol) -> str:
+    """The label scheme a protocol's folds and classes are computed under: its own, else DEFAULT_SCHEME."""
+    return protocol.label_scheme or DEFAULT_SCHEME
 
 
 def protocol_databases(name: str) -> tuple[str, ...]:
@@ -268,27 +241,8 @@ def class_list(scheme: str, labels: Sequence[str]) -> list[str]:
     return [c for c in canonical if c in present] + sorted(present - set(canonical))
 
 
-def carve_validation(fold: Fold, subjects: Sequence[str], k: int, seed: int) -> Fold:
-    """Move the samples of `k` training subjects (drawn with a seeded generator) to a validation set."""
-    if k <= 0:
-        return fold
-    subjects = np.asarray(subjects, dtype=object)
-    train_subjects = sorted(set(subjects[fold.train]))
-    if k >= len(train_subjects):
-        raise BenchError(
-            f"fold {fold.name}: --val-subjects {k} leaves no training subject (only {len(train_subjects)}); "
-            "lower --val-subjects"
-        )
-    rng = sample_rng(seed, fold.name, "val-subjects")
-    chosen = set(rng.choice(np.asarray(train_subjects, dtype=object), size=k, replace=False).tolist())
-    in_val = np.array([subjects[i] in chosen for i in fold.train], dtype=bool)
-    return Fold(name=fold.name, train=fold.train[~in_val], test=fold.test, val=fold.train[in_val])
-
-
-def check_disjoint(folds: Sequence[Fold], subjects: Sequence[str]) -> None:
-    """Fail loudly if any subject sits on both sides of a fold (a bug, never a user error)."""
-    subjects = np.asarray(subjects, dtype=object)
-    for fold in folds:
-        leaked = (set(subjects[fold.train]) | set(subjects[fold.val])) & set(subjects[fold.test])
-        if leaked:
-            raise BenchError(f"fold {fold.name}: subjects {sorted(leaked)} are in both train and test")
+__all__ = [
+    "DATABASE_ALIASES", "DEFAULT_SCHEME", "MEGC2018_DATABASES", "MEGC2019_DATABASES", "PROTOCOLS", "SPLITS", "Fold",
+    "Membership", "Protocol", "carve_validation", "check_disjoint", "class_list", "database_for_protocol",
+    "get_protocol", "holdout_folds", "loso_folds", "protocol_databases", "protocol_scheme",
+]

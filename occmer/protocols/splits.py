@@ -1,12 +1,10 @@
 """The folds of every protocol, computed once from a /samples table and stored in the file.
 
-`compute_splits` runs every protocol (its selection, folds and classes, as bench runs them)
-on a file's sample table and returns one `SplitSet` per protocol that applies to its data.
-The writer stores them under /splits (docs/hdf5-format.md) when `synthesize` or `import`
-passes it this function, and `occmer splits FILE` adds them later (`add_splits`), so MATLAB,
-R or another framework read the same folds as occmer. `compute_split` also gives `occmer
-export` the folds of a file that stores none; `stored_folds` gives bench the folds a
-condition's files store.
+`compute_splits` runs the protocols of occmer.protocols (the only protocol logic) on a
+file's sample table and returns one `SplitSet` per protocol that applies to its data; the
+store writes them under /splits (docs/hdf5-format.md), so MATLAB, R or another framework read
+the same folds as occmer. `compute_split` gives `occmer export` the folds of a file that stores none;
+`stored_folds` gives bench the folds a condition's files store.
 """
 
 from __future__ import annotations
@@ -20,18 +18,17 @@ import numpy as np
 import pandas as pd
 
 from occmer import __version__
-from occmer.bench.protocols import DATABASE_ALIASES, PROTOCOLS, Fold, Protocol, class_list
 from occmer.errors import BenchError, StoreError
 from occmer.labels import label_of
 from occmer.official import canonical_database
+from occmer.protocols import DATABASE_ALIASES, PROTOCOLS, Protocol, class_list, protocol_scheme
+from occmer.protocols.folds import Fold
 from occmer.store import OccmerFile, SplitSet
 
-# The label scheme a protocol that follows --labels (loso) is stored under: bench's default.
-DEFAULT_SCHEME = "emotion"
 
-
-def protocol_scheme(protocol: Protocol) -> str:
-    return protocol.label_scheme or DEFAULT_SCHEME
+def sample_table(f: OccmerFile) -> pd.DataFrame:
+    """/samples of an open occmer file as a DataFrame, one row per clip in file order: what protocols read."""
+    return pd.DataFrame(f.columns())
 
 
 def applies(protocol: Protocol, databases: set[str]) -> bool:
@@ -42,7 +39,7 @@ def applies(protocol: Protocol, databases: set[str]) -> bool:
 
 
 def compute_split(protocol: Protocol, table: pd.DataFrame) -> SplitSet | None:
-    """The protocol's folds over `table` (read_index's columns), or None when its logic does not apply.
+    """The protocol's folds over `table` (`sample_table`'s columns), or None when its logic does not apply.
 
     None when the data holds too little for it (one subject, one database for a holdout protocol,
     no labelled sample) or when one sample would be tested in two folds (a holdout protocol over
@@ -108,15 +105,14 @@ def add_splits(path: Path, overwrite: bool = False) -> list[str]:
 
     A file that already stores splits keeps them unless `overwrite` (they are what others used).
     """
-    from occmer.data import read_index
-
     path = Path(path)
     with OccmerFile.open(path) as f:
         existing = f.split_names()
-    if existing and not overwrite:
-        raise StoreError(f"{path} already stores splits ({', '.join(existing)}); pass --overwrite to recompute "
-                         "them with this occmer")
-    sets = compute_splits(read_index(path))
+        if existing and not overwrite:
+            raise StoreError(f"{path} already stores splits ({', '.join(existing)}); pass --overwrite to recompute "
+                             "them with this occmer")
+        table = sample_table(f)
+    sets = compute_splits(table)
     if not sets:
         raise BenchError(f"{path}: no protocol applies to its data (fewer than 2 labelled subjects?)")
     with OccmerFile.open(path, mode="r+") as f:
