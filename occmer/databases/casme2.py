@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem, inside
-from occmer.databases.common import Entry, FixTable, SheetDatabase
+from occmer.databases.common import Entry, FixTable, SheetDatabase, row_entry
 from occmer.databases.sheets import Row, find_child_dir, find_optional_sheet, find_sheet, read_sheet
 from occmer.errors import DataError
 
@@ -67,22 +67,9 @@ def row_to_entry(
     except ValueError as exc:
         return Entry(subject_cell or "unknown", filename, frames_root, None, None, None, row.source, error=str(exc))
     folder = frames_root / subject / filename
-    try:
-        onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
-    except ValueError as exc:
-        return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
-    return Entry(
-        subject=subject,
-        filename=filename,
-        folder=folder,
-        onset=onset,
-        apex=apex,
-        offset=offset,
-        source=row.source,
-        emotion=row.text("emotion"),
-        action_units=row.text("action_units"),
-        **_objective(row, objective.get((subject, filename), ""), objective_sheet),
-    )
+    return row_entry(row, subject, filename, folder, emotion=row.text("emotion"),
+                     action_units=row.text("action_units"),
+                     **_objective(row, objective.get((subject, filename), ""), objective_sheet))
 
 
 def _objective(row: Row, separate: str, separate_sheet: str) -> dict[str, str]:

@@ -16,7 +16,15 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir, path_cell_error
+from occmer.databases.common import (
+    Entry,
+    FixTable,
+    SheetDatabase,
+    locate_dir,
+    path_cell_error,
+    row_entry,
+    shipped_objective,
+)
 from occmer.databases.sheets import Row, find_child_dir, find_optional_sheet, find_sheet, read_sheet
 
 COLUMNS = {
@@ -83,14 +91,6 @@ class CASME3(SheetDatabase):
         if not subject or not filename:
             return Entry(subject or "unknown", filename or "unknown", folder, None, None, None, row.source,
                          error="subject or filename cell is empty")
-        try:
-            onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
-        except ValueError as exc:
-            return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
-        return Entry(
-            subject, filename, folder, onset, apex, offset, row.source,
-            emotion=row.text("emotion"), action_units=row.text("action_units"),
-            objective_class=row.text("objective_class"),
-            objective_origin=f"{row.source.split(':')[0]}: Objective class" if row.text("objective_class") else "",
-            notes=notes,
-        )
+        return row_entry(row, subject, filename, folder, emotion=row.text("emotion"),
+                         action_units=row.text("action_units"), notes=notes,
+                         **shipped_objective(row, "Objective class"))

@@ -30,7 +30,7 @@ from occmer.databases.base import (
     contained_folder,
     frame_listing,
 )
-from occmer.databases.sheets import cell_int, cell_text, find_child_dir, read_sheet
+from occmer.databases.sheets import Row, cell_int, cell_text, find_child_dir, read_sheet
 from occmer.errors import AnnotationError, ConfigError, DataError
 from occmer.labels import normalise_emotion, normalise_objective, objective_from_aus, official_composite
 
@@ -71,6 +71,22 @@ class Entry:
     whole_folder: bool = False  # the clip is the whole folder (SMIC): onset/offset = first/last frame
     error: str = ""  # a defect found while reading the row; the entry becomes a Problem
 
+
+
+def row_entry(row: Row, subject: str, filename: str, folder: Path, **labels: object) -> Entry:
+    """The Entry of one sheet row: its onset, apex and offset cells read as frame numbers (an
+    error entry naming the bad cell when one is not), and `labels` (emotion, AUs, ...) as given."""
+    try:
+        onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
+    except ValueError as exc:
+        return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
+    return Entry(subject, filename, folder, onset, apex, offset, row.source, **labels)
+
+
+def shipped_objective(row: Row, column: str) -> dict[str, str]:
+    """The objective class a row ships in its own `column` (header as the sheet names it), and where it was read."""
+    value = row.text("objective_class")
+    return {"objective_class": value, "objective_origin": f"{row.source.split(':')[0]}: {column}" if value else ""}
 
 @dataclass(frozen=True)
 class Fix:

@@ -16,12 +16,13 @@ The manifest sits in the root as `occmer_manifest.csv` (or `manifest.csv` / `.xl
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, SheetDatabase
+from occmer.databases.common import Entry, SheetDatabase, row_entry, shipped_objective
 from occmer.databases.sheets import Row, find_sheet, read_sheet
 
 COLUMNS = {
@@ -63,14 +64,7 @@ class FolderDatabase(SheetDatabase):
         if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
             return Entry(subject, filename, folder, None, None, None, row.source,
                          error=f"folder {relative!r} must be relative to the root, without '..'")
-        try:
-            onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
-        except ValueError as exc:
-            return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
-        return Entry(
-            subject=subject, filename=filename, folder=Path(folder), onset=onset, apex=apex, offset=offset,
-            source=row.source, emotion=row.text("emotion"), action_units=row.text("action_units"),
-            objective_class=row.text("objective_class"),
-            objective_origin=f"{row.source.split(':')[0]}: objective_class" if row.text("objective_class") else "",
-            whole_folder=onset is None and offset is None,
-        )
+        entry = row_entry(row, subject, filename, Path(folder), emotion=row.text("emotion"),
+                          action_units=row.text("action_units"), **shipped_objective(row, "objective_class"))
+        return entry if entry.error else dataclasses.replace(
+            entry, whole_folder=entry.onset is None and entry.offset is None)

@@ -12,7 +12,14 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, FixTable, SheetDatabase, locate_dir, path_cell_error
+from occmer.databases.common import (
+    Entry,
+    FixTable,
+    SheetDatabase,
+    locate_dir,
+    path_cell_error,
+    row_entry,
+)
 from occmer.databases.sheets import Row, find_child_dir, find_sheet, read_sheet
 
 COLUMNS = {
@@ -61,14 +68,7 @@ class MMEW(SheetDatabase):
         if not subject or not filename:
             return Entry(subject or "unknown", filename or "unknown", folder, None, None, None, row.source,
                          error="subject or filename cell is empty")
-        try:
-            onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
-        except ValueError as exc:
-            return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
-        return Entry(
-            subject, filename, folder, onset, apex, offset, row.source,
-            emotion=emotion, action_units=row.text("action_units"),
-        )
+        return row_entry(row, subject, filename, folder, emotion=emotion, action_units=row.text("action_units"))
 
 
 def _clip_index(micro_root: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from occmer.databases import register
 from occmer.databases.base import Problem
-from occmer.databases.common import Entry, Fix, FixTable, SheetDatabase, locate_dir
+from occmer.databases.common import Entry, Fix, FixTable, SheetDatabase, locate_dir, row_entry, shipped_objective
 from occmer.databases.sheets import Row, find_sheet, read_sheet
 
 COLUMNS = {
@@ -72,16 +72,8 @@ class SAMM(SheetDatabase):
             return Entry(row.text("subject") or "unknown", filename, frames_root, None, None, None, row.source,
                          error=f"subject {row.text('subject')!r} is not a number")
         folder = frames_root / subject / filename
-        try:
-            onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
-        except ValueError as exc:
-            return Entry(subject, filename, folder, None, None, None, row.source, error=str(exc))
-        return Entry(
-            subject, filename, folder, onset, apex, offset, row.source,
-            emotion=row.text("emotion"), action_units=row.text("action_units"),
-            objective_class=row.text("objective_class"),
-            objective_origin=f"{row.source.split(':')[0]}: Objective Classes" if row.text("objective_class") else "",
-        )
+        return row_entry(row, subject, filename, folder, emotion=row.text("emotion"),
+                         action_units=row.text("action_units"), **shipped_objective(row, "Objective Classes"))
 
 
 def _try_subject(row: Row) -> str:

@@ -10,34 +10,33 @@ from typing import ClassVar
 
 from occmer.occluders.template_occluder import MASK_MOTION_OPTION, TemplateOccluder
 
-FABRIC_OPTIONS = (*TemplateOccluder.options, MASK_MOTION_OPTION.key)  # fabric masks may follow the skin
+
+class FabricMaskOccluder(TemplateOccluder):
+    """What every face mask shares: fabric, so `--mask-motion skin` may let it follow the skin."""
+
+    fabric: ClassVar[bool] = True
+    options: ClassVar[tuple[str, ...]] = (*TemplateOccluder.options, MASK_MOTION_OPTION.key)
 
 
-class SurgicalMaskOccluder(TemplateOccluder):
+class SurgicalMaskOccluder(FabricMaskOccluder):
     """A pleated surgical mask with ear loops."""
 
     name: ClassVar[str] = "surgical"
     family: ClassVar[str] = "surgical"
-    fabric: ClassVar[bool] = True
-    options: ClassVar[tuple[str, ...]] = FABRIC_OPTIONS
     description: ClassVar[str] = "pleated surgical mask (variants: blue, white, green, black)"
 
 
-class N95MaskOccluder(TemplateOccluder):
+class N95MaskOccluder(FabricMaskOccluder):
     """A cup-shaped N95/KN95 respirator with straps."""
 
     name: ClassVar[str] = "n95"
     family: ClassVar[str] = "n95"
-    fabric: ClassVar[bool] = True
-    options: ClassVar[tuple[str, ...]] = FABRIC_OPTIONS
     description: ClassVar[str] = "N95/KN95 respirator (variants: white, white with valve, gray)"
 
 
-class ClothMaskOccluder(TemplateOccluder):
+class ClothMaskOccluder(FabricMaskOccluder):
     """A fitted cloth mask with a centre seam, plain or patterned."""
 
     name: ClassVar[str] = "cloth"
     family: ClassVar[str] = "cloth"
-    fabric: ClassVar[bool] = True
-    options: ClassVar[tuple[str, ...]] = FABRIC_OPTIONS
     description: ClassVar[str] = "cloth mask (variants: stripes, dots, plaid, plain)"
