@@ -166,10 +166,10 @@ def _model_strain(fits: dict[str, np.ndarray | None], size: int, normalisation: 
 
 
 def renormalise(data: np.ndarray, normalisation: str) -> np.ndarray:
-    """Min-max inputs rescaled to span 0..255 again, per image or per channel (`none`: unchanged)."""
+    """Min-max inputs ((..., C, S, S)) rescaled to span 0..255 again, per image or per channel (`none`: unchanged)."""
     if normalisation == "none":
         return data
-    axes = (0, 1, 2) if normalisation == "minmax-per-image" else (1, 2)
+    axes = (-3, -2, -1) if normalisation == "minmax-per-image" else (-2, -1)
     low = data.min(axis=axes, keepdims=True)
     span = data.max(axis=axes, keepdims=True) - low
     return np.where(span > 0, (data - low) * (255.0 / np.where(span > 0, span, 1.0)), 0.0)
