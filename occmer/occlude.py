@@ -26,9 +26,9 @@ import numpy as np
 
 from occmer.errors import ConfigError, DataError, FaceNotFoundError, OccmerError, StoreError
 from occmer.features.clip import occlusion_map
-from occmer.features.occlusion_models import MOTION_MODELS, apply_motion_model, check_model
+from occmer.features.occlusion_models import MOTION_MODELS, apply_motion_model, check_model, normalisation_note
 from occmer.frames import is_gray_rgb, read_frame
-from occmer.importing import COLUMN_ALIASES, SampleRow, index_images
+from occmer.importing import COLUMN_ALIASES, NORMALISATIONS, SampleRow, index_images
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occlusion_ratio
 from occmer.seeding import MAX_SEED, sample_rng
@@ -116,6 +116,7 @@ class OccludeSummary:
     no_face: list[str]
     seconds: float
     detected: int  # faces run through the landmark model (the rest came from the cache)
+    notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         text = (f"wrote {self.out}: {self.samples} samples in {self.seconds:.1f} s (landmarks: {self.detected} "
@@ -315,7 +316,8 @@ class ImportedSource:
     data: np.ndarray
     channels: list[str]
     feature_attrs: dict[str, Any]
-    normalisation: str
+    normalisation: str  # the one used: --normalisation, else the recorded one
+    recorded_normalisation: str
     attrs: dict[str, Any]
     splits: list[SplitSet]
 
@@ -337,13 +339,11 @@ def read_import(path: Path, feature: str | None, normalisation: str | None) -> I
             feature = names[0]
         info = f.feature_info(feature)
         stored = str(info.attrs.get("normalisation", "unknown"))
-        if normalisation is not None and stored not in ("unknown", normalisation):
-            raise ConfigError(f"--normalisation {normalisation}: {path} records {stored!r} for {feature}; "
-                              "leave --normalisation out")
         features = f.features(feature)
         return ImportedSource(
             path=path, samples=f.samples(), feature=feature, data=features.data, channels=features.channels,
-            feature_attrs=dict(info.attrs), normalisation=normalisation or stored, attrs=f.attrs(),
+            feature_attrs=dict(info.attrs), normalisation=normalisation or stored, recorded_normalisation=stored,
+            attrs=f.attrs(),
             splits=[f.split(name) for name in f.split_names()],
         )
 
@@ -414,7 +414,9 @@ def occlude(
     if not kept:
         raise OccmerError(f"no sample has a face: nothing written to {out}")
     _write(imported, lookup, out, settings, kept, no_face, overwrite, command, recompute_splits)
-    return OccludeSummary(out, len(kept), len(results), no_face, time.perf_counter() - start, detected)
+    note = normalisation_note(imported.data, imported.normalisation)
+    return OccludeSummary(out, len(kept), len(results), no_face, time.perf_counter() - start, detected,
+                          [note] if note else [])
 
 
 def _face_layers(kept: list[tuple[Sample, SampleResult]], folder: Path) -> FaceLayers:
@@ -445,12 +447,14 @@ def _write(imported: ImportedSource, lookup: FaceLookup, out: Path, settings: Oc
                      if k not in ("channels", "size", "complete", "occmer_version")}
     feature_attrs.update({
         "occlusion": GRID_ALPHA_DOC, "normalisation": imported.normalisation,
+        "normalisation_doc": NORMALISATIONS.get(imported.normalisation, ""),
         "occlusion_model": to_json({"motion_model": settings.motion_model, "robust": settings.robust}),
     })
     run_settings = {
         **asdict(settings), "source": str(imported.path), "source_sha256": file_sha256(imported.path),
         "faces": str(folder), "faces_csv": str(lookup.csv) if lookup.csv else None, "faces_column": lookup.column,
         "db_map": dict(lookup.db_map), "feature": imported.feature, "normalisation": imported.normalisation,
+        "recorded_normalisation": imported.recorded_normalisation,
         "channels": imported.channels, "no_face_samples": no_face, "landmark_backend": LANDMARK_BACKEND,
         "source_settings": imported.attrs.get("settings", {}),
     }

@@ -45,7 +45,8 @@ from occmer.progress import show_progress
 @click.option("--no-face", type=click.Choice(["refuse", "keep-clean", "drop"]), default="refuse", show_default=True,
               help="A face image without landmarks: refuse (list them), keep-clean (unoccluded) or drop the sample.")
 @click.option("--normalisation", type=click.Choice(["minmax-per-image", "minmax-per-channel", "none"]), default=None,
-              help="The inputs' normalisation when the file records 'unknown'.")
+              help="The inputs' normalisation, when the file records 'unknown' or records it wrongly (default: the "
+                   "recorded one; both are kept in the output's settings).")
 @click.option("--feature", default=None, help="Feature set to occlude (default: the file's only one).")
 @workers_option("Worker processes (parallel over samples).")
 @overwrite_option("Replace --out if it exists (never the input).")
@@ -80,6 +81,8 @@ def occlude_command(source, faces, faces_csv, faces_column, db_map, mask, covera
     with guarded_output(out, inputs) as target:
         summary = occlude(source, lookup, target, settings, workers=workers, overwrite=overwrite,
                           progress=show_progress(), command=command_line(), recompute_splits=compute_splits)
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(summary.line())
 
 

@@ -175,6 +175,18 @@ def renormalise(data: np.ndarray, normalisation: str) -> np.ndarray:
     return np.where(span > 0, (data - low) * (255.0 / np.where(span > 0, span, 1.0)), 0.0)
 
 
+def normalisation_note(data: np.ndarray, normalisation: str) -> str | None:
+    """A warning when (N, C, S, S) inputs recorded as min-max per image look min-max per channel
+    (every channel of every image spans exactly 0..255, as in STSTNet's public release)."""
+    if normalisation != "minmax-per-image" or data.shape[1] < 2:
+        return None
+    low, high = data.min(axis=(2, 3)), data.max(axis=(2, 3))
+    if np.all(low == 0) and np.all(high == 255):
+        return ("every channel of every image spans 0..255: the inputs look min-max scaled per channel, not per "
+                "image as the file records; if so, rerun with --normalisation minmax-per-channel")
+    return None
+
+
 def apply_motion_model(data: np.ndarray, channels: list[str], alpha: np.ndarray, model: str, normalisation: str,
                        robust: bool = False) -> ModelOutcome:
     """One sample's (C, S, S) inputs with the cells under the occluder (alpha (S, S) in [0, 1])
