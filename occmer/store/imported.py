@@ -22,6 +22,7 @@ from occmer import __version__
 from occmer.errors import StoreError
 from occmer.store import schema
 from occmer.store.checks import FEATURES_ONLY
+from occmer.store.occluded import FaceLayers, write_face_group
 from occmer.store.writer import (
     SplitMaker,
     _string_dataset,
@@ -40,14 +41,16 @@ class ImportedFeatures:
     data: np.ndarray
     channels: list[str]
     attrs: dict[str, Any]
+    occlusion: np.ndarray | None = None  # float32 (N, S, S) grid alpha in [0, 1]; None = all 0 (an import)
 
 
 def write_feature_file(
     out: Path, rows: Sequence[Mapping[str, Any]], features: ImportedFeatures, attrs: Mapping[str, Any],
-    overwrite: bool = False, splits: SplitMaker | None = None,
+    overwrite: bool = False, splits: SplitMaker | None = None, faces: FaceLayers | None = None,
 ) -> Path:
     """Write /samples (one row per sample, schema.SAMPLE_COLUMNS), /features/<name> and, with `splits`
-    (occmer.protocols.splits.compute_splits), /splits to OUT atomically."""
+    (occmer.protocols.splits.compute_splits), /splits to OUT atomically. `faces` (`occmer occlude`):
+    the occluder in face space per sample, written to /faces (occmer.store.occluded)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise StoreError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
@@ -73,7 +76,8 @@ def write_feature_file(
             samples.create_dataset(name, data=np.array([float(r.get(name, 0.0)) for r in rows], dtype=np.float32))
         group = f.create_group(schema.FEATURES).create_group(features.name)
         group.create_dataset("data", data=data, chunks=(1, c, s, s))
-        group.create_dataset("occlusion", data=np.zeros((n, s, s), np.float32), chunks=(1, s, s))
+        occlusion = np.zeros((n, s, s), np.float32) if features.occlusion is None else features.occlusion
+        group.create_dataset("occlusion", data=np.asarray(occlusion, np.float32), chunks=(1, s, s))
         group.create_dataset("scale", data=np.ones((n, c), np.float32))
         _string_dataset(group, "sample_id", ids)
         for key, value in features.attrs.items():
@@ -83,6 +87,8 @@ def write_feature_file(
         group.attrs["occmer_version"] = __version__
         group.attrs["complete"] = True
         write_splits_of(f, list(rows), splits)
+        if faces is not None:
+            write_face_group(f, faces)
         f.attrs["complete"] = True
     with open(partial, "rb+") as handle:
         os.fsync(handle.fileno())

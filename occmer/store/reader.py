@@ -19,6 +19,7 @@ from occmer.errors import StoreError
 from occmer.frames import frame_position
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
+from occmer.store.occluded import FaceLayers, read_face_group
 from occmer.store.splits import SplitSet, read_split, split_names, write_split_group
 from occmer.store.writer import parts_dir
 
@@ -395,6 +396,12 @@ class OccmerFile:
         except ValueError as exc:
             raise StoreError(f"{self.path}: {exc}; nothing written") from None
         self._f.flush()
+
+    # ------------------------------------------------------------ faces (`occmer occlude`)
+
+    def face_layers(self) -> FaceLayers | None:
+        """/faces of an occluded features-only file (occmer.store.occluded), None when absent."""
+        return read_face_group(self._f, self.sample_ids, str(self.path))
 
     # ------------------------------------------------------------ writing
 
