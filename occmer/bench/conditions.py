@@ -22,7 +22,9 @@ from occmer.errors import BenchError, FeatureError
 from occmer.features import feature_names, read_features
 from occmer.labels import label_of
 from occmer.models.regions import region_boxes
+from occmer.progress import info
 from occmer.store import OccmerFile
+from occmer.store.occluded import FaceLayers
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -138,20 +140,41 @@ def label_table(files: Sequence[Path], scheme: str) -> pd.DataFrame:
 
 
 def onset_landmarks(path: Path, sample_ids: Sequence[str], onsets: Sequence[int]) -> tuple[np.ndarray, tuple[int, int]]:
-    """Landmarks (N, K, 2) of each clip's aligned onset frame, and the frame size (W, H)."""
-    out = []
-    size = (0, 0)
+    """Landmarks (N, K, 2) of the face each sample's features were computed on, and that face's size (W, H).
+
+    A synthesized file: each clip's aligned onset frame. A features-only file made by `occmer
+    occlude`: the landmarks found on each sample's face image (/faces), in the frame of the
+    features; a face without landmarks takes the mean of the others (BenchError when none has any).
+    """
     with OccmerFile.open(path) as f:
-        if not f.has_frames:
-            raise BenchError(
-                f"{path} holds features only (contents='features'): no landmarks for the region boxes this "
-                "model needs; use a synthesized file or a model without regions"
-            )
-        for sid, onset in zip(sample_ids, onsets, strict=True):
-            out.append(f.landmarks(sid, [f.position(sid, int(onset), "onset")])[0])
-            h, w, _ = f.frame_size(sid)
-            size = (w, h)
-    return np.stack(out).astype(np.float32), size
+        if f.has_frames:
+            out = [f.landmarks(sid, [f.position(sid, int(onset), "onset")])[0]
+                   for sid, onset in zip(sample_ids, onsets, strict=True)]
+            h, w, _ = f.frame_size(sample_ids[-1]) if sample_ids else (0, 0, 0)
+            return np.stack(out).astype(np.float32), (w, h)
+        faces = f.face_layers()
+        all_ids = f.sample_ids
+    if faces is None:
+        raise BenchError(
+            f"{path} holds features only (contents='features'): no landmarks for the region boxes this model "
+            "needs; run `occmer occlude` on it with the face images (--mask none keeps the inputs as they are), "
+            "use a synthesized file, or a model without regions"
+        )
+    return face_image_landmarks(path, faces, [all_ids.index(sid) for sid in sample_ids])
+
+
+def face_image_landmarks(path: Path, faces: FaceLayers, rows: Sequence[int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """The /faces landmarks of `rows`; rows without landmarks get the mean of the found ones (pixels of one face size)."""
+    if not faces.found.any():
+        raise BenchError(f"{path}: /faces holds no landmarks (no face was found); use a model without regions")
+    mean = faces.landmarks[faces.found].mean(axis=0)
+    missing = [faces.sample_ids[r] for r in rows if not faces.found[r]]
+    if missing:
+        info(f"{path}: {len(missing)} face(s) without landmarks take the mean landmarks for their region boxes: "
+             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    points = np.stack([faces.landmarks[r] if faces.found[r] else mean for r in rows]).astype(np.float32)
+    _, h, w = faces.alpha.shape
+    return points, (w, h)
 
 
 def load_condition(
