@@ -44,8 +44,13 @@ def clip_regions(demo_root: Path) -> dict[str, str]:
     return {c["sample_id"].replace("/", "_"): region_of(c["action_units"]) for c in read_manifest(demo_root)["clips"]}
 
 
-def tally(bench_outs: list[Path], regions: dict[str, str]) -> dict[tuple[str, str], dict[str, list[int]]]:
-    """(model, condition) -> region -> [correct, total] over every finished fold file."""
+def tally(bench_outs: list[Path], regions: dict[str, str],
+          skip_unknown: bool = False) -> dict[tuple[str, str], dict[str, list[int]]]:
+    """(model, condition) -> region -> [correct, total] over every finished fold file.
+
+    A sample missing from `regions` stops the count, unless `skip_unknown` (clips of a database
+    that codes no AUs, such as SMIC) leaves it out.
+    """
     counts: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {r: [0, 0] for r in REGIONS})
     for path in sorted(p for out in bench_outs for p in (out / "folds").rglob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -54,6 +59,8 @@ def tally(bench_outs: list[Path], regions: dict[str, str]) -> dict[tuple[str, st
         cell = counts[(record["model"], record["condition"])]
         for sample, true, pred in zip(record["sample_id"], record["true"], record["pred"], strict=True):
             key = regions.get(sample) or regions.get(sample.replace("/", "_"))
+            if key is None and skip_unknown:
+                continue
             if key is None:
                 raise SystemExit(f"{path}: sample {sample} is not in the demo database's demo.json")
             cell[key][0] += int(true == pred)
