@@ -27,10 +27,11 @@ def test_histograms_are_normalised_per_block():
 
 
 def test_contrast_and_threshold_follow_the_published_formulas():
-    f = np.array([0, 0, 1, 5, 1, 0, 0], float)
+    f = np.array([0, 0, 0, 1, 5, 1, 0, 0, 0], float)
     c = contrast(f, 1)
-    # C_3 = 5 - (1 + 1) / 2 = 4; C_2 = 1 - (0 + 5) / 2 < 0 -> 0; the ends stay 0
-    assert c.tolist() == [0, 0, 0, 4, 0, 0, 0]
+    # C_4 = 5 - (1 + 1) / 2 = 4; C_3 = 1 - (0 + 5) / 2 < 0 -> 0; within 2k of the ends C stays 0
+    assert c.tolist() == [0, 0, 0, 0, 4, 0, 0, 0, 0]
+    assert contrast(np.array([9.0, 0, 0, 0, 0, 0, 0, 0, 9]), 1)[[0, 1, 7, 8]].tolist() == [0, 0, 0, 0]
     assert threshold(np.array([0.0, 1.0, 2.0, 5.0]), 0.5) == pytest.approx(2.0 + 0.5 * 3.0)
     assert threshold(np.array([0.0, 1.0, 2.0, 5.0]), 0.0) == pytest.approx(2.0)
 

@@ -113,10 +113,14 @@ def feature_difference(
 
 
 def contrast(difference: np.ndarray, k: int) -> np.ndarray:
-    """C_i = F_i - (F_{i+k} + F_{i-k}) / 2, clipped at 0; 0 where i +- k leaves the video."""
+    """C_i = F_i - (F_{i+k} + F_{i-k}) / 2, clipped at 0.
+
+    F is defined from frame k to T - 1 - k, so C only from 2k to T - 1 - 2k; 0 elsewhere.
+    """
     out = np.zeros_like(difference)
-    if len(difference) > 2 * k:
-        out[k:-k] = difference[k:-k] - 0.5 * (difference[2 * k :] + difference[: -2 * k])
+    n = len(difference)
+    if n > 4 * k:
+        out[2 * k : n - 2 * k] = difference[2 * k : n - 2 * k] - 0.5 * (difference[3 * k : n - k] + difference[k : n - 3 * k])
     return np.clip(out, 0.0, None)
 
 
@@ -154,7 +158,7 @@ def spot_curve(
     peaks = find_peaks(curve, threshold(curve, settings.tau), k)
     return [
         Interval(video, max(first_frame, first_frame + p - k), min(last, first_frame + p + k), kind, "", subject, database)
-        for p in peaks
+        for p in peaks.tolist()
     ]
 
 
