@@ -64,3 +64,14 @@ def test_spot_command_writes_scores(long_demo, tmp_path):
     assert result.exit_code == 0, result.output
     document = json.loads((tmp_path / "out" / "spotting.json").read_text())
     assert document["task"] == "spot" and "micro" in document["scores"]["overall"]
+
+
+@pytest.mark.parametrize("placement", ["held", "per-frame"])
+def test_occluder_filter_covers_the_face_on_every_frame(long_demo, placement):
+    from occmer.spotting.occlusion import occluder_filter
+
+    video = read_long_demo(long_demo)[0]
+    source = list(zip(range(5), video.frames(), strict=False))
+    occluded = list(occluder_filter("sunglasses", placement)(video, (f for _, f in source)))
+    assert len(occluded) == 5 and occluded[0].shape == source[0][1].shape
+    assert all(np.abs(o.astype(int) - f.astype(int)).max() > 50 for o, (_, f) in zip(occluded, source, strict=True))
