@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "occmer"
 UTILITIES = ("errors", "frames", "outputs", "workers", "ray_runtime", "seeding", "progress", "official", "aus", "labels")
 # The pipeline, left to right: a stage imports only from stages before it (and the utilities).
 STAGES = ("databases", "faces", "occluders", "demo", "store", "protocols", "synthesis", "pipeline", "features",
-          "importing", "occlude", "export", "data", "models", "pages", "bench", "cli", "__main__")
+          "importing", "occlude", "export", "data", "models", "pages", "spotting", "bench", "cli", "__main__")
 # Inside a stage: modules before later ones (each list in order).
 INSIDE = {
     "synthesis": ("job", "local_runner", "ray_runner"),
