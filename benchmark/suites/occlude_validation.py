@@ -229,10 +229,8 @@ def bench(work: Path, db: Path, args: argparse.Namespace) -> None:
     occmer(["bench", *args.bench_models, *data, "--features", feature, "--seeds", str(args.bench_seeds),
             "--out", str(out), "--no-html", "-q"])
     print(f"bench: {time.perf_counter() - start:.0f} s wall")
-    metrics = json.loads((out / "metrics.json").read_text())
     print(f"\n### bench (LOSO, {feature}, {args.bench_seeds} seeds): UF1 mean +- std over seeds\n")
     print((out / "table.md").read_text())
-    print("\nmetrics.json keys:", list(metrics)[:5])
 
 
 def main() -> None:
