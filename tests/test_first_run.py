@@ -1,0 +1,62 @@
+"""Issue 27, the first run as a new user sees it: what each output says, and what survives a round trip."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from test_bench_support import write_tiny
+
+from occmer.cli import cli
+from occmer.store import OccmerFile
+
+torch.set_num_threads(1)
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("first_run")
+    return {"clean": write_tiny(root / "clean.h5"), "surgical": write_tiny(root / "surgical.h5", occluded=True)}
+
+
+@pytest.fixture(scope="module")
+def bench_run(files, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("first_run_bench") / "run"
+    result = run("bench", "ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]),
+                 "--seeds", "2", "--epochs", "1", "--batch-size", "4", "--no-progress", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_export_then_import_keeps_the_occluder_and_ratios(files, tmp_path):
+    assert run("splits", str(files["surgical"])).exit_code == 0
+    out = tmp_path / "npy"
+    assert run("export", str(files["surgical"]), str(out), "--layout", "npy").exit_code == 0
+    back = tmp_path / "back.h5"
+    result = run("import", str(out / "features.npy"), "--csv", str(out / "samples.csv"), "--normalisation", "none",
+                 "--out", str(back))
+    assert result.exit_code == 0, result.output
+    assert "occluder surgical" in result.output
+    with OccmerFile.open(back) as f:
+        assert f.attrs()["occluder"]["spec"] == "surgical"
+        assert all(abs(r - 0.3) < 1e-6 for r in f.columns()["occlusion_ratio"])
+
+
+def test_report_reads_the_folder_a_merge_wrote(bench_run, tmp_path):
+    merged = tmp_path / "merged"
+    assert run("report", str(bench_run), "--out", str(merged), "--no-plots").exit_code == 0
+    result = run("report", str(merged), "--no-plots")
+    assert result.exit_code == 0, result.output
+    assert (merged / "table.csv").read_text() == (bench_run / "table.csv").read_text()
+
+
+def test_bench_json_files_get_the_mode_of_the_other_outputs(bench_run):
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in bench_run.iterdir() if p.is_file()}
+    assert modes["config.json"] == modes["metrics.json"] == modes["table.md"], modes
