@@ -60,3 +60,21 @@ def test_report_reads_the_folder_a_merge_wrote(bench_run, tmp_path):
 def test_bench_json_files_get_the_mode_of_the_other_outputs(bench_run):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in bench_run.iterdir() if p.is_file()}
     assert modes["config.json"] == modes["metrics.json"] == modes["table.md"], modes
+
+
+def test_a_lost_head_track_names_the_command_line_choice(aligned_hopper):
+    import numpy as np
+
+    from occmer.faces.motion import HeadTrackingError, track_head_motion
+    from occmer.faces.synthetic import rigid_clip
+    from occmer.pipeline import SynthesisSettings, settings_dict
+
+    onset, lm = aligned_hopper
+    frames = rigid_clip(onset, [np.eye(2, 3)] * 4, 2.0, np.random.default_rng(3))
+    frames[2] = np.random.default_rng(4).integers(0, 255, onset.shape, dtype=np.uint8)
+    with pytest.raises(HeadTrackingError, match="--on-lost hold"):
+        track_head_motion(frames, 0, lm, sample_id="demo_sub01_EP01_01")
+    assert settings_dict(SynthesisSettings(on_lost="hold"))["on_lost"] == "hold"
+    assert "on_lost" not in settings_dict(SynthesisSettings())  # files written before keep their settings
+    result = CliRunner().invoke(cli, ["synthesize", "--help"])
+    assert "--on-lost [raise|hold]" in result.output
