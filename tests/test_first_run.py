@@ -78,3 +78,40 @@ def test_a_lost_head_track_names_the_command_line_choice(aligned_hopper):
     assert "on_lost" not in settings_dict(SynthesisSettings())  # files written before keep their settings
     result = CliRunner().invoke(cli, ["synthesize", "--help"])
     assert "--on-lost [raise|hold]" in result.output
+
+
+def test_the_inspect_gallery_draws_clips_across_subjects():
+    from occmer.pages.inspect_page import choose_gallery
+
+    subjects = [f"demo/sub{s:02d}" for s in range(1, 25) for _ in range(7)]
+    labels = [c for _ in range(24) for c in "ABCDEFG"]
+    ids = [f"{s}_{c}" for s, c in zip(subjects, labels, strict=True)]
+    rows = choose_gallery(ids, labels, subjects, per_class=2)
+    assert len(rows) == 14
+    assert len({subjects[i] for i in rows}) == 14  # not sub01 and sub02 only
+    assert all(sum(labels[i] == c for i in rows) == 2 for c in "ABCDEFG")
+    assert rows == choose_gallery(ids, labels, subjects, per_class=2)
+
+
+def test_a_features_only_file_gets_a_page_about_its_features(files, tmp_path):
+    from occmer.pages.inspect_page import render_inspect_html
+
+    assert run("splits", str(files["surgical"])).exit_code == 0
+    out = tmp_path / "npy"
+    assert run("export", str(files["surgical"]), str(out), "--layout", "npy").exit_code == 0
+    back = tmp_path / "back.h5"
+    assert run("import", str(out / "features.npy"), "--csv", str(out / "samples.csv"), "--normalisation", "none",
+               "--out", str(back)).exit_code == 0
+    page = render_inspect_html(back, tmp_path / "page.html").read_text()
+    assert "no clip to animate" not in page and "played from onset" not in page
+    assert "features only" in page and "flow magnitude" in page and 'alt="features of' in page
+    assert "{&#x27;" not in page and "{'" not in page  # no Python reprs
+    summary = run("inspect", str(back)).output
+    assert "occluder: surgical" in summary and "{'" not in summary and "['" not in summary
+
+
+def test_one_unit_for_file_sizes():
+    from occmer.progress import size_text
+
+    assert size_text(326_200_000) == "326.2 MB"
+    assert size_text(999) == "999 B" and size_text(1500) == "1.5 kB" and size_text(2.5e9) == "2.5 GB"
