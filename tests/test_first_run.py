@@ -35,7 +35,10 @@ def bench_run(files, tmp_path_factory) -> Path:
     return out
 
 
-def test_export_then_import_keeps_the_occluder_and_ratios(files, tmp_path):
+@pytest.fixture(scope="module")
+def reimported(files, tmp_path_factory) -> tuple[Path, str]:
+    """The surgical file exported (npy) and imported back: a features-only file, and import's output."""
+    tmp_path = tmp_path_factory.mktemp("round_trip")
     assert run("splits", str(files["surgical"])).exit_code == 0
     out = tmp_path / "npy"
     assert run("export", str(files["surgical"]), str(out), "--layout", "npy").exit_code == 0
@@ -43,7 +46,12 @@ def test_export_then_import_keeps_the_occluder_and_ratios(files, tmp_path):
     result = run("import", str(out / "features.npy"), "--csv", str(out / "samples.csv"), "--normalisation", "none",
                  "--out", str(back))
     assert result.exit_code == 0, result.output
-    assert "occluder surgical" in result.output
+    return back, result.output
+
+
+def test_export_then_import_keeps_the_occluder_and_ratios(reimported):
+    back, output = reimported
+    assert "occluder surgical" in output
     with OccmerFile.open(back) as f:
         assert f.attrs()["occluder"]["spec"] == "surgical"
         assert all(abs(r - 0.3) < 1e-6 for r in f.columns()["occlusion_ratio"])
@@ -93,15 +101,10 @@ def test_the_inspect_gallery_draws_clips_across_subjects():
     assert rows == choose_gallery(ids, labels, subjects, per_class=2)
 
 
-def test_a_features_only_file_gets_a_page_about_its_features(files, tmp_path):
+def test_a_features_only_file_gets_a_page_about_its_features(reimported, tmp_path):
     from occmer.pages.inspect_page import render_inspect_html
 
-    assert run("splits", str(files["surgical"])).exit_code == 0
-    out = tmp_path / "npy"
-    assert run("export", str(files["surgical"]), str(out), "--layout", "npy").exit_code == 0
-    back = tmp_path / "back.h5"
-    assert run("import", str(out / "features.npy"), "--csv", str(out / "samples.csv"), "--normalisation", "none",
-               "--out", str(back)).exit_code == 0
+    back, _ = reimported
     page = render_inspect_html(back, tmp_path / "page.html").read_text()
     assert "no clip to animate" not in page and "played from onset" not in page
     assert "features only" in page and "flow magnitude" in page and 'alt="features of' in page
@@ -115,3 +118,47 @@ def test_one_unit_for_file_sizes():
 
     assert size_text(326_200_000) == "326.2 MB"
     assert size_text(999) == "999 B" and size_text(1500) == "1.5 kB" and size_text(2.5e9) == "2.5 GB"
+
+
+def test_every_output_of_a_demo_run_says_what_it_rests_on(bench_run, tmp_path):
+    import pandas as pd
+
+    table = (bench_run / "table.md").read_text()
+    page = (bench_run / "report.html").read_text()
+    result = run("report", str(bench_run), "--out", str(tmp_path / "again"), "--no-plots")
+    for text in (table, page, result.output):
+        assert "synthetic demo database" in text
+        assert "12 clips of 4 subjects" in text
+        assert "2 seeds (0, 1)" in text
+        assert "surgical" in text and ("within the seed spread" in text or "beyond the seed spread" in text)
+    assert "official list" not in page or "no official list" in page  # the page says what the terminal says
+    assert len(pd.read_csv(bench_run / "table.csv")) == 2
+
+
+def test_a_one_seed_run_says_no_difference_is_a_finding(files, tmp_path):
+    out = tmp_path / "one"
+    result = run("bench", "ststnet", "--data", str(files["clean"]), "--data", str(files["surgical"]), "--epochs", "1",
+                 "--batch-size", "4", "--no-progress", "--out", str(out), "--no-html")
+    assert result.exit_code == 0, result.output
+    for text in ((out / "table.md").read_text(), result.output):
+        assert "One seed (0)" in text and "no difference in these tables is a finding" in text
+        assert "mean±std over seeds" not in text
+        assert "no spread known (one seed): not a finding" in text
+
+
+def test_attention_legends_sit_below_the_bars():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from occmer.bench.plots import attention_figure
+
+    rows = [{"condition": c, "seed": seed, "region": r, "weight": 0.1 + 0.01 * r + 0.001 * seed, "covered": cov}
+            for c, cov in (("clean", 0.0), ("glasses", 0.7)) for seed in (0, 1) for r in range(6)]
+    fig = attention_figure(pd.DataFrame(rows), "rrrn", ["clean", "glasses"])
+    fig.canvas.draw()
+    for ax in fig.axes:
+        legend = ax.get_legend().get_window_extent()
+        assert legend.y1 <= ax.get_window_extent().y0  # wholly under the plotting area: no bar is covered
+        assert ax.containers and any(getattr(c, "errorbar", None) is not None for c in ax.containers)

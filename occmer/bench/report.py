@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from occmer.bench.evidence import evidence_lines
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, fold_record_path, write_json_atomic
 from occmer.bench.metrics import METRIC_NAMES, Scores, mean_std, score
 from occmer.errors import BenchError
@@ -297,9 +298,11 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
         + (" (PARTIAL: --allow-partial, short of the official list)" if settings.get("allow_partial") else "")
         + (" (membership by rules, not the official list)" if settings.get("membership") == "rules" else ""),
         "",
-        "Cells: UF1 / UAR / accuracy on predictions pooled over folds; mean±std over seeds "
-        f"{run.config.get('seeds')}. " + _training_line(run.config),
+        "Cells: UF1 / UAR / accuracy on predictions pooled over folds; "
+        + ("mean±std over seeds " if len(run.config.get("seeds", [])) > 1 else "one seed ")
+        + f"{run.config.get('seeds')}. " + _training_line(run.config),
         f"Classes: {', '.join(classes)}; chance UAR = {1 / max(len(classes), 1):.3f}.",
+        *evidence_lines(run, summaries),
         "",
         markdown_table(summaries),
     ]
