@@ -162,3 +162,40 @@ def test_attention_legends_sit_below_the_bars():
         legend = ax.get_legend().get_window_extent()
         assert legend.y1 <= ax.get_window_extent().y0  # wholly under the plotting area: no bar is covered
         assert ax.containers and any(getattr(c, "errorbar", None) is not None for c in ax.containers)
+
+
+def _block(doc: str, containing: str) -> str:
+    from docs_examples import REPO, extract
+
+    return next(e.code for e in extract(REPO / doc) if containing in e.code)
+
+
+def test_the_readme_h5py_snippet_gives_text_not_bytes(files, tmp_path, monkeypatch):
+    import shutil
+
+    (tmp_path / "out").mkdir()
+    shutil.copy(files["clean"], tmp_path / "out" / "demo_glasses.h5")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(_block("README.md", "pd.DataFrame"), scope)  # noqa: S102 - the documented example, as printed
+    assert isinstance(scope["index"]["sample_id"][0], str) and isinstance(scope["index"]["emotion"][0], str)
+    assert scope["frames"].dtype.name == "uint8"
+
+
+def test_the_occluders_python_api_block_runs_in_the_default_suite():
+    from docs_examples import REPO, extract
+
+    block = next(e for e in extract(REPO / "docs" / "occluders.md") if "Compositor(layer)" in e.code)
+    assert not block.slow and not block.skip  # so `make test` (test_docs.py) runs it, not only test-slow
+    compile(block.code, "docs/occluders.md", "exec")
+
+
+def test_per_clip_datasets_say_what_they_hold(block_file):
+    import h5py
+
+    with h5py.File(block_file, "r") as f:
+        clip = f["clips"][sorted(f["clips"])[0]]
+        assert "0 = face visible, 255 = covered" in clip["occlusion"].attrs["description"]
+        assert "(x, y) order" in clip["landmarks"].attrs["description"]
+        assert "(x, y)" in clip["head_motion"].attrs["description"]
+        assert clip["frames"].attrs["units"] == "8-bit pixel values"
