@@ -35,6 +35,7 @@ import numpy as np
 
 from occmer import __version__
 from occmer.errors import ConfigError, FeatureError, StoreError
+from occmer.importing import provenance_key
 from occmer.labels import classes as scheme_classes
 from occmer.protocols import PROTOCOLS, get_protocol
 from occmer.protocols.splits import compute_split, sample_table
@@ -200,6 +201,7 @@ def export_file(path: str | Path, layout: str, out: str | Path, *, feature: str 
         features = f.features(name)
         split = choose_split(f, protocol, notes)
         index = sample_table(f)
+        occluder = f.attrs().get("occluder") or {"name": "none", "spec": "none"}
     channels = list(features.channels)
     if layout != "npy":
         missing = [c for c in IMAGE_CHANNELS if c not in channels]
@@ -225,7 +227,8 @@ def export_file(path: str | Path, layout: str, out: str | Path, *, feature: str 
         label = split.class_of(row)
         records.append({"database": database, "subject": subject, "clip": clip, "label": codes[label],
                         "class": label, "sample_id": str(index["sample_id"].iloc[row]),
-                        "fold": split.fold_names[int(split.test_fold[row])], "row": row})
+                        "fold": split.fold_names[int(split.test_fold[row])], "row": row,
+                        "occlusion_ratio": float(index["occlusion_ratio"].iloc[row])})
     _check_names(records, layout, path)
     out.parent.mkdir(parents=True, exist_ok=True)
     built = out.with_name(f".{out.name}.partial-{os.getpid()}")
@@ -236,6 +239,7 @@ def export_file(path: str | Path, layout: str, out: str | Path, *, feature: str 
         n_files = _WRITERS[layout](built, records, features.data, channels)
         _write_csv(built / CSV_NAME, records)
         info = _info(path, layout, name, channels, split, records, codes, out)
+        info["provenance"] = provenance(occluder, records)
         _write(built / INFO_NAME, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode("utf-8"))
         _replace_dir(built, out)
     except BaseException:
@@ -318,6 +322,13 @@ def import_command(layout: str, out: Path, channels: list[str], scheme: str, cod
         parts += [f"--label-map={code}={name}" for name, code in sorted(codes.items(), key=lambda kv: kv[1])]
     parts += ["--out", "imported.h5"]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def provenance(occluder: dict, records: list[dict]) -> dict:
+    """What `occmer import` carries back into the file: the occluder and each sample's occlusion ratio."""
+    return {"occluder": occluder,
+            "occlusion_ratio": {provenance_key(r["database"], r["subject"], r["clip"]): round(r["occlusion_ratio"], 6)
+                                for r in records}}
 
 
 def _info(path: Path, layout: str, feature: str, channels: list[str], split: SplitSet, records: list[dict],

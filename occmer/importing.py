@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shlex
 import sys
@@ -32,6 +33,11 @@ from occmer.errors import ConfigError, DataError
 from occmer.labels import COMPOSITE_CLASSES, OBJECTIVE_CLASSES, composite_label, normalise_emotion
 from occmer.store.imported import ImportedFeatures, write_feature_file
 from occmer.store.writer import SplitMaker, to_json
+
+
+def provenance_key(database: str, subject: str, clip: str) -> str:
+    """How export.json names a sample: the database, subject and clip columns of samples.csv."""
+    return f"{database}/{subject}/{clip}"
 
 LAYOUTS = ("flat", "loso", "npy")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -403,7 +409,43 @@ def detect_layout(source: Path) -> str:
 # ---------------------------------------------------------------- the file
 
 
-def sample_rows(rows: Sequence[SampleRow], scheme: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Provenance:
+    """What an `occmer export` recorded about its source (export.json beside the CSV): the occluder
+    and each sample's occlusion ratio, carried into the imported file so an exported glasses
+    condition does not come back as occluder "none"."""
+
+    occluder: Mapping[str, Any]
+    occlusion_ratio: Mapping[str, float]
+    source: str = ""
+
+
+NO_PROVENANCE = Provenance({"name": "none", "spec": "none"}, {})
+
+
+def read_provenance(csv_path: Path) -> Provenance:
+    """The provenance in the export.json beside `csv_path`, or none when there is no such file."""
+    info_path = csv_path.parent / "export.json"
+    if not info_path.is_file():
+        return NO_PROVENANCE
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{info_path}: cannot read it as JSON ({exc}); fix or remove it") from exc
+    if not isinstance(info, dict) or info.get("format") != "occmer-export" or "provenance" not in info:
+        return NO_PROVENANCE  # not ours, or an export from before provenance was recorded
+    given = info["provenance"]
+    occluder = given.get("occluder") if isinstance(given, dict) else None
+    ratios = given.get("occlusion_ratio") if isinstance(given, dict) else None
+    if (not isinstance(occluder, dict) or not isinstance(occluder.get("spec"), str) or not isinstance(ratios, dict)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+                       for v in ratios.values())):
+        raise DataError(f"{info_path}: 'provenance' must hold an occluder (with a spec) and occlusion ratios "
+                        "in [0, 1] per database/subject/clip; fix or remove it")
+    return Provenance(occluder, {str(k): float(v) for k, v in ratios.items()}, str(info_path))
+
+
+def sample_rows(rows: Sequence[SampleRow], scheme: str, provenance: Provenance = NO_PROVENANCE) -> list[dict[str, Any]]:
     """/samples rows: labels in the scheme's column (composite, emotion or objective_class)."""
     out = []
     for row in rows:
@@ -414,7 +456,9 @@ def sample_rows(rows: Sequence[SampleRow], scheme: str) -> list[dict[str, Any]]:
             "filename": row.clip, "emotion": emotion,
             "objective_class": row.label if scheme == "objective" else "", "composite": composite,
             "action_units": "", "apex_source": "", "objective_source": "given" if scheme == "objective" else "",
-            "fixes": "[]", "onset": 0, "apex": 0, "offset": 0, "n_frames": 0, "occlusion_ratio": 0.0,
+            "fixes": "[]", "onset": 0, "apex": 0, "offset": 0, "n_frames": 0,
+            "occlusion_ratio": provenance.occlusion_ratio.get(
+                provenance_key(row.database, row.subject, row.clip), 0.0),
         })
     return out
 
@@ -436,6 +480,9 @@ def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOption
         check_official_labels(rows, csv_path)
     loader = {"flat": load_flat, "loso": load_loso, "npy": load_npy}[layout]
     data, notes = loader(source, rows, csv_path, options)
+    provenance = read_provenance(csv_path)
+    if provenance.source:
+        notes.append(f"occluder {provenance.occluder['spec']} and occlusion ratios from {provenance.source}")
     size = int(data.shape[-1])
     name = options.feature_name or f"imported_{size}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
@@ -445,6 +492,7 @@ def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOption
         "pixel_order": options.pixel_order, "normalisation": options.normalisation, "labels": options.labels,
         "label_map": options.resolved_label_map(), "db_map": dict(options.db_map),
         "columns": dict(options.columns), "feature": name,
+        **({"provenance": provenance.source} if provenance.source else {}),
     }
     feature_attrs = {
         "method": "imported", "normalisation": options.normalisation,
@@ -455,11 +503,11 @@ def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOption
     }
     databases = sorted({r.database for r in rows})
     attrs = {
-        "database": ",".join(databases), "occluder": to_json({"name": "none", "spec": "none"}), "seed": 0,
+        "database": ",".join(databases), "occluder": to_json(dict(provenance.occluder)), "seed": 0,
         "command": " ".join(shlex.quote(a) for a in sys.argv), "settings": to_json(settings),
         "skipped": "[]", "invalid": "[]", "imported_from": str(source),
     }
-    write_feature_file(out, sample_rows(rows, options.labels),
+    write_feature_file(out, sample_rows(rows, options.labels, provenance),
                        ImportedFeatures(name, data, list(options.channels), feature_attrs), attrs, overwrite,
                        splits=splits)
     return ImportResult(out, len(rows), name, list(options.channels), notes)

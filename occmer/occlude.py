@@ -31,6 +31,7 @@ from occmer.frames import is_gray_rgb, read_frame
 from occmer.importing import COLUMN_ALIASES, NORMALISATIONS, SampleRow, index_images
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occlusion_ratio
+from occmer.progress import command_seconds
 from occmer.seeding import MAX_SEED, sample_rng
 from occmer.store import OccmerFile, Sample, SplitSet
 from occmer.store.imported import ImportedFeatures, write_feature_file
@@ -119,7 +120,7 @@ class OccludeSummary:
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        text = (f"wrote {self.out}: {self.samples} samples in {self.seconds:.1f} s (landmarks: {self.detected} "
+        text = (f"wrote {self.out}: {self.samples} samples in {command_seconds(self.seconds):.1f} s (landmarks: {self.detected} "
                 f"detected, {self.processed - self.detected} from the cache)")
         if self.no_face:
             text += f"; {len(self.no_face)} without landmarks (listed in the file's settings)"

@@ -20,7 +20,7 @@ from typing import Any
 from occmer.databases import Clip
 from occmer.errors import ConfigError, OccmerError, ResumeError
 from occmer.frames import read_frame
-from occmer.progress import detail, progress_bar
+from occmer.progress import command_seconds, detail, progress_bar, size_text
 from occmer.ray_runtime import ExecutorChoice
 from occmer.store.writer import RunDirectory, SplitMaker, assemble, to_json
 from occmer.synthesis import local_runner, ray_runner
@@ -51,11 +51,12 @@ class SynthesisSummary:
     resumed: int
 
     def line(self) -> str:
-        size = self.out.stat().st_size / 1e6 if self.out.exists() else 0.0
-        fps = self.frames / self.seconds if self.seconds > 0 else 0.0
+        size = self.out.stat().st_size if self.out.exists() else 0
+        seconds = command_seconds(self.seconds)
+        fps = self.frames / seconds if seconds > 0 else 0.0
         text = (
-            f"wrote {self.out}: {self.clips} clips, {self.frames} frames in {self.seconds:.1f} s "
-            f"({fps:.0f} frames/s), {size:.1f} MB"
+            f"wrote {self.out}: {self.clips} clips, {self.frames} frames in {seconds:.1f} s "
+            f"({fps:.0f} frames/s), {size_text(size)}"
         )
         if self.resumed:
             text += f"; {self.resumed} clips reused from the interrupted run"

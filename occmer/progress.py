@@ -29,6 +29,7 @@ class OutputSettings:
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     interval_s: float = 30.0
     step_percent: float = 10.0
+    started: float | None = None  # time.monotonic() when the command began (None outside a command)
 
 
 _SETTINGS = OutputSettings()
@@ -44,8 +45,25 @@ def configure(*, progress: bool = True, verbosity: int = 0) -> OutputSettings:
             interval = max(0.5, float(text))
         except ValueError:
             interval = 30.0
-    _SETTINGS = OutputSettings(progress=progress and verbosity >= 0, verbosity=verbosity, interval_s=interval)
+    _SETTINGS = OutputSettings(progress=progress and verbosity >= 0, verbosity=verbosity, interval_s=interval,
+                               started=time.monotonic())
     return _SETTINGS
+
+
+def command_seconds(fallback: float) -> float:
+    """Wall time of the running command (since `configure`), so a summary line says what the
+    user waited, not one stage of it; `fallback` (the stage's own time) outside a command."""
+    return fallback if _SETTINGS.started is None else max(fallback, time.monotonic() - _SETTINGS.started)
+
+
+def size_text(n_bytes: float) -> str:
+    """One way to write a file size in every output: decimal units (1 MB = 1,000,000 bytes, as
+    `ls --si` and file managers count), one decimal."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n_bytes) < 1000 or unit == "GB":
+            return f"{n_bytes:.0f} B" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.1f} GB"
 
 
 def settings() -> OutputSettings:

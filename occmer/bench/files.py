@@ -17,11 +17,26 @@ def safe_name(text: str) -> str:
     return text.replace("->", "__to__").replace("/", "__").replace(os.sep, "__")
 
 
+def fold_record_path(out: Path, model: str, condition: str, seed: int, fold: str) -> Path:
+    """Where a run directory keeps the predictions of one (model, condition, seed, fold)."""
+    return out / FOLDS_DIR / safe_name(model) / safe_name(condition) / f"seed{seed}" / f"{safe_name(fold)}.json"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON next to `path` then rename, so a killed run never leaves a half-written result."""
+    """Write JSON next to `path` then rename, so a killed run never leaves a half-written result.
+
+    The file gets the mode of any other file the user writes (0644 under the usual umask), not
+    the 0600 of a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(payload, stream, indent=1, sort_keys=True)
             stream.flush()

@@ -20,6 +20,7 @@ from matplotlib import colormaps  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from occmer import __version__  # noqa: E402
+from occmer.bench.evidence import evidence_html, spread_caption  # noqa: E402
 from occmer.bench.metrics import METRIC_LABELS  # noqa: E402
 from occmer.bench.plots import FORMATS, FigureFile, is_light  # noqa: E402
 from occmer.pages.page import data_uri, esc, key_value_table, write_page  # noqa: E402
@@ -132,8 +133,9 @@ def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[Fig
     command = config.get("command", "")
     dirs = run.dirs
     sections = [
-        ("table", "Results", f"<p>{intro}</p>" + figures_of("table", "No finished fold yet.")
-         + scores_table(summaries, caption="UF1 / UAR / Acc, mean ± std over seeds (cell colour: UF1)")),
+        ("table", "Results", f"<p>{intro}</p>" + evidence_html(run, summaries)
+         + figures_of("table", "No finished fold yet.")
+         + scores_table(summaries, caption=f"UF1 / UAR / Acc, {spread_caption(seeds)} (cell colour: UF1)")),
         ("databases", "Per database", per_db),
         ("confusion", "Confusion matrices", figures_of("confusion", "No finished fold yet.")),
         ("per-class", "Per-class F1", figures_of("per-class", "No finished fold yet.")),

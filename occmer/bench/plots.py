@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from occmer.bench.evidence import spread_caption  # noqa: E402
 from occmer.bench.files import safe_name  # noqa: E402
 from occmer.bench.metrics import confusion  # noqa: E402
 from occmer.frames import LUMA  # noqa: E402
@@ -144,7 +145,8 @@ def metric_heatmap(summaries: Sequence, metric: str = "uf1", label: str = "UF1")
     fig, ax = plt.subplots(figsize=_heatmap_size(len(models), len(conditions)))
     image = _draw_heatmap(ax, grid, models, conditions, texts, "viridis", 0.0, 1.0)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=label)
-    ax.set_title(f"{label} by model and condition\n(pooled over folds; mean ± std over seeds)", fontsize=9)
+    seeds = max((len(s.used_seeds()) for s in summaries if s.per_seed), default=0)
+    ax.set_title(f"{label} by model and condition\n(pooled over folds; {spread_caption(range(seeds))})", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -220,7 +222,7 @@ def attention_table(records: Sequence[dict]) -> pd.DataFrame:
         covered = record["extras"].get("region_occlusion")
         for i, sample_weights in enumerate(weights):
             for r, w in enumerate(sample_weights):
-                rows.append({"condition": record["condition"], "region": r, "weight": w,
+                rows.append({"condition": record["condition"], "seed": record["seed"], "region": r, "weight": w,
                              "covered": covered[i][r] if covered is not None else np.nan})
     return pd.DataFrame(rows)
 
@@ -237,26 +239,39 @@ def attention_figure(table: pd.DataFrame, model: str, order: Sequence[str] = ())
     names = region_names(count)
     present = set(table["condition"])
     conditions = [c for c in order if c in present] + sorted(present - set(order))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 4), sharey=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 4.4), sharey=True)
     width = 0.8 / max(len(conditions), 1)
     for k, condition in enumerate(conditions):
-        means = table[table["condition"] == condition].groupby("region")["weight"].mean().reindex(range(count))
-        left.bar(np.arange(count) + (k - (len(conditions) - 1) / 2) * width, means, width, label=condition)
+        means, spread = _region_means(table[table["condition"] == condition], count)
+        left.bar(np.arange(count) + (k - (len(conditions) - 1) / 2) * width, means, width, yerr=spread,
+                 error_kw={"elinewidth": 0.8, "capsize": 1.5}, label=condition)
     left.set_title(f"{model}: mean region attention per test condition", fontsize=9)
-    left.legend(fontsize=7, loc="lower right")
     # Only conditions with an occluder: clean test sets would add visible regions of another input distribution.
     occluded = table.groupby("condition")["covered"].transform("max") > 0
-    visible = table[occluded & (table["covered"] < COVERED)].groupby("region")["weight"].mean().reindex(range(count))
-    covered = table[occluded & (table["covered"] >= COVERED)].groupby("region")["weight"].mean().reindex(range(count))
-    right.bar(np.arange(count) - 0.2, visible, 0.4, label="visible (< 50% covered)")
-    right.bar(np.arange(count) + 0.2, covered, 0.4, label="covered (>= 50%)")
+    visible, visible_spread = _region_means(table[occluded & (table["covered"] < COVERED)], count)
+    covered, covered_spread = _region_means(table[occluded & (table["covered"] >= COVERED)], count)
+    right.bar(np.arange(count) - 0.2, visible, 0.4, yerr=visible_spread, error_kw={"elinewidth": 0.8, "capsize": 1.5},
+              label="visible (< 50% covered)")
+    right.bar(np.arange(count) + 0.2, covered, 0.4, yerr=covered_spread, error_kw={"elinewidth": 0.8, "capsize": 1.5},
+              label="covered (>= 50%)")
     right.set_title(f"{model}: occluded test sets, region visible vs under the occluder", fontsize=9)
-    right.legend(fontsize=7, loc="lower right")
     for ax in (left, right):
         ax.set_xticks(range(count), names, rotation=45, ha="right")
-    left.set_ylabel("region weight")
+        # Legends below the region names, never over a bar.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=min(4, len(conditions) or 1),
+                  frameon=False)
+    left.set_ylabel("region weight (error bars: std over seeds)")
     fig.tight_layout()
     return fig
+
+
+def _region_means(rows: pd.DataFrame, count: int) -> tuple[pd.Series, np.ndarray | None]:
+    """Mean weight per region, and the std over seeds of the per-seed means (None with one seed)."""
+    means = rows.groupby("region")["weight"].mean().reindex(range(count))
+    if "seed" not in rows or rows["seed"].nunique() < 2:
+        return means, None
+    per_seed = rows.groupby(["seed", "region"])["weight"].mean().unstack("region").reindex(columns=range(count))
+    return means, per_seed.std(ddof=1).to_numpy()  # as the tables (metrics.mean_std)
 
 
 def render_all(run, summaries: Sequence, predictions: pd.DataFrame, out: Path) -> list[FigureFile]:
@@ -272,10 +287,11 @@ def render_all(run, summaries: Sequence, predictions: pd.DataFrame, out: Path) -
 
     if any(s.per_seed for s in summaries):
         keep(metric_heatmap(summaries), "uf1_heatmap", "UF1 by model and condition",
-             "Unweighted F1 on predictions pooled over folds; mean ± std over seeds; * marks a partial cell "
-             "(folds missing).", "table")
+             f"Unweighted F1 on predictions pooled over folds; {spread_caption(run.config.get('seeds', []))}; "
+             "* marks a partial cell (folds missing).", "table")
         keep(change_heatmap(summaries), "uf1_change_from_clean", f"Change from {REFERENCE_CONDITION}",
-             f"Each cell: the model's UF1 on that condition minus its UF1 on {REFERENCE_CONDITION}.", "table")
+             f"Each cell: the model's UF1 on that condition minus its UF1 on {REFERENCE_CONDITION}; whether a change "
+             "exceeds the spread over seeds is listed above the figures.", "table")
     models = list(dict.fromkeys(s.model for s in summaries))
     for model in models:
         panels = []

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, write_json_atomic
+from occmer.bench.evidence import evidence_lines
+from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, fold_record_path, write_json_atomic
 from occmer.bench.metrics import METRIC_NAMES, Scores, mean_std, score
 from occmer.errors import BenchError
 
@@ -297,9 +298,11 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
         + (" (PARTIAL: --allow-partial, short of the official list)" if settings.get("allow_partial") else "")
         + (" (membership by rules, not the official list)" if settings.get("membership") == "rules" else ""),
         "",
-        "Cells: UF1 / UAR / accuracy on predictions pooled over folds; mean±std over seeds "
-        f"{run.config.get('seeds')}. " + _training_line(run.config),
+        "Cells: UF1 / UAR / accuracy on predictions pooled over folds; "
+        + ("mean±std over seeds " if len(run.config.get("seeds", [])) > 1 else "one seed ")
+        + f"{run.config.get('seeds')}. " + _training_line(run.config),
         f"Classes: {', '.join(classes)}; chance UAR = {1 / max(len(classes), 1):.3f}.",
+        *evidence_lines(run, summaries),
         "",
         markdown_table(summaries),
     ]
@@ -310,6 +313,18 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def keep_merged_run(run: Run, dirs: Sequence[Path], out: Path) -> None:
+    """A report written outside its run directories keeps the merged config and fold files, so
+    `occmer report OUT` (and `--html`) works on it later like on any run directory."""
+    if any(Path(d).resolve() == out.resolve() for d in dirs):
+        return
+    write_json_atomic(out / CONFIG_FILE, run.config)
+    for record in run.records:
+        path = fold_record_path(out, record["model"], record["condition"], record["seed"], record["fold"])
+        if not path.exists():
+            write_json_atomic(path, record)
+
+
 def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, html: bool = True,
            echo: Callable[[str], None] = print) -> Run:
     """Write predictions.csv, metrics.json, table.md, table.csv, the figures (figures/) and report.html
@@ -318,6 +333,7 @@ def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, html: bool = 
     summaries = summarise(run)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    keep_merged_run(run, dirs, out)
     predictions = predictions_frame(run.records)
     predictions.to_csv(out / "predictions.csv", index=False)
     write_json_atomic(out / "metrics.json", metrics_payload(run, summaries))

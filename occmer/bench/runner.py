@@ -28,7 +28,7 @@ from occmer import __version__
 from occmer.bench import models as bench_models
 from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
-from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, safe_name, write_json_atomic
+from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, fold_record_path, write_json_atomic
 from occmer.bench.jobs import Cell, CellPlan, Job, PendingJob, Settings
 from occmer.bench.recipes import Recipe, normalise_inputs, select_channels
 from occmer.bench.report import render
@@ -99,8 +99,7 @@ def plan_cell(model: str, cell: Cell, train: ConditionData, test: ConditionData,
 
 
 def fold_path(out: Path, job: Job) -> Path:
-    return out / FOLDS_DIR / safe_name(job.model) / safe_name(job.cell.label) / f"seed{job.seed}" / \
-        f"{safe_name(job.fold)}.json"
+    return fold_record_path(out, job.model, job.cell.label, job.seed, job.fold)
 
 
 def is_done(path: Path) -> bool:

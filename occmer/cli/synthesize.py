@@ -53,6 +53,10 @@ from occmer.progress import show_progress
 @overwrite_option("Replace an existing output (or interrupted run); never an input.")
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
               help="stop at the first clip that fails, or skip it and record it in the output.")
+@click.option("--on-lost", type=click.Choice(["raise", "hold"]), default="raise", show_default=True,
+              help="When the head track is lost on a frame: raise = stop (or skip the clip with --on-error skip); "
+                   "hold = interpolate that frame's head motion from the frames tracked around it (counted in the "
+                   "clip's placement as frames_lost; recorded in the file's settings).")
 @click.option("--skip-invalid", is_flag=True, help="Leave out clips the pre-flight check rejects (recorded).")
 @click.option("--features", "feature_specs", multiple=True,
               help="Also compute motion features, e.g. tvl1:28 or farneback:112 (see `occmer features`).")
@@ -65,7 +69,8 @@ from occmer.progress import show_progress
                    "Applied after the occluder is drawn; recorded in the file's settings.")
 def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, landmarks, landmarks_dir, apex, workers,
                        executor, ray_address, cpus_per_task, resume, overwrite, on_error, skip_invalid, feature_specs,
-                       compression, color, offset_policy="mirror", follow_symlinks=False, **occluder):
+                       compression, color, offset_policy="mirror", follow_symlinks=False, on_lost="raise",
+                       **occluder):
     """Write a synthetic occluded version of a database to one HDF5 file.
 
     Each clip: frames are read, the face found on the onset frame (mediapipe), aligned
@@ -96,7 +101,7 @@ def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, 
     settings = SynthesisSettings(
         database=db, mask=mask, mask_options=occluder_options_, seed=seed,
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options_,
-        apex=apex, offset=offset_policy, compression=compression, color=color,
+        apex=apex, offset=offset_policy, compression=compression, color=color, on_lost=on_lost,
     )
     specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")

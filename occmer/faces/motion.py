@@ -352,7 +352,8 @@ def track_head_motion(
                 raise HeadTrackingError(
                     f"sample {sample_id or '?'}: head tracking lost at frame {numbers[i]} "
                     f"({inliers[i]} of {len(points)} rigid points followed, need {needed}); the face may leave the "
-                    "frame, turn away or be covered; check the clip, or let the motion be interpolated (on_lost='hold')"
+                    "frame, turn away or be covered; check the clip, or let the motion of such frames be interpolated "
+                    "(`occmer synthesize --on-lost hold`; in Python MotionConfig(on_lost='hold'))"
                 )
             continue
         residual[i] = fit.residual_px

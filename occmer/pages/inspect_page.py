@@ -22,6 +22,8 @@ import numpy as np
 from occmer import __version__
 from occmer.pages import clips as anim
 from occmer.pages.page import data_uri, esc, key_value_table, write_page
+from occmer.progress import size_text
+from occmer.store.inspect import occluder_text
 from occmer.store.reader import OccmerFile
 
 STYLE = """
@@ -44,6 +46,7 @@ class GalleryClip:
     titles: list[str]
     frames: list[int]
     note: str = ""
+    mime: str = "image/webp"  # a still PNG for a features-only file
 
 
 def label_column(samples: Mapping[str, Any]) -> str:
@@ -56,25 +59,28 @@ def label_column(samples: Mapping[str, Any]) -> str:
 
 
 def choose_gallery(ids: Sequence[str], labels: Sequence[str], subjects: Sequence[str], per_class: int) -> list[int]:
-    """Row positions: `per_class` clips of every class, each from a different subject where possible.
+    """Row positions: `per_class` clips of every class, each from a different subject where possible,
+    and spread over all subjects: each pick takes the subject shown least so far, ties broken by
+    walking on through the sorted subjects from the last one picked (not always from the first).
 
-    Deterministic: within a class, subjects are taken in sorted order, the first clip of each.
+    Deterministic: the same file gives the same gallery.
     """
+    order = sorted(set(subjects))
+    position = {s: k for k, s in enumerate(order)}
+    shown: Counter[str] = Counter()
+    cursor = 0
     chosen: list[int] = []
     for label in sorted(set(labels)):
         rows = sorted((i for i in range(len(ids)) if labels[i] == label), key=lambda i: (subjects[i], ids[i]))
-        picked, used = [], set()
-        for i in rows:  # first pass: one clip per subject
-            if subjects[i] not in used:
-                picked.append(i)
-                used.add(subjects[i])
-            if len(picked) == per_class:
-                break
-        for i in rows:  # then fill up from subjects already used
-            if len(picked) >= per_class:
-                break
-            if i not in picked:
-                picked.append(i)
+        picked: list[int] = []
+        while len(picked) < min(per_class, len(rows)):
+            used = {subjects[i] for i in picked}
+            left = [i for i in rows if i not in picked]
+            fresh = [i for i in left if subjects[i] not in used] or left  # then fill up from subjects already used
+            best = min(fresh, key=lambda i: (shown[subjects[i]], (position[subjects[i]] - cursor) % len(order), ids[i]))
+            picked.append(best)
+            shown[subjects[best]] += 1
+            cursor = position[subjects[best]] + 1
         chosen += picked
     return chosen
 
@@ -117,13 +123,6 @@ def _cross_table(labels: Sequence[str], subjects: Sequence[str]) -> str:
             f"</tr></thead><tbody>{body}</tbody></table>")
 
 
-def _occluder_text(occluder: Any) -> str:
-    if isinstance(occluder, dict):
-        options = " ".join(f"--{k} {v}" for k, v in (occluder.get("options") or {}).items())
-        return f"{occluder.get('spec', '?')} {options}".strip()
-    return str(occluder)
-
-
 CleanSource = Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], Any]
 
 
@@ -133,11 +132,11 @@ def gallery_clips(path: Path, per_class: int, clean_source: CleanSource | None, 
     with OccmerFile.open(path, require_complete=False) as f:
         attrs = f.attrs()
         samples = f.columns()
-        if not f.has_frames:
-            return [], "This file holds features only (no frames): there is no clip to animate."
         ids, subjects = list(samples["sample_id"]), list(samples["subject"])
         labels = list(samples[label_column(samples)])
         rows = choose_gallery(ids, labels, subjects, per_class)
+        if not f.has_frames:
+            return feature_gallery(f, rows, labels, side)
         stored = {ids[i]: f.clip(ids[i]) for i in rows}
     clean = None
     note = "Clean frames are not shown (--no-clean)."
@@ -162,6 +161,61 @@ def gallery_clips(path: Path, per_class: int, clean_source: CleanSource | None, 
     return gallery, note
 
 
+def feature_gallery(f: OccmerFile, rows: Sequence[int], labels: Sequence[str], side: int
+                    ) -> tuple[list[GalleryClip], str]:
+    """Stills of a features-only file (import, export round trip, `occmer occlude`): per sample, the
+    flow magnitude (from the u and v channels), each other channel, the feature set's occlusion map
+    and, for `occmer occlude` outputs, the occluder alpha on the face image (/faces)."""
+    names = f.feature_names()
+    if not names:
+        return [], "This file holds no frames and no feature set: there is nothing to show."
+    name = names[0]
+    faces = f.face_layers()
+    samples = f.columns()
+    gallery = []
+    for i in rows:
+        data, occlusion = f.feature_row(name, i)
+        panels = feature_panels(data, f.feature_info(name).channels, occlusion,
+                                faces.alpha[i] if faces is not None else None)
+        image = _still_png([anim.resize_stack(p[None], side)[0] for _, p in panels])
+        gallery.append(GalleryClip(str(samples["sample_id"][i]), str(samples["subject"][i]), labels[i], image,
+                                   [t for t, _ in panels], [], mime="image/png"))
+    others = f", and {len(names) - 1} more set(s) ({', '.join(names[1:])})" if len(names) > 1 else ""
+    return gallery, (f"This file holds features only, no frames (imported, exported and re-imported, or written by "
+                     f"`occmer occlude`): the stills show feature set {name}{others}. Each panel is on its own "
+                     "colour scale (dark = 0, bright = the panel's largest value).")
+
+
+def feature_panels(data: np.ndarray, channels: Sequence[str], occlusion: np.ndarray | None,
+                   alpha: np.ndarray | None) -> list[tuple[str, np.ndarray]]:
+    """(title, RGB uint8 image) per panel of one sample's features."""
+    channels = list(channels)
+    planes: list[tuple[str, np.ndarray]] = []
+    rest = channels
+    if "u" in channels and "v" in channels:
+        planes.append(("flow magnitude", np.hypot(data[channels.index("u")], data[channels.index("v")])))
+        rest = [c for c in channels if c not in ("u", "v")]
+    planes += [(c, np.abs(data[channels.index(c)])) for c in rest]
+    panels = [(title, anim.colourise(plane, float(np.percentile(plane, 99)) or 1.0)) for title, plane in planes]
+    if occlusion is not None and occlusion.any():
+        panels.append(("feature occlusion", anim.to_rgb((np.clip(occlusion, 0, 1) * 255).astype(np.uint8)[None])[0]))
+    if alpha is not None:
+        panels.append(("occluder alpha (face image)", anim.to_rgb(np.asarray(alpha, np.uint8)[None])[0]))
+    return panels
+
+
+def _still_png(panels: Sequence[np.ndarray], gap: int = 4) -> bytes:
+    from PIL import Image
+
+    side = panels[0].shape[0]
+    canvas = np.full((side, len(panels) * (side + gap) - gap, 3), 255, np.uint8)
+    for k, panel in enumerate(panels):
+        canvas[:, k * (side + gap):k * (side + gap) + side] = panel
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _gallery_html(gallery: Sequence[GalleryClip], side: int) -> str:
     figures = []
     for g in gallery:
@@ -170,8 +224,8 @@ def _gallery_html(gallery: Sequence[GalleryClip], side: int) -> str:
         note = f'<br><span class="muted">{esc(g.note)}</span>' if g.note else ""
         width = len(g.titles) * (side + 4) - 4
         figures.append(
-            f'<figure style="width:{width}px"><div class="titles">{titles}</div><img src="{data_uri(g.animation, "image/webp")}" '
-            f'alt="animated clip {esc(g.sample_id)}" width="{width}" height="{side}">'
+            f'<figure style="width:{width}px"><div class="titles">{titles}</div><img src="{data_uri(g.animation, g.mime)}" '
+            f'alt="{"features of" if g.mime == "image/png" else "animated clip"} {esc(g.sample_id)}" width="{width}" height="{side}">'
             f"<figcaption><b>{esc(g.sample_id)}</b>, subject {esc(g.subject)}, class {esc(g.label or '(none)')}; "
             f"{esc(frames)}{note}</figcaption></figure>"
         )
@@ -195,11 +249,11 @@ def render_inspect_html(path: str | Path, out: str | Path, *, per_class: int = 2
     gallery, note = gallery_clips(path, per_class, clean_source, side, max_frames, echo)
 
     provenance = [
-        ("file", f"{path} ({path.stat().st_size / 1e6:.1f} MB)"),
+        ("file", f"{path} ({size_text(path.stat().st_size)})"),
         ("complete", attrs.get("complete")),
         ("format", f"{attrs.get('format')} v{attrs.get('schema_version')}"),
         ("written by", f"occmer {attrs.get('occmer_version')} at {attrs.get('created_utc')}"),
-        ("database", attrs.get("database")), ("occluder", json.dumps(attrs.get("occluder"))),
+        ("database", attrs.get("database")), ("occluder", occluder_text(attrs.get("occluder"))),
         ("seed", attrs.get("seed")), ("command", attrs.get("command")),
     ]
     settings = attrs.get("settings")
@@ -218,19 +272,26 @@ def render_inspect_html(path: str | Path, out: str | Path, *, per_class: int = 2
                       'alt="occlusion ratio histogram">')
     else:
         ratio_html = '<p class="muted">No clips.</p>'
-    gallery_intro = (
-        f"<p>{per_class} clips of every {esc(column.replace('_', ' '))} class, from different subjects where "
-        "possible, played from onset to offset (slowed down; the last frame is held). Panels: "
-        + ("clean | " if any("clean" in g.titles for g in gallery) else "")
-        + "occluded | occluder alpha | magnitude of the optical flow (Farneback) from the onset frame to each "
-        "frame, on the occluded frames. A good occluder stays put in the alpha panel and adds no flow of its "
-        f"own, while the face moves under and around it.</p><p class=\"muted\">{esc(note)}</p>"
-    )
-    overview = (f"<p>{len(ids)} clips of {len(set(subjects))} subjects, {esc(frames_text)}; database "
-                f"<b>{esc(attrs.get('database'))}</b>, occluder <b>{esc(_occluder_text(attrs.get('occluder')))}</b>, "
+    features_only = not (len(n_frames) and n_frames.max() > 0)
+    unit = "samples" if features_only else "clips"
+    if features_only:
+        gallery_intro = (f"<p>{per_class} samples of every {esc(column.replace('_', ' '))} class, from different "
+                         "subjects where possible.</p>"
+                         f'<p class="muted">{esc(note)}</p>')
+    else:
+        gallery_intro = (
+            f"<p>{per_class} clips of every {esc(column.replace('_', ' '))} class, from different subjects where "
+            "possible, played from onset to offset (slowed down; the last frame is held). Panels: "
+            + ("clean | " if any("clean" in g.titles for g in gallery) else "")
+            + "occluded | occluder alpha | magnitude of the optical flow (Farneback) from the onset frame to each "
+            "frame, on the occluded frames. A good occluder stays put in the alpha panel and adds no flow of its "
+            f"own, while the face moves under and around it.</p><p class=\"muted\">{esc(note)}</p>"
+        )
+    overview = (f"<p>{len(ids)} {unit} of {len(set(subjects))} subjects, {esc(frames_text)}; database "
+                f"<b>{esc(attrs.get('database'))}</b>, occluder <b>{esc(occluder_text(attrs.get('occluder')))}</b>, "
                 f"seed {esc(attrs.get('seed'))}.</p>")
     sections = [
-        ("gallery", "Clips", overview + gallery_intro + (_gallery_html(gallery, side) if gallery else "")),
+        ("gallery", "Samples" if features_only else "Clips", overview + gallery_intro + (_gallery_html(gallery, side) if gallery else "")),
         ("occlusion", "Occlusion ratio", ratio_html),
         ("counts", "Counts", '<div class="row">' + _counts_table(column.replace("_", " "), Counter(labels))
          + _counts_table("apex source", Counter(samples.get("apex_source", [])))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from occmer.progress import size_text
 from occmer.store.reader import OccmerFile
 
 
@@ -16,12 +18,12 @@ def _counts(title: str, values: list[str]) -> list[str]:
     return [f"{title}: {body}"]
 
 
-def _size(n_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n_bytes < 1024 or unit == "GB":
-            return f"{n_bytes:.1f} {unit}"
-        n_bytes /= 1024
-    return f"{n_bytes:.1f} GB"
+def occluder_text(occluder: Any) -> str:
+    """An occluder attribute as a user writes it on the command line (`glasses --frame-color 30`)."""
+    if isinstance(occluder, dict):
+        options = " ".join(f"--{str(k).replace('_', '-')} {v}" for k, v in (occluder.get("options") or {}).items())
+        return f"{occluder.get('spec', occluder.get('name', '?'))} {options}".strip()
+    return str(occluder)
 
 
 def summarize(path: str | Path) -> str:
@@ -42,13 +44,14 @@ def summarize(path: str | Path) -> str:
         feature_lines = []
         for name in features:
             info = f.feature_info(name)
-            feature_lines.append(f"  {name}: {info.shape} channels {info.channels}")
+            shape = " x ".join(str(n) for n in info.shape)
+            feature_lines.append(f"  {name}: {shape}, channels {', '.join(info.channels)}")
     lines = [
-        f"file: {path} ({_size(path.stat().st_size)})",
+        f"file: {path} ({size_text(path.stat().st_size)})",
         f"complete: {attrs.get('complete')}  format: {attrs.get('format')} v{attrs.get('schema_version')}  "
         f"written by occmer {attrs.get('occmer_version')} at {attrs.get('created_utc')}",
         f"database: {attrs.get('database')}  seed: {attrs.get('seed')}",
-        f"occluder: {attrs.get('occluder')}",
+        f"occluder: {occluder_text(attrs.get('occluder'))}",
         f"command: {attrs.get('command')}",
     ]
     subjects = list(samples["subject"])

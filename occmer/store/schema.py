@@ -28,6 +28,23 @@ SAMPLE_COLUMNS = STRING_COLUMNS + INT_COLUMNS + FLOAT_COLUMNS
 # /clips/<sample_id>/<dataset>
 CLIP_DATASETS = ("frames", "occlusion", "landmarks", "frame_numbers")
 
+# What each per-clip dataset holds, written as its "description" attribute (and "units" where it
+# has them) so a reader without occmer's docs (HDFView, MATLAB, h5dump) knows the conventions.
+CLIP_DATASET_NOTES: dict[str, dict[str, str]] = {
+    "frames": {"description": "face frames with the occluder drawn in, (T, H, W, C) uint8, RGB or one grey "
+                              "channel, aligned face crop; frame t is frame_numbers[t] of the source clip",
+               "units": "8-bit pixel values"},
+    "occlusion": {"description": "occluder alpha per frame, (T, H, W) uint8: 0 = face visible, 255 = covered",
+                  "units": "0..255 coverage"},
+    "landmarks": {"description": "face landmarks per frame, (T, K, 2) float32 in (x, y) order (column, row), "
+                                 "in the stored frames' pixel coordinates",
+                  "units": "pixels"},
+    "frame_numbers": {"description": "the source clip's frame number of each stored frame, (T,) int32"},
+    "head_motion": {"description": "rigid head motion, (T, 2, 3) float64 affine maps from the onset frame to "
+                                   "frame t, applied to (x, y) points: [x', y'] = A[:, :2] @ [x, y] + A[:, 2]",
+                    "units": "pixels"},
+}
+
 SAMPLES = "samples"
 CLIPS = "clips"
 FEATURES = "features"

@@ -91,6 +91,9 @@ def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Pa
         group.create_dataset("frame_numbers", data=record.frame_numbers.astype(np.int32))
         for name, array in record.extra.items():
             group.create_dataset(name, data=array)
+        for name, notes in schema.CLIP_DATASET_NOTES.items():
+            if name in group:
+                group[name].attrs.update(notes)
         group.attrs["placement"] = to_json(record.placement)
         group.attrs["row"] = to_json(record.row)
         f.flush()

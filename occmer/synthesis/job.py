@@ -24,7 +24,7 @@ from occmer.databases.base import FRAME_MODES
 from occmer.errors import ConfigError, FaceNotFoundError, OccmerError
 from occmer.faces.align import alignment_transform, transform_points, warp_frame
 from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
-from occmer.faces.motion import track_head_motion
+from occmer.faces.motion import ON_LOST_CHOICES, MotionConfig, track_head_motion
 from occmer.frames import COLOR_POLICIES, apply_color_policy, frame_position, is_gray_rgb, read_frame
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occluder_motion_arrays, occlusion_ratio
@@ -53,6 +53,9 @@ class SynthesisSettings:
     # Stored channels. rgb (default): grey clips are replicated to 3 channels after compositing, so
     # every file, merged CASME II (colour) + SAMM (grey) included, batches; keep: as read; gray: luma.
     color: str = "rgb"
+    # A lost head track: "raise" (HeadTrackingError) or "hold" (interpolate the motion; frames_lost
+    # in the placement). Recorded in the settings only when it is not the default.
+    on_lost: str = "raise"
 
     def __post_init__(self) -> None:
         check_offset_policy(self.offset)
@@ -68,6 +71,8 @@ class SynthesisSettings:
             raise ConfigError(f"--compression must be 0..9, got {self.compression}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
+        if self.on_lost not in ON_LOST_CHOICES:
+            raise ConfigError(f"--on-lost must be one of {', '.join(ON_LOST_CHOICES)}, got {self.on_lost!r}")
         if self.color not in COLOR_POLICIES:
             raise ConfigError(f"--color must be one of {', '.join(COLOR_POLICIES)}, got {self.color!r}")
 
@@ -155,7 +160,8 @@ class ClipProcessor:
             alignment = np.eye(2, 3)
             frames, onset_landmarks = raw, found.astype(np.float32)
         tracked = track_head_motion(
-            frames, onset, onset_landmarks, sample_id=clip.sample_id, frame_numbers=numbers.tolist()
+            frames, onset, onset_landmarks, sample_id=clip.sample_id, frame_numbers=numbers.tolist(),
+            config=MotionConfig(on_lost=s.on_lost),
         )
         motion = tracked.transforms
         rng = sample_rng(s.seed, clip.sample_id, "occluder")
@@ -242,5 +248,9 @@ class SynthesisWorker:
 
 
 def settings_dict(settings: SynthesisSettings) -> dict[str, Any]:
-    """The settings as recorded in run.json and the file's attributes."""
-    return asdict(settings)
+    """The settings as recorded in run.json and the file's attributes (on_lost only when not the
+    default, so files written before the option existed keep their settings)."""
+    recorded = asdict(settings)
+    if recorded["on_lost"] == "raise":
+        del recorded["on_lost"]
+    return recorded
