@@ -178,31 +178,31 @@ def test_a_frame_declaring_a_huge_size_is_refused_before_decoding(tmp_path, side
 def test_a_huge_frame_in_a_database_is_a_clean_error(tmp_path, small_demo_root):
     root = tmp_path / "db"
     shutil.copytree(small_demo_root, root)
-    frame = sorted(root.glob("sub*/*/img*.jpg"))[0]
-    frame.write_bytes(_jpeg_declaring(65000, 65000))
+    for frame in sorted(root.glob("sub*/*/img*.jpg")):
+        frame.write_bytes(_jpeg_declaring(65000, 65000))
     result = invoke(*synth_args(root, tmp_path / "x.h5"))
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "65000x65000" in result.output and "please report" not in result.output
 
 
 @pytest.mark.parametrize("side", [65000, 100000])
-def test_a_template_png_declaring_a_huge_size_is_refused(tmp_path, side):
+def test_a_template_png_declaring_a_huge_size_is_refused(tmp_path, small_demo_root, side):
     path = _template(tmp_path / "tpl")
     (tmp_path / "tpl" / "patch.png").write_bytes(_png_declaring(side, side))
-    result = invoke("preview", "--db", "demo", "--mask", f"custom:{path}", "--out", tmp_path / "s.png")
+    result = invoke("preview", "--db", "demo", "--root", small_demo_root, "--quiet", "--mask", f"custom:{path}", "--out", tmp_path / "s.png")
     assert_one_line_error(result, 2, "patch.png", str(side))
 
 
-def test_a_template_json_nested_deeply_is_refused(tmp_path):
+def test_a_template_json_nested_deeply_is_refused(tmp_path, small_demo_root):
     path = _template(tmp_path / "tpl")
     path.write_text("[" * 100_000 + "]" * 100_000)
-    result = invoke("preview", "--db", "demo", "--mask", f"custom:{path}", "--out", tmp_path / "s.png")
+    result = invoke("preview", "--db", "demo", "--root", small_demo_root, "--quiet", "--mask", f"custom:{path}", "--out", tmp_path / "s.png")
     assert_one_line_error(result, 2, path, "nested")
 
 
-def test_a_nul_byte_in_a_template_image_name_is_refused(tmp_path):
+def test_a_nul_byte_in_a_template_image_name_is_refused(tmp_path, small_demo_root):
     path = _template(tmp_path / "tpl", {**GOOD_TEMPLATE, "image": "patch\u0000.png"})
-    result = invoke("preview", "--db", "demo", "--mask", f"custom:{path}", "--out", tmp_path / "s.png")
+    result = invoke("preview", "--db", "demo", "--root", small_demo_root, "--quiet", "--mask", f"custom:{path}", "--out", tmp_path / "s.png")
     assert_one_line_error(result, 2, path, "image")
 
 
