@@ -24,8 +24,11 @@ def splits_command(file: Path, overwrite: bool, list_only: bool) -> None:
     from occmer.protocols.splits import add_splits
     from occmer.store import OccmerFile
 
+    from occmer.cli.common import guarded_output
+
     if not list_only:
-        add_splits(file, overwrite=overwrite)
+        with guarded_output(file, option="FILE"):  # FILE.lock: not beside a running `features` or `splits`
+            add_splits(file, overwrite=overwrite)
     with OccmerFile.open(file) as f:
         names = f.split_names()
         if not names:

@@ -214,9 +214,11 @@ def test_custom_mask_without_a_path_is_refused(tmp_path, small_demo_root):
 def _export_file(tmp_path: Path, block_file: Path) -> Path:
     from occmer.features import add_features, parse_feature_spec
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     file = tmp_path / "f.h5"
     shutil.copy(block_file, file)
     add_features(file, [parse_feature_spec("farneback:28")], progress=False)
+    assert invoke("splits", file).exit_code == 0
     return file
 
 
