@@ -304,27 +304,24 @@ def test_a_checkpoint_linked_out_of_weights_is_named(tmp_path):
         find_checkpoint(weights, "casme2/sub01")
 
 
-def _run(tmp_path: Path) -> tuple[Path, list[Path]]:
-    """A finished bench run directory of two folds written by hand (as `occmer bench` writes them)."""
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory) -> Path:
+    """A finished one-epoch bench run on a tiny file (four subjects, one fold each)."""
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from test_bench_support import write_tiny
+
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "run"
+    result = invoke("bench", "ststnet", "--data", write_tiny(root / "clean.h5"), "--seeds", "1", "--epochs", "1",
+                    "--batch-size", "4", "--no-progress", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _run(tmp_path: Path, bench_run: Path) -> tuple[Path, list[Path]]:
     run = tmp_path / "run"
-    classes = ["happiness", "surprise"]
-    folds = ["demo/s00", "demo/s01"]
-    config = {"settings": {}, "seeds": [0], "models": ["m"], "conditions": {"clean": {}},
-              "plan": {"m|clean": {"model": "m", "condition": "clean", "train": "clean", "test": "clean",
-                                   "classes": classes, "folds": folds}}}
-    run.mkdir()
-    (run / "config.json").write_text(json.dumps(config))
-    files = []
-    for s, fold in enumerate(folds):
-        ids = [f"demo_s{s}_c0", f"demo_s{s}_c1"]
-        record = {"model": "m", "condition": "clean", "train_condition": "clean", "test_condition": "clean",
-                  "seed": 0, "fold": fold, "classes": classes, "sample_id": ids, "database": ["demo"] * 2,
-                  "subject": [fold] * 2, "pred": classes, "true": classes, "probabilities": [[0.9, 0.1], [0.1, 0.9]]}
-        path = run / "folds" / "m" / "clean" / "seed0" / f"s0{s}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record))
-        files.append(path)
-    return run, files
+    shutil.copytree(bench_run, run)
+    return run, sorted((run / "folds").rglob("*.json"))
 
 
 def _edit(path: Path, **changes: object) -> None:
@@ -333,33 +330,35 @@ def _edit(path: Path, **changes: object) -> None:
     path.write_text(json.dumps(record))
 
 
-def test_report_reads_a_sound_run(tmp_path):
-    run, _ = _run(tmp_path)
-    assert invoke("report", run).exit_code == 0
+def test_report_reads_a_sound_run(tmp_path, bench_run):
+    run, _ = _run(tmp_path, bench_run)
+    result = invoke("report", run)
+    assert result.exit_code == 0, result.output
 
 
-def test_report_refuses_a_fold_predicting_a_class_the_run_does_not_have(tmp_path):
-    run, files = _run(tmp_path)
-    _edit(files[1], pred=["happiness", "contempt"])
+def test_report_refuses_a_fold_predicting_a_class_the_run_does_not_have(tmp_path, bench_run):
+    run, files = _run(tmp_path, bench_run)
+    record = json.loads(files[1].read_text())
+    _edit(files[1], pred=["contempt"] * len(record["pred"]))
     assert_one_line_error(invoke("report", run), 2, files[1], "contempt")
 
 
-def test_report_refuses_a_fold_holding_another_subjects_samples(tmp_path):
-    run, files = _run(tmp_path)
+def test_report_refuses_a_fold_holding_another_subjects_samples(tmp_path, bench_run):
+    run, files = _run(tmp_path, bench_run)
     other = json.loads(files[0].read_text())
-    _edit(files[1], sample_id=other["sample_id"], subject=other["subject"])
-    assert_one_line_error(invoke("report", run), 2, files[1], "demo/s00")
+    _edit(files[1], **{k: other[k] for k in ("sample_id", "subject", "database", "true", "pred", "probabilities")})
+    assert_one_line_error(invoke("report", run), 2, files[1], other["fold"])
 
 
-def test_report_refuses_one_sample_scored_in_two_folds(tmp_path):
-    run, files = _run(tmp_path)
-    first = json.loads(files[0].read_text())
-    _edit(files[1], sample_id=[first["sample_id"][0], "demo_s1_c1"])
+def test_report_refuses_one_sample_scored_in_two_folds(tmp_path, bench_run):
+    run, files = _run(tmp_path, bench_run)
+    first, second = json.loads(files[0].read_text()), json.loads(files[1].read_text())
+    _edit(files[1], sample_id=[first["sample_id"][0], *second["sample_id"][1:]])
     assert_one_line_error(invoke("report", run), 2, first["sample_id"][0], "two folds")
 
 
-def test_report_names_a_garbage_fold_file(tmp_path):
-    run, files = _run(tmp_path)
+def test_report_names_a_garbage_fold_file(tmp_path, bench_run):
+    run, files = _run(tmp_path, bench_run)
     files[1].write_bytes(b"\x00garbage{")
     assert_one_line_error(invoke("report", run), 2, files[1])
 
