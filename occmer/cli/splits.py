@@ -21,10 +21,9 @@ def splits_command(file: Path, overwrite: bool, list_only: bool) -> None:
 
     Example: occmer splits glasses.h5
     """
+    from occmer.cli.common import guarded_output
     from occmer.protocols.splits import add_splits
     from occmer.store import OccmerFile
-
-    from occmer.cli.common import guarded_output
 
     if not list_only:
         with guarded_output(file, option="FILE"):  # FILE.lock: not beside a running `features` or `splits`

@@ -430,7 +430,7 @@ def test_resume_over_a_truncated_shard_names_it(tmp_path, small_demo_root, monke
 def test_a_killed_demo_build_leaves_nothing_behind_on_the_next_run(tmp_path):
     stale = tmp_path / ".demo.tmp-999999999-abc"  # its builder (no such PID) was killed
     (stale / "sub01").mkdir(parents=True)
-    result = invoke("demo-db", tmp_path / "demo", "--subjects", "2", "--clips-per-subject", "1", "--frames", "6",
-                    "--size", "96", "--no-progress")
+    result = invoke("demo-db", tmp_path / "demo", "--subjects", "2", "--clips-per-subject", "1", "--frames", "12",
+                    "--size", "128", "--no-progress")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
