@@ -149,7 +149,16 @@ def choose_split(f: OccmerFile, protocol: str | None, notes: list[str]) -> Split
 # ---------------------------------------------------------------- the output folder
 
 
+def refuse_current_folder(out: Path) -> None:
+    """OUTDIR is replaced as a whole: never the current folder, one above it or the file system root."""
+    resolved, cwd = Path(out).resolve(), Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents or resolved.parent == resolved:
+        raise ConfigError(f"OUTDIR {out} is the current folder (or one above it); it is never replaced: "
+                          "give a new folder, e.g. ./export")
+
+
 def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    refuse_current_folder(out)
     resolved = out.resolve()
     for source in inputs:
         source = source.resolve()

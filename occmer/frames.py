@@ -10,6 +10,31 @@ import numpy as np
 
 from occmer.errors import DataError, FrameReadError
 
+# Largest frame decoded: 2^27 pixels (e.g. 16384 x 8192), far above any camera's frame. A header
+# declaring more (a decompression bomb: a few bytes claiming 65000 x 65000) is refused before
+# any pixel is decoded, as it would need gigabytes of memory or trip OpenCV's own limit.
+MAX_FRAME_PIXELS = 2**27
+
+
+def declared_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) an image file's header declares, read without decoding (None: unknown format)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # read the header, never the pixels
+            try:
+                with Image.open(io.BytesIO(data.tobytes())) as image:
+                    return image.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+    except Exception:  # noqa: BLE001 - not a format PIL knows: OpenCV decides
+        return None
+
 
 def read_frame(path: Path, sample_id: str = "", frame_number: int | None = None) -> np.ndarray:
     """Decode one image file. Gray files keep one channel; colour comes back RGB.
@@ -20,7 +45,16 @@ def read_frame(path: Path, sample_id: str = "", frame_number: int | None = None)
     data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
     if data is None:
         raise FrameReadError(f"{where}file not found: {path}")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    size = declared_size(data) if data.size else None
+    if size is not None and size[0] * size[1] > MAX_FRAME_PIXELS:
+        raise FrameReadError(
+            f"{where}{path} declares {size[0]}x{size[1]} pixels, more than occmer decodes ({MAX_FRAME_PIXELS} "
+            "pixels); a damaged or hostile file: replace it or exclude the clip"
+        )
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error:  # OpenCV's own size limits
+        image = None
     if image is None:
         raise FrameReadError(
             f"{where}cannot decode {path} (corrupt or not an image); replace the file or exclude the clip"

@@ -111,6 +111,12 @@ def check_output(
     return resolved
 
 
+def refuse_existing(out: Path | str, overwrite: bool, option: str = "--out") -> None:
+    """The one rule for every output: an existing one is replaced only with --overwrite."""
+    if Path(out).exists() and not overwrite:
+        raise ConfigError(f"{option} {out} already exists; pass --overwrite to replace it or choose another {option}")
+
+
 def _check_folder(folder: Path, out: Path | str, option: str) -> None:
     """The deepest existing ancestor of `folder` must be a writable folder."""
     existing = folder

@@ -41,6 +41,8 @@ class ExecutorChoice:
             raise ConfigError(f"--executor {self.name!r}: choose one of {', '.join(EXECUTORS)}")
         if self.name == "local" and self.ray_address:
             raise ConfigError("--ray-address goes with --executor ray")
+        if self.ray_address:
+            check_port(self.ray_address)
         if not 0 < self.cpus_per_task <= 1024:
             raise ConfigError(f"--cpus-per-task {self.cpus_per_task}: CPUs must be > 0 (and at most 1024)")
 
@@ -77,6 +79,17 @@ def head_endpoint(address: str) -> tuple[str, int] | None:
     if "://" in host or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         return None
     return host, int(port)
+
+
+def check_port(address: str) -> None:
+    """A ConfigError now for a `host:port` whose port is not 1..65535 (Ray would retry it for minutes)."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if "://" in rest or not sep or not host.strip("[]"):
+        return  # "auto", "local", another scheme or a bare host: Ray resolves those itself
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--ray-address {address}: the port {port!r} is not a port number (1..65535); "
+                          "give HOST:PORT of the Ray head, e.g. 10.0.0.5:6379, or auto")
 
 
 def check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT_S) -> None:

@@ -41,6 +41,9 @@ def find_checkpoint(directory: Path, fold: str) -> Path:
         resolved = path.resolve()
         if resolved.is_file() and resolved.is_relative_to(root):
             return path
+        if resolved.is_file() or path.is_symlink():
+            raise BenchError(f"--weights {directory}: {path} is a symbolic link leading outside the folder "
+                             f"(to {resolved}); copy the checkpoint into {directory}")
     tried = ", ".join(p.name if p.parent == directory else str(p.relative_to(directory))
                       for p in checkpoint_candidates(directory, fold)[::len(SUFFIXES)])
     raise BenchError(f"--weights {directory}: no checkpoint for held-out subject {fold} (tried {tried}, each with "
@@ -82,6 +85,10 @@ def load_into(model: nn.Module, path: Path) -> None:
     if extra:
         raise BenchError(f"{path}: tensor {extra[0]} of the checkpoint has no place in the model "
                          f"({len(extra)} unexpected); is it a checkpoint of this model and variant?")
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise BenchError(f"{path}: tensor {name} holds values that are not finite (NaN or infinity); a model "
+                             "with them predicts one class for everything: use a checkpoint of a finished training")
     model.load_state_dict(state, strict=True)
 
 

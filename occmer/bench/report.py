@@ -98,19 +98,17 @@ def load_run(dirs: Sequence[Path]) -> Run:
     except (KeyError, TypeError, AttributeError) as exc:
         raise BenchError(f"{dirs[0]}/{CONFIG_FILE} (or a shard's) lacks {exc} or has the wrong shape; "
                          "it was not written by `occmer bench`: rerun the bench") from exc
-    records, seen = [], {}
+    records, seen, scored = [], {}, {}
     for directory in dirs:
         for fold_file in sorted((Path(directory) / FOLDS_DIR).rglob("*.json")):
-            try:
-                record = json.loads(fold_file.read_text(encoding="utf-8"))
-            except ValueError:
-                continue  # a torn file from a killed run: the fold counts as not done
+            record = _read_fold(fold_file)
             key = _fold_key(record, fold_file)
             if key in seen:
                 if seen[key]["pred"] != record["pred"]:
                     raise BenchError(f"fold {key} has different predictions in two directories ({fold_file}); "
                                      "were they run with the same code and device?")
                 continue
+            _check_fold(record, fold_file, config, scored)
             seen[key] = record
             records.append(record)
     return Run(config=config, records=records, dirs=[str(d) for d in dirs])
@@ -145,6 +143,38 @@ def _fold_key(record: Any, fold_file: Path) -> tuple[str, str, int, str]:
         raise BenchError(f"{fold_file}: the per-sample lists (sample_id, pred, true, ...) differ in length; "
                          "delete the file to rerun that fold")
     return record["model"], record["condition"], record["seed"], record["fold"]
+
+
+# ---------------------------------------------------------------- fold-file checks (issue 27)
+
+
+def _read_fold(fold_file: Path) -> Any:
+    """A fold file's JSON; bench writes them atomically, so one that does not parse is not bench's."""
+    try:
+        return json.loads(fold_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BenchError(f"{fold_file} cannot be read as a fold record ({exc}); delete it to rerun that fold") from None
+
+
+def _check_fold(record: dict[str, Any], fold_file: Path, config: dict[str, Any],
+                scored: dict[tuple[str, str, int, str], str]) -> None:
+    """Refuse a fold whose labels are not the run's classes, or whose samples another fold already scored
+    (one subject counted twice, another never). `scored`: (model, condition, seed, sample) -> fold."""
+    entry = config.get("plan", {}).get(f"{record['model']}|{record['condition']}") or {}
+    classes = entry.get("classes") if isinstance(entry, dict) else None
+    allowed = set(classes) if isinstance(classes, list) else set(record["classes"])
+    for field_name in ("pred", "true"):
+        unknown = sorted({str(v) for v in record[field_name] if v not in allowed})
+        if unknown:
+            raise BenchError(f"{fold_file}: {field_name} holds {', '.join(unknown)}, not a class of this run "
+                             f"({', '.join(sorted(map(str, allowed)))}); delete the file to rerun that fold")
+    for sid in record["sample_id"]:
+        key = (record["model"], record["condition"], record["seed"], str(sid))
+        other = scored.setdefault(key, record["fold"])
+        if other != record["fold"]:
+            raise BenchError(f"{fold_file}: sample {sid} is scored in two folds ({other} and {record['fold']}); "
+                             "a fold file holds its held-out subject's samples only: delete the file to rerun "
+                             "that fold")
 
 
 def predictions_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:

@@ -190,7 +190,7 @@ def template_files(mask: str, choices: str | None = None) -> list[Path]:
     specs = [mask] + [c.strip() for c in (choices or "").split(",")]
     paths = []
     for spec in specs:
-        if spec.startswith("custom:"):
+        if spec.startswith("custom:") and spec.split(":", 1)[1].strip():  # no path: the occluder says what to give
             path = Path(spec.split(":", 1)[1]).expanduser()
             paths += [path, path.with_suffix(".png")]
     return paths

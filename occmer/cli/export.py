@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from occmer.export import LAYOUTS, export_file
+from occmer.cli.common import guarded_output
+from occmer.export import LAYOUTS, export_file, refuse_current_folder
 from occmer.protocols import PROTOCOLS
 
 LAYOUT_HELP = ("ststnet-loso: STSTNet/HTNet's tree norm_u_v_os/<held-out subject>/u_train|u_test/<class code>/"
@@ -38,7 +39,9 @@ def export_command(file: Path, outdir: Path, layout: str, feature: str | None, p
       occmer export out/demo_glasses.h5 glasses_tree --layout ststnet-loso
       occmer export glasses.h5 glasses_npy --layout npy --protocol loso
     """
-    result = export_file(file, layout, outdir, feature=feature, protocol=protocol, overwrite=overwrite)
+    refuse_current_folder(outdir)  # before OUTDIR.lock is written beside it
+    with guarded_output(outdir, [file], option="OUTDIR"):  # OUTDIR.lock; a write failure names OUTDIR
+        result = export_file(file, layout, outdir, feature=feature, protocol=protocol, overwrite=overwrite)
     for note in result.notes:
         click.echo(note)
     click.echo(f"wrote {result.out}: {result.n_samples} samples of protocol {result.protocol}, feature set "

@@ -22,7 +22,7 @@ from occmer.cli.common import (
 )
 from occmer.cli.output import output_options
 from occmer.errors import ConfigError, DataError
-from occmer.outputs import check_output
+from occmer.outputs import check_output, refuse_existing
 
 
 def _rows_from_synthesis(loaded, db, mask, options, n, seed, size, landmarks, landmarks_dir, apex, gif_side=0):
@@ -114,7 +114,7 @@ def preview_command(db, roots, from_file, mask, out, overwrite, gif, n, seed, si
     if from_file is not None:
         inputs = [from_file]
         check_output(out, inputs, derived=False)
-        _refuse_existing(out, overwrite)
+        refuse_existing(out, overwrite)
         if gif:
             rows = panels_from_store(from_file, n, side=side, max_frames=PREVIEW_FRAMES)
             title = ""
@@ -125,7 +125,7 @@ def preview_command(db, roots, from_file, mask, out, overwrite, gif, n, seed, si
         options = occluder_settings(mask, occluder)
         choices = occluder.get("choices")
         check_output(out, template_files(mask, choices), derived=False)
-        _refuse_existing(out, overwrite)
+        refuse_existing(out, overwrite)
         loaded = load_clips(db, roots, apex, skip_invalid=True)
         inputs = [*loaded.input_files(), *template_files(mask, choices)]
         check_output(out, inputs, derived=False)
@@ -134,7 +134,7 @@ def preview_command(db, roots, from_file, mask, out, overwrite, gif, n, seed, si
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
         title = f"{db}: --mask {mask} {flags} (seed {seed})"
     with guarded_output(out, inputs) as target:
-        _refuse_existing(target, overwrite)
+        refuse_existing(target, overwrite)
         tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
         try:
             if gif:
@@ -148,11 +148,6 @@ def preview_command(db, roots, from_file, mask, out, overwrite, gif, n, seed, si
     if gif:
         text += f", panels: {' | '.join(rows[0].titles)}, {Path(out).stat().st_size / 1024:.0f} KB"
     click.echo(text + ")")
-
-
-def _refuse_existing(out: Path, overwrite: bool) -> None:
-    if Path(out).exists() and not overwrite:
-        raise ConfigError(f"--out {out} already exists; pass --overwrite to replace it or choose another --out")
 
 
 COMMANDS = [preview_command]

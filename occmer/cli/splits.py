@@ -21,11 +21,13 @@ def splits_command(file: Path, overwrite: bool, list_only: bool) -> None:
 
     Example: occmer splits glasses.h5
     """
+    from occmer.cli.common import guarded_output
     from occmer.protocols.splits import add_splits
     from occmer.store import OccmerFile
 
     if not list_only:
-        add_splits(file, overwrite=overwrite)
+        with guarded_output(file, option="FILE"):  # FILE.lock: not beside a running `features` or `splits`
+            add_splits(file, overwrite=overwrite)
     with OccmerFile.open(file) as f:
         names = f.split_names()
         if not names:

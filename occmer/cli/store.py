@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from occmer.cli.common import guarded_output, overwrite_option
 from occmer.cli.output import output_options
 from occmer.progress import info, show_progress
 
@@ -24,11 +25,17 @@ from occmer.progress import info, show_progress
                    "database (demo: always available; others: --root or the database's environment variable) "
                    "and kept only when the occluded frames match the stored ones bit for bit.")
 @click.option("--root", "roots", multiple=True, help="--html --clean: source database folder (NAME=PATH if several).")
+@click.option("--template", "templates", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="--html --clean: the custom template a file made with --mask custom:PATH was synthesized with "
+                   "(a path stored in a file is never opened on the file's word; repeat for several).")
+@click.option("--landmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="--html --clean: the landmark folder a file made with --landmarks file:FOLDER was synthesized with.")
 @click.option("--panel", type=click.IntRange(48, 256), default=128, show_default=True,
               help="--html: side of each animated panel (px).")
+@overwrite_option("--html: replace an existing --out page.")
 @output_options
 def inspect_command(file: Path, html: bool, out: Path | None, per_class: int, clean: bool, roots: tuple[str, ...],
-                    panel: int) -> None:
+                    templates: tuple[Path, ...], landmarks_dir: Path | None, panel: int, overwrite: bool) -> None:
     """Print a summary of FILE: provenance, clips per class and subject, sizes, occlusion.
 
     With --html, also write one HTML page to look at the file (no network or JavaScript
@@ -46,19 +53,20 @@ def inspect_command(file: Path, html: bool, out: Path | None, per_class: int, cl
         click.echo(summarize(file))
         return
     info(summarize(file))  # with --html the page is the result: --quiet prints only its path
-    from occmer.errors import OccmerError
-    from occmer.pages.clean import recover_clean_frames
+    from occmer.outputs import refuse_existing
+    from occmer.pages.clean import UserPaths, recover_clean_frames
     from occmer.pages.inspect_page import render_inspect_html
 
     target = out or file.with_name(f"{file.stem}_inspect.html")
-    if target.resolve() == file.resolve():
-        raise OccmerError(f"--out {target} is the input file; pick another name")
+    paths = UserPaths(tuple(templates), landmarks_dir)
 
     def clean_source(attrs, stored):
-        return recover_clean_frames(attrs, stored, roots, progress=show_progress())
+        return recover_clean_frames(attrs, stored, roots, progress=show_progress(), paths=paths)
 
-    page = render_inspect_html(file, target, per_class=per_class, clean_source=clean_source if clean else None,
-                               side=panel, echo=info)
+    with guarded_output(target, [file, *templates]) as resolved:
+        refuse_existing(resolved, overwrite)
+        page = render_inspect_html(file, target, per_class=per_class, clean_source=clean_source if clean else None,
+                                   side=panel, echo=info)
     click.echo(f"wrote {page}")
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from occmer.aus import parse_aus
 from occmer.databases.apex import APEX_POLICIES, OFFSET_POLICIES, check_apex_policy, check_offset_policy
 from occmer.databases.base import (
@@ -32,6 +34,7 @@ from occmer.databases.base import (
 )
 from occmer.databases.sheets import Row, cell_int, cell_text, find_child_dir, read_sheet
 from occmer.errors import AnnotationError, ConfigError, DataError
+from occmer.frames import MAX_FRAME_PIXELS, declared_size
 from occmer.labels import normalise_emotion, normalise_objective, objective_from_aus, official_composite
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -488,6 +491,11 @@ def check_images(sample_id: str, frames: Sequence[tuple[int, Path]]) -> Problem 
         try:
             with Image.open(path) as image:
                 size, mode = image.size, image.mode
+        except Image.DecompressionBombError:  # a header declaring billions of pixels: never decoded
+            declared = declared_size(np.fromfile(str(path), dtype=np.uint8)) or ("?", "?")
+            return Problem(sample_id, str(path), f"frame {number} declares {declared[0]}x{declared[1]} pixels, "
+                           f"more than occmer decodes ({MAX_FRAME_PIXELS})",
+                           "replace the file from the release, or skip the clip (--skip-invalid)")
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             return Problem(sample_id, str(path), f"frame {number} is not a readable image ({exc})",
                            "replace the file from the release, or skip the clip (--skip-invalid)")

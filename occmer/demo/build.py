@@ -8,6 +8,7 @@ atomically (temp folder + rename).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -423,10 +424,29 @@ def install(built: Path, root: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def remove_stale_temps(parent: Path, name: str) -> None:
+    """Remove `.NAME.tmp-PID-*` folders left by a build that was killed (its PID no longer runs)."""
+    for folder in parent.glob(f".{name}.tmp-*"):
+        pid = folder.name[len(f".{name}.tmp-"):].split("-", 1)[0]
+        if folder.is_dir() and not folder.is_symlink() and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or a number no process can have
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def build_into_temp(parent: Path, name: str, params: DemoParams, progress: Callable[[str], None] | None) -> Path:
     """A complete build in a hidden temporary sibling folder (removed again on any failure)."""
     parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent))
+    remove_stale_temps(parent, name)
+    temp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-{os.getpid()}-", dir=parent))
     try:
         write_database(temp, params, progress)
     except BaseException:

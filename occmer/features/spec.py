@@ -165,6 +165,9 @@ def parse_feature_spec(text: str) -> FlowSpec:
         raise ConfigError(
             f"feature spec {text!r} must look like METHOD:SIZE[:diff][:maxabs][:KEY=VALUE], e.g. tvl1:28"
         )
+    if not MIN_SIZE <= int(parts[1]) <= MAX_SIZE:
+        raise ConfigError(f"feature spec {text!r}: the grid size {int(parts[1])} must be in [{MIN_SIZE}, {MAX_SIZE}], "
+                          "e.g. tvl1:28")
     diff, normalise, params = False, "none", []
     for option in parts[2:]:
         if option == "diff":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 
 from occmer.errors import TemplateError
 from occmer.faces.topology import N_POINTS
+from occmer.frames import declared_size
 from occmer.occluders.warps import MIN_ANCHORS, WARPS, Warp
 
 REQUIRED_KEYS = ("image", "anchors")
@@ -103,6 +105,7 @@ def load_template(json_path: str | Path) -> Template:
             "add anchors or choose a simpler warp"
         )
     rgba = _read_image(path, _image_path(path, data["image"]))
+    _check_anchor_geometry(path, anchors, warp, rgba.shape[:2])
     points = _parse_points(path, data.get("points", {}))
     temples = _parse_temples(path, data["temples"], points) if data.get("temples") else None
     return Template(
@@ -126,6 +129,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TemplateError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except RecursionError:
+        raise TemplateError(f"{path}: the JSON is nested too deeply to be a template (an object with 'image' and "
+                            "'anchors')") from None
     if not isinstance(data, dict):
         raise TemplateError(f"{path}: the template must be a JSON object with 'image' and 'anchors'")
     return data
@@ -160,6 +166,40 @@ def _parse_anchors(path: Path, anchors: Any) -> dict[int, tuple[float, float]]:
     return parsed
 
 
+MIN_ANCHOR_GAP_PX = 1.0  # anchors closer than this pin nothing: the fit divides by their distance
+MIN_ANCHOR_SPREAD = 0.02  # thinnest / widest extent of the anchors (below: on one line, the fit is singular)
+
+
+def _check_anchor_geometry(path: Path, anchors: dict[int, tuple[float, float]], warp: str,
+                           shape: tuple[int, int]) -> None:
+    """Refuse anchors no warp can be fitted to stably: far outside the image, (nearly) on top of each
+    other, or on one line for a warp that needs a plane (affine, perspective, tps)."""
+    height, width = shape
+    keys = list(anchors)
+    points = np.array([anchors[k] for k in keys], np.float64)
+    for key, (x, y) in zip(keys, points, strict=True):
+        if not (-width <= x <= 2 * width and -height <= y <= 2 * height):
+            raise TemplateError(f"{path}: anchor {key} at [{x:.4g}, {y:.4g}] is far outside the {width}x{height} "
+                                "image; anchors are template pixels on (or near) the image")
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    np.fill_diagonal(gaps, np.inf)
+    i, j = np.unravel_index(int(np.argmin(gaps)), gaps.shape)
+    if gaps[i, j] < MIN_ANCHOR_GAP_PX:
+        raise TemplateError(f"{path}: anchors {keys[i]} and {keys[j]} are {gaps[i, j]:.2g} px apart; anchors must be "
+                            f"at least {MIN_ANCHOR_GAP_PX:g} px apart to pin the template")
+    if warp == "similarity":
+        return
+    groups = [keys] if warp != "perspective" or len(keys) != 4 else [keys] + [
+        [k for k in keys if k != left_out] for left_out in keys]  # a homography from 4 points: no 3 on a line
+    for group in groups:
+        chosen = points[[keys.index(k) for k in group]]
+        spread = np.linalg.svd(chosen - chosen.mean(0), compute_uv=False)
+        if spread[1] < MIN_ANCHOR_SPREAD * spread[0]:
+            raise TemplateError(f"{path}: anchors {', '.join(map(str, group))} lie (nearly) on one line; the "
+                                f"{warp!r} warp needs anchors that span an area (move one off the line, or use "
+                                "'similarity' with two anchors)")
+
+
 def _parse_points(path: Path, points: Any) -> dict[str, tuple[float, float]]:
     if not isinstance(points, dict):
         raise TemplateError(f"{path}: 'points' must be an object of name -> [x, y]")
@@ -188,8 +228,9 @@ def _parse_temples(path: Path, temples: Any, points: dict[str, tuple[float, floa
 
 def _image_path(path: Path, image: Any) -> Path:
     """The image file, which must lie inside the JSON's own folder (no '..', no absolute paths)."""
-    if not isinstance(image, str) or not image:
-        raise TemplateError(f"{path}: 'image' must be the PNG's file name relative to the JSON's folder")
+    if not isinstance(image, str) or not image or "\x00" in image:
+        raise TemplateError(f"{path}: 'image' must be the PNG's file name relative to the JSON's folder "
+                            f"(got {image!r})")
     folder = path.resolve().parent
     candidate = (folder / image).resolve()
     if Path(image).is_absolute() or not candidate.is_relative_to(folder):
@@ -205,8 +246,21 @@ def _read_image(path: Path, image_path: Path) -> np.ndarray:
 
     if not image_path.is_file():
         raise TemplateError(f"{path}: image {image_path.name!r} not found in {image_path.parent}")
+    declared = declared_size(np.fromfile(str(image_path), dtype=np.uint8))
+    if declared is not None and max(declared) > MAX_IMAGE_SIDE:  # checked before any pixel is decoded
+        raise TemplateError(f"{image_path}: image size {declared[0]}x{declared[1]} is outside 2..{MAX_IMAGE_SIDE} "
+                            "pixels per side")
     try:
-        with Image.open(image_path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(image_path)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise TemplateError(f"{image_path}: the template image declares more pixels than occmer decodes ({exc}); "
+                            f"templates are at most {MAX_IMAGE_SIDE} pixels per side") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise TemplateError(f"{image_path}: cannot decode the template image ({exc}); it must be an RGBA PNG") from exc
+    try:
+        with im:
             fmt, mode, size = im.format, im.mode, im.size
             if fmt != "PNG" or mode != "RGBA":
                 raise TemplateError(

@@ -54,6 +54,9 @@ def write_page(out: Path, title: str, heading: str, subtitle: str, sections: Seq
             f"<h1>{esc(heading)}</h1><p class=\"muted\">{subtitle}</p><nav>{nav}</nav>{body}</body></html>\n")
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves no hidden half page
     return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from occmer import __version__
 from occmer.errors import ResumeError, StoreError
-from occmer.outputs import ensure_space
+from occmer.outputs import ensure_space, is_write_failure
 from occmer.store import schema
 
 RUN_FILE = "run.json"
@@ -226,10 +226,17 @@ def assemble(
         clips = f.create_group(schema.CLIPS)
         rows = []
         for sid in order:
-            with h5py.File(run.clips / f"{sid}{SHARD_SUFFIX}", "r") as shard:
-                rows.append(json.loads(shard["clip"].attrs["row"]))
-                shard.copy(shard["clip"], clips, name=sid)
-                del clips[sid].attrs["row"]
+            shard_path = run.clips / f"{sid}{SHARD_SUFFIX}"
+            try:
+                with h5py.File(shard_path, "r") as shard:
+                    rows.append(json.loads(shard["clip"].attrs["row"]))
+                    shard.copy(shard["clip"], clips, name=sid)
+                    del clips[sid].attrs["row"]
+            except (OSError, KeyError, ValueError) as exc:
+                if isinstance(exc, OSError) and is_write_failure(exc):
+                    raise
+                raise StoreError(f"cannot assemble {out}: the shard {shard_path} of clip {sid} is damaged "
+                                 f"({exc}); delete it and rerun with --resume (that clip is processed again)") from None
         samples = f.create_group(schema.SAMPLES)
         for name in schema.STRING_COLUMNS:
             _string_dataset(samples, name, (str(r.get(name, "")) for r in rows))
