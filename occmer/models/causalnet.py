@@ -170,6 +170,7 @@ class CausalNet(MERModel):
     default_input_size = 28
     min_input_size = 8
     min_in_channels = N_MAPS
+    input_maps = N_MAPS
     fixed_input_size = True
 
     def __init__(
