@@ -81,7 +81,7 @@ PAPER_RECIPES: dict[str, Recipe] = {
     ),
     "causalnet": Recipe(
         "causalnet", "paper", optimizer="adam", lr=5e-5, weight_decay=0.0, epochs=200, batch_size=1024,
-        channels=_CAUSALNET_CHANNELS, input_normalisation="minmax-255", source=_CAUSALNET_CODE,
+        channels=_CAUSALNET_CHANNELS, source=_CAUSALNET_CODE,
     ),
 }
 
@@ -94,7 +94,7 @@ DEFAULT_RECIPES: dict[str, Recipe] = {
                     channels=("strain", "v", "u"), input_normalisation="minmax-255", hparams={"dim": 32},
                     source=_CPU_SIZED),
     "causalnet": Recipe("causalnet", "default", optimizer="adam", lr=3e-4, weight_decay=0.0, epochs=20,
-                        batch_size=32, channels=_CAUSALNET_CHANNELS, input_normalisation="minmax-255",
+                        batch_size=32, channels=_CAUSALNET_CHANNELS,
                         hparams={"dim": 32}, source=_CPU_SIZED),
 }
 
