@@ -1,8 +1,10 @@
 """`occmer import`: preprocessed inputs released with papers -> an occmer file without frames.
 
-Three layouts are read, each with a CSV that names database, subject, clip and label per row:
+Four layouts are read, each with a CSV that names database, subject, clip and label per row:
 a flat folder of images (`<subject>_<clip>.png`; trailing spaces before the extension, as in
-STSTNet's release, are tolerated), a leave-one-subject-out tree
+STSTNet's release, are tolerated), a flat folder of four maps per sample (`maps`: `<key>.png`,
+`<key>_1.png`, `<key>_2.png`, `<key>_3.png`, CausalNet's release, stacked on the channels in
+that order), a leave-one-subject-out tree
 (`<held-out subject>/<train dir|test dir>/<class>/<image>`: every copy of a sample must be
 identical, and is checked), and a NumPy array (N, C, H, W) whose rows follow the CSV.
 Values are stored as they are (no rescaling); the normalisation their producer applied is
@@ -39,7 +41,9 @@ def provenance_key(database: str, subject: str, clip: str) -> str:
     """How export.json names a sample: the database, subject and clip columns of samples.csv."""
     return f"{database}/{subject}/{clip}"
 
-LAYOUTS = ("flat", "loso", "npy")
+
+LAYOUTS = ("flat", "maps", "loso", "npy")
+MAP_SUFFIXES = ("", "_1", "_2", "_3")  # CausalNet's four maps per sample, in the order its model reads them
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 NORMALISATIONS = {
     "minmax-per-image": "each image was min-max scaled to 0..255 by its producer (all channels together)",
@@ -295,6 +299,41 @@ def load_flat(folder: Path, rows: Sequence[SampleRow], csv_path: Path, options: 
     return data, [f"{len(rows)} images read from {folder}"]
 
 
+def map_channel_names(channels: Sequence[str]) -> list[str]:
+    """Channel names of the `maps` layout: each map's channels, the map's suffix appended (u, v, strain, u_1, ...)."""
+    return [f"{c}{suffix}" for suffix in MAP_SUFFIXES for c in channels]
+
+
+def _is_maps_folder(stems: set[str]) -> bool:
+    """True when every image is `<key>` or `<key>_1/_2/_3` and each key has all four."""
+    keys = {s for s in stems if not any(s.endswith(x) and s[: -len(x)] in stems for x in MAP_SUFFIXES[1:])}
+    return bool(keys) and all(f"{k}{x}" in stems for k in keys for x in MAP_SUFFIXES) and \
+        len(stems) == len(keys) * len(MAP_SUFFIXES)
+
+
+def load_maps(folder: Path, rows: Sequence[SampleRow], csv_path: Path, options: ImportOptions
+              ) -> tuple[np.ndarray, list[str]]:
+    """(N, 4*C, S, S): each row's four maps `<key>`, `<key>_1`, `<key>_2`, `<key>_3` stacked on the channels."""
+    index = index_images(folder)
+    images, paths, used = [], [], set()
+    for row in rows:
+        planes = []
+        for suffix in MAP_SUFFIXES:
+            key = f"{row.key}{suffix}"
+            if key not in index:
+                raise DataError(f"{csv_path}, line {row.line}: no map {key}.<png|jpg|bmp> in {folder} (the maps "
+                                f"layout needs {', '.join(row.key + x for x in MAP_SUFFIXES)})")
+            planes.append(read_image(index[key], options))
+            used.add(key)
+        _stack(planes, [index[f"{row.key}{x}"] for x in MAP_SUFFIXES])
+        images.append(np.concatenate(planes))
+        paths.append(index[row.key])
+    extra = sorted(set(index) - used)
+    if extra:
+        raise _unlisted_error(csv_path, folder, extra)
+    return _stack(images, paths), [f"{len(rows)} samples x {len(MAP_SUFFIXES)} maps read from {folder}"]
+
+
 def _split_dirs(subject_dir: Path, options: ImportOptions, source: Path) -> tuple[list[Path], list[Path]]:
     dirs = _folders_inside(subject_dir, source)
     train = [p for p in dirs if options.train_dir in p.name.lower()]
@@ -400,8 +439,9 @@ def detect_layout(source: Path) -> str:
     if source.is_file() and source.suffix == ".npy":
         return "npy"
     if source.is_dir():
-        if any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in source.iterdir()):
-            return "flat"
+        images = [p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        if images:
+            return "maps" if _is_maps_folder({_image_key(p) for p in images}) else "flat"
         return "loso"
     raise DataError(f"{source}: neither a folder nor a .npy file; pass --layout")
 
@@ -478,17 +518,18 @@ def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOption
     rows = read_rows(csv_path, options)
     if options.labels == "megc2019":
         check_official_labels(rows, csv_path)
-    loader = {"flat": load_flat, "loso": load_loso, "npy": load_npy}[layout]
+    loader = {"flat": load_flat, "maps": load_maps, "loso": load_loso, "npy": load_npy}[layout]
     data, notes = loader(source, rows, csv_path, options)
     provenance = read_provenance(csv_path)
     if provenance.source:
         notes.append(f"occluder {provenance.occluder['spec']} and occlusion ratios from {provenance.source}")
+    channels = map_channel_names(options.channels) if layout == "maps" else list(options.channels)
     size = int(data.shape[-1])
     name = options.feature_name or f"imported_{size}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
         raise ConfigError(f"--feature-name {name!r}: use letters, digits, _ . + -")
     settings = {
-        "layout": layout, "source": str(source), "csv": str(csv_path), "channels": list(options.channels),
+        "layout": layout, "source": str(source), "csv": str(csv_path), "channels": channels,
         "pixel_order": options.pixel_order, "normalisation": options.normalisation, "labels": options.labels,
         "label_map": options.resolved_label_map(), "db_map": dict(options.db_map),
         "columns": dict(options.columns), "feature": name,
@@ -508,9 +549,8 @@ def import_inputs(source: Path, csv_path: Path, out: Path, options: ImportOption
         "skipped": "[]", "invalid": "[]", "imported_from": str(source),
     }
     write_feature_file(out, sample_rows(rows, options.labels, provenance),
-                       ImportedFeatures(name, data, list(options.channels), feature_attrs), attrs, overwrite,
-                       splits=splits)
-    return ImportResult(out, len(rows), name, list(options.channels), notes)
+                       ImportedFeatures(name, data, channels, feature_attrs), attrs, overwrite, splits=splits)
+    return ImportResult(out, len(rows), name, channels, notes)
 
 
 def check_official_labels(rows: Sequence[SampleRow], csv_path: Path) -> None:

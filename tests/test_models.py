@@ -30,8 +30,10 @@ SMALL = {
     "offapexnet": {"hidden": 64},
     "dual-inception": {"hidden": 64},
     "ststnet": {},
+    "htnet": {"dim": 8, "block_repeats": (1, 1, 2)},
 }
-SMALL_SIZE = {"ststnet": 28, "offapexnet": 28, "dual-inception": 28}
+SMALL_SIZE = {"ststnet": 28, "offapexnet": 28, "dual-inception": 28, "htnet": 28}
+MULTI_MAP = ("causalnet",)  # four maps per sample: tested in tests/test_models_transformers.py
 
 # Boxes of a stylised face on the unit square, in REGION_NAMES order (global node last).
 DEMO_BOXES = np.array(
@@ -81,12 +83,12 @@ def small_model(name: str, seed: int = 0, **extra):
 
 
 def test_registry_lists_every_model_with_its_contract():
-    assert set(MODELS) == set(SMALL)
+    assert set(MODELS) == set(SMALL) | set(MULTI_MAP)
     for name, cls in MODELS.items():
         assert cls.name == name
         assert isinstance(cls.default_input_size, int)
         assert isinstance(cls.uses_regions, bool) and isinstance(cls.uses_occlusion, bool)
-    assert {n for n, c in MODELS.items() if c.uses_regions} == set(REGION_MODELS)
+    assert {n for n, c in MODELS.items() if c.uses_regions} == set(REGION_MODELS) | {"htnet"}
     assert MODELS["ststnet"].default_input_size == 28 and MODELS["rrrn"].default_input_size == 112
 
 
@@ -283,7 +285,7 @@ def test_parameter_counts_match_docs():
     documented = _documented_counts()
     assert set(documented) == set(MODELS), "docs/models.md must list every registered model"
     for name in MODELS:
-        model = build_model(name, 3, 3)
+        model = build_model(name, 3, 3 * MODELS[name].input_maps)
         assert sum(p.numel() for p in model.parameters()) == documented[name], name
 
 

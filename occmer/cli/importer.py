@@ -26,7 +26,8 @@ from occmer.protocols.splits import compute_splits
                    "spellings such as dataset/sub/filename_o; set them with --columns).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The occmer file to write.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=None,
-              help="flat: a folder of <subject>_<clip>.png images; loso: <subject>/<train|test dir>/<class>/<image> "
+              help="flat: a folder of <subject>_<clip>.png images; maps: the same with four maps per sample "
+                   "(<key>, <key>_1, <key>_2, <key>_3, CausalNet's release; channels named u, ..., u_1, ...); loso: <subject>/<train|test dir>/<class>/<image> "
                    "(every copy of a sample is checked identical); npy: an (N, C, S, S) array whose rows follow the "
                    "CSV. Default: guessed from SOURCE.")
 @click.option("--channels", default="u,v,strain", show_default=True,

@@ -12,6 +12,8 @@ import torch
 
 from occmer.errors import ModelError
 from occmer.models.base import MERModel, ModelOutput
+from occmer.models.causalnet import CausalNet
+from occmer.models.htnet import HTNet
 from occmer.models.ran import RAN
 from occmer.models.resnet import ResNet18
 from occmer.models.rrrn import RRRN, RRRNBackbone, RRRNNoRI, RRRNNoRR
@@ -19,7 +21,8 @@ from occmer.models.shallow import DualInception, OffApexNet, STSTNet
 
 MODELS: dict[str, type[MERModel]] = {
     cls.name: cls
-    for cls in (RRRN, RRRNNoRI, RRRNNoRR, RRRNBackbone, RAN, STSTNet, OffApexNet, DualInception, ResNet18)
+    for cls in (RRRN, RRRNNoRI, RRRNNoRR, RRRNBackbone, RAN, STSTNet, OffApexNet, DualInception, ResNet18, HTNet,
+                CausalNet)
 }
 
 __all__ = ["MODELS", "MERModel", "ModelOutput", "build_model", "model_hparams", "model_loss"]

@@ -32,6 +32,7 @@ class MERModel(nn.Module):
     min_input_size: ClassVar[int] = 8
     fixed_input_size: ClassVar[bool] = False
     min_in_channels: ClassVar[int] = 1
+    input_maps: ClassVar[int] = 1  # images per sample stacked on the channels (CausalNet: 4 flow maps)
     uses_regions: ClassVar[bool] = False
     uses_occlusion: ClassVar[bool] = False
     region_bias: float = 0.0  # weight of the region-biased loss term (models with region weights)
