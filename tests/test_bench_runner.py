@@ -203,14 +203,19 @@ def test_report_html_is_one_self_contained_page(full_run):
 
     page = parse_page((full_run / "report.html").read_text(encoding="utf-8"))
     check_self_contained(page)
-    assert {"table", "databases", "confusion", "per-class", "attention", "settings", "command"} <= set(page.section_ids)
-    # UF1 heatmap, change from clean, one confusion grid, per-class F1 (no attention: ststnet has no regions).
-    assert len(page.images) == 4
+    assert {"table", "databases", "selection", "confusion", "per-class", "attention", "settings",
+            "command"} <= set(page.section_ids)
+    # UF1 heatmap, change from clean, the learning curve (honest vs test-oracle), one confusion grid, per-class F1
+    # (no attention: ststnet has no regions).
+    assert len(page.images) == 5
     alts = [i["alt"] for i in page.images]
     assert alts[0] == "UF1 by model and condition" and alts[1] == "Change from clean"
-    # The scores table (1 model x 2 conditions), the data files with checksums, the environment.
-    scores, files = page.tables[0], page.tables[1]
+    assert alts[2] == "ststnet: UF1 over epochs"
+    # The scores table (1 model x 2 conditions), honest vs test-oracle (one row per condition), the data files with
+    # checksums, the environment.
+    scores, selection, files = page.tables[0], page.tables[1], page.tables[2]
     assert scores.header_cells == 3 and scores.body_rows == 1
+    assert selection.header_cells == 6 and selection.body_rows == 2
     assert files.body_rows == 2
     text = (full_run / "report.html").read_text(encoding="utf-8")
     config = json.loads((full_run / "config.json").read_text())

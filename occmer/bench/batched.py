@@ -35,6 +35,7 @@ tolerance the tests check.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.overrides import TorchFunctionMode
 
+from occmer.bench.selection import LEAKY, EpochChooser
 from occmer.bench.training import (
     FoldOutput,
     FoldTensors,
@@ -373,24 +375,37 @@ def train_folds(
     num_classes: int,
     config: TrainConfig,
     seeds: Sequence[int],
+    selection: str = "last",
+    record_epochs: bool = True,
 ) -> list[FoldOutput]:
     """Train one model per fold (training rows `positions[i]` of `source`, seed `seeds[i]`) as one batched model.
 
-    Gives what `train_fold` gives for each fold alone (CPU, no validation set), to float tolerance.
-    The wall time is shared equally among the folds in `train_seconds`.
+    Gives what `train_fold` gives for each fold alone (CPU, no validation set), to float tolerance,
+    with the same per-epoch record and `selection` (last or test-oracle). The wall time is shared
+    equally among the folds in `train_seconds`.
     """
     if resolve_device(config.device).type != "cpu":
         raise BenchError(f"batched folds run on the CPU only (got --device {config.device}); use --batch-folds off")
+    if selection == "val":
+        raise BenchError("batched folds have no validation subjects: the val selection trains one fold at a time")
+    if not record_epochs and selection != "last":
+        raise BenchError(f"the {selection} selection needs the per-epoch predictions (record_epochs=True)")
+    cpu = torch.device("cpu")
     folds = _build_folds(factory, source, positions, num_classes, seeds)
     carrier = folds[0].model
+    viewer = copy.deepcopy(carrier)  # predicts each fold's test subject between epochs; the folds' models stay put
     carrier.train()
     params, buffers = _stack_state([f.model for f in folds])
     mode = _FoldMode([f.dropout for f in folds])
     optimizer = _StackedAdamW(list(params.values()), config.lr, config.weight_decay, active=lambda: mode.active)
     stacked = {**params, **buffers}
-    data = to_device(source, torch.device("cpu"))
+    data = to_device(source, cpu)
+    test_data = [to_device(test, cpu) for test in tests]
+    choosers = [EpochChooser(selection, test.y if selection == LEAKY else None) for test in tests]
+    chosen: list[FoldOutput | None] = [None] * len(folds)
+    recording = 0.0
     start = time.perf_counter()
-    for _epoch in range(config.epochs):
+    for epoch in range(1, config.epochs + 1):
         batches = _epoch_batches(folds, config.batch_size)
         for step in range(max(len(b) for b in batches)):
             rows, sizes = _step_rows(batches, step)
@@ -398,18 +413,36 @@ def train_folds(
             mode.set_step(sizes)
             train_step(carrier, loss_fn, batch, optimizer, mode,
                        forward=lambda b: functional_call(carrier, stacked, (b,)))
+        if not record_epochs:
+            continue
+        before = time.perf_counter()
+        for f, test in enumerate(test_data):
+            viewer.load_state_dict(_fold_state(stacked, optimizer, f))
+            output = predict(viewer, test, config.batch_size, cpu)
+            if choosers[f].add(epoch, output.probabilities.argmax(1)):
+                chosen[f] = output
+        recording += time.perf_counter() - before
     seconds = time.perf_counter() - start
     share = seconds / len(folds)
     outputs = []
-    for f, (fold, test) in enumerate(zip(folds, tests, strict=True)):
-        state = {name: value[f].detach().clone() for name, value in stacked.items()}
-        for name in state:
-            if name.endswith("num_batches_tracked"):
-                state[name] = optimizer.steps[f].to(torch.long)
-        fold.model.load_state_dict(state)
-        output = predict(fold.model, to_device(test, torch.device("cpu")), config.batch_size, torch.device("cpu"))
-        output.epochs = config.epochs
+    for f, (fold, test) in enumerate(zip(folds, test_data, strict=True)):
+        output = chosen[f]
+        if output is None:  # no per-epoch record: the last epoch's weights
+            fold.model.load_state_dict(_fold_state(stacked, optimizer, f))
+            output = predict(fold.model, test, config.batch_size, cpu)
+        output.epochs = choosers[f].epoch or config.epochs
+        output.record = choosers[f].record if record_epochs else None
+        output.record_seconds = recording / len(folds)
         output.train_seconds = share
         output.samples_per_s = len(fold.positions) * config.epochs / share if share > 0 else 0.0
         outputs.append(output)
     return outputs
+
+
+def _fold_state(stacked: dict[str, torch.Tensor], optimizer: _StackedAdamW, f: int) -> dict[str, torch.Tensor]:
+    """Fold f's parameters and buffers, cut from the stacked ones (its BatchNorm step count from the optimiser)."""
+    state = {name: value[f].detach().clone() for name, value in stacked.items()}
+    for name in state:
+        if name.endswith("num_batches_tracked"):
+            state[name] = optimizer.steps[f].to(torch.long)
+    return state

@@ -23,6 +23,7 @@ from occmer import __version__  # noqa: E402
 from occmer.bench.evidence import evidence_html, spread_caption  # noqa: E402
 from occmer.bench.metrics import METRIC_LABELS  # noqa: E402
 from occmer.bench.plots import FORMATS, FigureFile, is_light  # noqa: E402
+from occmer.bench.selection import LEAKY_LABEL, is_leaky, selection_label  # noqa: E402
 from occmer.pages.page import data_uri, esc, key_value_table, write_page  # noqa: E402
 
 REPORT_FILE = "report.html"
@@ -32,6 +33,7 @@ figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1p
 .files a { margin-right: 0.6em; }
 .figrow { display: flex; flex-wrap: wrap; gap: 0 1.5em; align-items: flex-start; }
 .figrow figure { flex: 0 1 auto; max-width: 100%; }
+.warn { border-left: 4px solid #c0392b; padding: 0.3em 0.8em; background: #fbeeee; color: #1e1e22; }
 """
 
 
@@ -83,11 +85,31 @@ def scores_table(summaries: Sequence[Any], metrics: Sequence[str] = ("uf1", "uar
                 text += f" (partial: {max(s.folds_done.values(), default=0)}/{s.folds_expected} folds)"
             background, ink = cell_colour(s.stat(metrics[0], database)[0])
             cells.append(f'<td class="num" style="background:{background};color:{ink}">{esc(text)}</td>')
-        rows.append(f"<tr><th>{esc(model)}</th>{''.join(cells)}</tr>")
+        leaky = any(is_leaky(s.selection) for s in summaries if s.model == model)
+        rows.append(f"<tr><th>{esc(model)}{' (test-oracle, leaky)' if leaky else ''}</th>{''.join(cells)}</tr>")
     names = " / ".join(METRIC_LABELS.get(m, m) for m in metrics)
     caption_html = f"<caption>{esc(caption or names)}</caption>"
     return (f'<table class="scores">{caption_html}<thead><tr><th>model</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def selection_table(gaps: Sequence[Any]) -> str:
+    """Per model, condition and database: the honest UF1 / UAR beside the test-oracle's (leaky) and the gap."""
+    rows = []
+    for g in gaps:
+        for database in [None, *sorted(g.oracle_by_database)]:
+            cells = []
+            for which in ("honest", "oracle"):
+                parts = [g.stat(m, which, database) for m in ("uf1", "uar")]
+                cells.append(" / ".join(f"{mean:.3f}" + (f" ± {std:.3f}" if len(g.honest) > 1 else "")
+                                        for mean, std in parts))
+            gap = " / ".join(f"{g.gap(m, database):+.3f}" for m in ("uf1", "uar"))
+            rows.append(f"<tr><th>{esc(g.model)}</th><td>{esc(g.condition)}</td><td>{esc(database or 'all')}</td>"
+                        f'<td class="num">{esc(cells[0])} ({esc(g.honest_name)})</td><td class="num">{esc(cells[1])}</td>'
+                        f'<td class="num">{esc(gap)}</td></tr>')
+    return ("<table><caption>UF1 / UAR, mean ± std over seeds; gap = test-oracle - honest</caption><thead><tr>"
+            "<th>model</th><th>condition</th><th>database</th><th>honest</th>"
+            f"<th>test-oracle ({esc(LEAKY_LABEL)})</th><th>gap</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def data_files_table(conditions: dict[str, list[dict[str, str]]]) -> str:
@@ -99,7 +121,8 @@ def data_files_table(conditions: dict[str, list[dict[str, str]]]) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[FigureFile], out: Path) -> Path:
+def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[FigureFile], out: Path,
+                       gaps: Sequence[Any] = ()) -> Path:
     """Write OUT/report.html from a loaded run, its summaries and the figures already written."""
     out = Path(out)
     config = run.config
@@ -120,9 +143,15 @@ def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[Fig
     intro = (f"Protocol <b>{esc(settings.get('protocol'))}</b>, labels <b>{esc(config.get('label_scheme'))}</b> "
              f"({esc(', '.join(classes))}; chance UAR {1 / max(len(classes), 1):.3f}), seeds {esc(seeds)}, "
              f"{esc(train.get('epochs'))} epochs, batch {esc(train.get('batch_size'))}, lr {esc(train.get('lr'))}"
-             + (f", best epoch chosen on {esc(settings.get('val_subjects'))} validation subjects carved from the "
-                "training subjects" if settings.get("val_subjects") else ", fixed epoch budget (no model selection)")
+             + ". Selection: " + esc("; ".join(dict.fromkeys(f"{s.model}: {selection_label(s.selection)}"
+                                                             for s in summaries)))
              + ". Scores are computed on predictions pooled over all folds (the MEGC convention).")
+    leaky = any(is_leaky(s.selection) for s in summaries)
+    intro = f"<p>{intro}</p>"
+    if leaky:
+        intro = (f'<p class="warn"><b>Every number of this run is {esc(LEAKY_LABEL)}</b> (--selection test-oracle): '
+                 "each fold reports the epoch that scored best on its own test subject. It is not comparable with "
+                 "honest numbers; the section below gives the honest one from the same run.</p>" + intro)
     databases = sorted({db for s in summaries for db in s.by_database})
     per_db = "".join(
         f"<h3>{esc(db)} only</h3>"
@@ -133,10 +162,17 @@ def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[Fig
     command = config.get("command", "")
     dirs = run.dirs
     sections = [
-        ("table", "Results", f"<p>{intro}</p>" + evidence_html(run, summaries)
+        ("table", "Results", intro + evidence_html(run, summaries)
          + figures_of("table", "No finished fold yet.")
          + scores_table(summaries, caption=f"UF1 / UAR / Acc, {spread_caption(seeds)} (cell colour: UF1)")),
         ("databases", "Per database", per_db),
+        ("selection", f"Honest vs {LEAKY_LABEL}",
+         ("<p>Every fold kept its test predictions after every epoch, so this run also shows what picking, for "
+          "every fold, the epoch with the best accuracy on its own test subject gives: the protocol of HTNet, "
+          "CausalNet and other published tables, " + esc(LEAKY_LABEL) + ". The gap is what that selection adds "
+          "(docs/bench.md, 'Selection').</p>" + selection_table(gaps) + figures_of("selection", ""))
+         if gaps else '<p class="muted">No per-epoch record in these folds (run before occmer recorded every epoch, '
+                      "or checkpoints evaluated with --weights).</p>"),
         ("confusion", "Confusion matrices", figures_of("confusion", "No finished fold yet.")),
         ("per-class", "Per-class F1", figures_of("per-class", "No finished fold yet.")),
         ("attention", "Region attention (visible vs covered)",
@@ -151,5 +187,6 @@ def render_report_html(run: Any, summaries: Sequence[Any], figures: Sequence[Fig
     subtitle = (f"{esc(', '.join(config.get('models', [])))} on "
                 f"{esc(', '.join(c['condition'] for c in config.get('cells', [])))}; run created "
                 f"{esc(config.get('created_utc', '?'))}, report by occmer {esc(__version__)}.")
-    return write_page(out / REPORT_FILE, f"occmer bench: {settings.get('protocol')} report", "occmer bench report",
+    title = f"occmer bench: {settings.get('protocol')} report" + (f" ({LEAKY_LABEL})" if leaky else "")
+    return write_page(out / REPORT_FILE, title, "occmer bench report" + (f" ({LEAKY_LABEL})" if leaky else ""),
                       subtitle, sections, STYLE)

@@ -21,6 +21,7 @@ from occmer.bench.batched import BATCHED_MODELS, group_size, train_folds, unsupp
 from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, region_occlusion
 from occmer.bench.recipes import Recipe, resolve_recipe, train_config
+from occmer.bench.selection import LEAKY, SELECTIONS, is_leaky, selection_label
 from occmer.bench.training import (
     FoldOutput,
     FoldTensors,
@@ -31,6 +32,7 @@ from occmer.bench.training import (
     resolve_device,
     train_fold,
 )
+from occmer.errors import BenchError
 from occmer.protocols import Fold, Membership, carve_validation
 from occmer.seeding import stable_hash
 
@@ -62,22 +64,38 @@ class Settings:
     recipe: str = "default"
     overrides: tuple[str, ...] = ()  # options set on the command line: they beat the recipe's values
     weights: str | None = None  # a folder of per-fold checkpoints to evaluate instead of training
+    selection: str = "last"  # last | val | test-oracle (leaky): which epoch a fold reports (occmer.bench.selection)
+
+    def __post_init__(self) -> None:
+        if self.selection not in SELECTIONS:
+            raise BenchError(f"selection {self.selection!r} is not one of {', '.join(SELECTIONS)}")
 
     def identity(self) -> dict[str, Any]:
         out = asdict(self)
         out["train"].pop("device")
         out["hparams"] = dict(self.hparams)
         out.pop("overrides")  # what they changed shows in `train` and in the resolved recipes (check_resume)
+        if is_leaky(self.selection):  # wherever the settings are shown, the leaky choice says what it is
+            out["selection_label"] = selection_label(self.selection)
         return json.loads(json.dumps(out, sort_keys=True))
 
     def model_recipe(self, model: str) -> ModelRecipe:
-        """The resolved recipe of `model`: training settings, hyper-parameters, inputs and validation."""
+        """The resolved recipe of `model`: training settings, hyper-parameters, inputs, validation and selection.
+
+        An explicit `last` or `test-oracle` drops a recipe's validation subjects; `val` needs some.
+        """
         recipe = resolve_recipe(model, self.recipe)
         hparams = {**{f"{model}.{k}": v for k, v in recipe.hparams.items()}, **self.hparams}
         val = self.val_subjects if "val_subjects" in self.overrides or recipe.val_subjects is None \
             else recipe.val_subjects
-        return ModelRecipe(recipe, train_config(recipe, self.train, self.overrides), hparams,
-                           0 if self.weights else val)
+        explicit = "selection" in self.overrides
+        if self.weights or self.selection == LEAKY or (explicit and self.selection == "last"):
+            val = 0
+        if self.selection == "val" and not val:
+            raise BenchError(f"{model}: --selection val needs validation subjects: add --val-subjects K "
+                             "(K subjects carved from each fold's training subjects)")
+        selection = "last" if self.weights else self.selection if self.selection == LEAKY else ("val" if val else "last")
+        return ModelRecipe(recipe, train_config(recipe, self.train, self.overrides), hparams, val, selection)
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,7 @@ class ModelRecipe:
     train: TrainConfig
     hparams: Mapping[str, Any]
     val_subjects: int
+    selection: str = "last"
 
     def record(self) -> dict[str, Any]:
         out = self.recipe.record()
@@ -96,6 +115,7 @@ class ModelRecipe:
         out.update(train)
         out["hparams"] = dict(self.hparams)
         out["val_subjects"] = self.val_subjects
+        out["selection"] = self.selection
         return out
 
 
@@ -169,9 +189,9 @@ def run_job(job: Job, plan: CellPlan, fold: Fold, settings: Settings, factory: M
             train=fold_tensors(plan.train, plan.codes, fold.train),
             test=fold_tensors(plan.test, plan.codes, fold.test),
             val=fold_tensors(plan.train, plan.codes, fold.val) if len(fold.val) else None,
-            num_classes=len(plan.classes), config=recipe.train, seed=job.fold_seed,
+            num_classes=len(plan.classes), config=recipe.train, seed=job.fold_seed, selection=recipe.selection,
         )
-    return fold_record(job, plan, fold, output, settings, checkpoint)
+    return fold_record(job, plan, fold, output, settings, checkpoint, None if checkpoint else recipe.selection)
 
 
 def can_batch_folds(model: str, settings: Settings) -> bool:
@@ -197,23 +217,25 @@ def run_batched_jobs(jobs: Sequence[Job], plan: CellPlan, folds: Sequence[Fold],
                      factory: ModelFactory, loss_fn: LossFn) -> list[dict[str, Any]]:
     """Train the folds of one (model, cell, seed) as one batched model; one JSON record per fold, as `run_job`."""
     source = FoldTensors(x=plan.train.x, y=plan.codes, regions=plan.train.regions, occlusion=plan.train.occlusion)
+    recipe = settings.model_recipe(plan.model)
     outputs = train_folds(
         factory, loss_fn, source, [fold.train for fold in folds],
         [fold_tensors(plan.test, plan.codes, fold.test) for fold in folds],
-        num_classes=len(plan.classes), config=settings.model_recipe(plan.model).train,
-        seeds=[job.fold_seed for job in jobs],
+        num_classes=len(plan.classes), config=recipe.train,
+        seeds=[job.fold_seed for job in jobs], selection=recipe.selection,
     )
     records = []
     for job, fold, output in zip(jobs, folds, outputs, strict=True):
-        record = fold_record(job, plan, fold, output, settings)
+        record = fold_record(job, plan, fold, output, settings, selection=recipe.selection)
         record["batched_folds"] = len(jobs)
         records.append(record)
     return records
 
 
 def fold_record(job: Job, plan: CellPlan, fold: Fold, output: FoldOutput, settings: Settings,
-                checkpoint: Path | None = None) -> dict[str, Any]:
-    """The JSON record of one fold: predictions, probabilities, extras, timing (and the checkpoint it loaded)."""
+                checkpoint: Path | None = None, selection: str | None = None) -> dict[str, Any]:
+    """The JSON record of one fold: predictions, probabilities, extras, timing, the selection that chose
+    the epoch and the per-epoch record (or the checkpoint it loaded)."""
     table = plan.test.table.iloc[fold.test]
     predicted = output.probabilities.argmax(axis=1)
     record: dict[str, Any] = {
@@ -228,6 +250,11 @@ def fold_record(job: Job, plan: CellPlan, fold: Fold, output: FoldOutput, settin
         "samples_per_s": round(output.samples_per_s, 2), "device": str(resolve_device(settings.train.device)),
         "extras": {k: np.round(v.astype(np.float64), 6).tolist() for k, v in output.extras.items()},
     }
+    if selection is not None:
+        record["selection"] = selection
+    if output.record is not None:
+        record["epoch_record"] = output.record.as_dict()
+        record["epoch_record_seconds"] = round(output.record_seconds, 4)
     if checkpoint is not None:
         record["weights"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
     weights = output.extras.get("region_weights")

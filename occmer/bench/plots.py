@@ -9,7 +9,9 @@ conditions are heatmaps and facets, never one long strip of bars.
 - confusion_<model>: pooled confusion matrices (all seeds used by the table), one panel per condition,
 - per_class_f1: per-class F1 (mean over seeds), one panel per condition,
 - attention_<model> (models that expose `region_weights`, e.g. RRRN): mean region attention
-  per test condition, and for the same regions visible vs covered by the occluder.
+  per test condition, and for the same regions visible vs covered by the occluder,
+- learning_curve_<model> (folds with a per-epoch record): UF1 over epochs pooled over folds,
+  per condition, with the honest number and the test-oracle's (leaky) and the epochs it picks.
 """
 
 from __future__ import annotations
@@ -275,7 +277,32 @@ def _region_means(rows: pd.DataFrame, count: int) -> tuple[pd.Series, np.ndarray
     return means, per_seed.std(ddof=1).to_numpy()  # as the tables (metrics.mean_std)
 
 
-def render_all(run, summaries: Sequence, predictions: pd.DataFrame, out: Path) -> list[FigureFile]:
+def learning_curve_figure(model: str, gaps: Sequence):
+    """UF1 per epoch (predictions pooled over folds, mean over seeds) per condition; the honest number (o at
+    its epoch), the test-oracle's (dashed, leaky) and a tick per fold at the epoch the oracle picks."""
+    fig, axes = _grid(len(gaps), 3.4, 2.8, sharey=True)
+    for ax, gap in zip(axes, gaps, strict=False):
+        epochs = min(len(c) for c in gap.curve.values())
+        curve = np.mean([c[:epochs] for c in gap.curve.values()], axis=0)
+        x = np.arange(1, epochs + 1)
+        ax.plot(x, curve, color="#3b6ea8", lw=1.4, label="UF1 at epoch (pooled)")
+        honest, oracle = gap.stat("uf1", "honest")[0], gap.stat("uf1", "oracle")[0]
+        ax.axhline(oracle, color="#c0392b", ls="--", lw=1.2, label=f"test-oracle {oracle:.3f} (leaky)")
+        ax.plot([float(np.median(gap.honest_epochs))], [honest], "o", color="#1b7f3b",
+                label=f"honest ({gap.honest_name}) {honest:.3f}")
+        picks = np.asarray(gap.oracle_epochs)
+        ax.plot(picks, np.zeros_like(picks, dtype=float), "|", color="#c0392b", ms=10, alpha=0.5,
+                label="epoch the oracle picks, per fold")
+        ax.set_title(gap.condition, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=6, loc="best")
+    axes[0].set_ylabel("UF1")
+    fig.suptitle(f"{model}: learning curve", fontsize=10)
+    return fig
+
+
+def render_all(run, summaries: Sequence, predictions: pd.DataFrame, out: Path, gaps: Sequence = ()) -> list[FigureFile]:
     """Every figure of the run, written into OUT/figures/ as PNG, SVG and PDF; in report order."""
     folder = Path(out) / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -316,6 +343,15 @@ def render_all(run, summaries: Sequence, predictions: pd.DataFrame, out: Path) -
                  "Left: mean attention weight of each facial region per test condition. Right: on occluded test "
                  "sets, a region's weight when it is visible vs when at least half of its box is covered.",
                  "attention")
+    for model in models:
+        curves = [g for g in gaps if g.model == model]
+        if curves:
+            keep(learning_curve_figure(model, curves), f"learning_curve_{safe_name(model)}",
+                 f"{model}: UF1 over epochs",
+                 "UF1 of the test predictions after each epoch, pooled over folds, mean over seeds. Green dot: the "
+                 "honest number this run reports; red dashed line: what picking every fold's best epoch on its own "
+                 "test subject gives (test-oracle, selected on the test subject, leaky); red ticks: the epoch it "
+                 "picks per fold.", "selection")
     return written
 
 

@@ -2,7 +2,9 @@
 
 `render(dirs, out)` is all `occmer report` does; `occmer bench` calls it at the end. The
 scores are recomputed from the per-fold predictions every time, so a report of shards
-equals the report of one run that did every fold.
+equals the report of one run that did every fold. Where the folds kept their per-epoch
+predictions, the report also gives what selecting each fold's epoch on its test subject (the
+published protocol of HTNet and others) would have reported, beside the honest number.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import pandas as pd
 
 from occmer.bench.evidence import evidence_lines
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, fold_record_path, write_json_atomic
-from occmer.bench.metrics import METRIC_NAMES, Scores, mean_std, score
+from occmer.bench.metrics import METRIC_NAMES, Scores, macro_scores_of_codes, mean_std, score
+from occmer.bench.selection import LEAKY, LEAKY_LABEL, EpochRecord, is_leaky, oracle_epoch, selection_label
 from occmer.errors import BenchError
 
 
@@ -44,6 +47,7 @@ class CellSummary:
     folds_done: dict[int, int]
     per_seed: dict[int, Scores]
     by_database: dict[str, dict[int, Scores]] = field(default_factory=dict)
+    selection: str = "last"  # which epoch the folds report (occmer.bench.selection)
 
     @property
     def complete_seeds(self) -> list[int]:
@@ -69,7 +73,8 @@ def merge_configs(configs: Sequence[dict[str, Any]], dirs: Sequence[str]) -> dic
         if config.get("settings") != base.get("settings"):
             a, b = base.get("settings", {}), config.get("settings", {})
             keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-            raise BenchError(f"{directory} was run with different settings than {dirs[0]} ({', '.join(keys)}); "
+            leaky = " (one of them was " + LEAKY_LABEL + ")" if LEAKY in (a.get("selection"), b.get("selection")) else ""
+            raise BenchError(f"{directory} was run with different settings than {dirs[0]} ({', '.join(keys)}){leaky}; "
                              "only shards of the same run can be merged")
         for name, files in config.get("conditions", {}).items():
             known = base["conditions"].get(name)
@@ -197,11 +202,17 @@ def predictions_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(["model", "condition", "seed", "fold", "sample_id"], kind="stable").reset_index(drop=True)
 
 
-def summarise(run: Run) -> list[CellSummary]:
-    """Pooled scores per (model, condition, seed) and per database, in plan order."""
+def _cell_records(run: Run) -> dict[tuple[str, str], dict[int, list[dict[str, Any]]]]:
+    """Fold records per (model, condition) and seed, in the order they were loaded."""
     grouped: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = {}
     for record in run.records:
         grouped.setdefault((record["model"], record["condition"]), {}).setdefault(int(record["seed"]), []).append(record)
+    return grouped
+
+
+def summarise(run: Run) -> list[CellSummary]:
+    """Pooled scores per (model, condition, seed) and per database, in plan order."""
+    grouped = _cell_records(run)
     summaries = []
     for entry in _ordered_plan(run.config):
         by_seed = grouped.get((entry["model"], entry["condition"]), {})
@@ -210,7 +221,7 @@ def summarise(run: Run) -> list[CellSummary]:
             classes=entry["classes"], folds_expected=len(entry["folds"]),
             folds_done={s: len({r["fold"] for r in by_seed.get(s, []) if r["fold"] in entry["folds"]})
                         for s in sorted(set(run.config.get("seeds", [])) | set(by_seed))},
-            per_seed={},
+            per_seed={}, selection=model_selection(run.config, entry["model"]),
         )
         for seed, recs in sorted(by_seed.items()):
             recs = [r for r in recs if r["fold"] in entry["folds"]]
@@ -227,6 +238,123 @@ def summarise(run: Run) -> list[CellSummary]:
                         np.array(true)[keep], np.array(pred)[keep], entry["classes"])
         summaries.append(summary)
     return summaries
+
+
+def model_selection(config: dict[str, Any], model: str) -> str:
+    """The epoch selection a model's folds used: its resolved recipe's (runs before the record: val or last)."""
+    recipe = (config.get("recipes") or {}).get(model) or {}
+    if recipe.get("selection"):
+        return recipe["selection"]
+    settings = config.get("settings", {})
+    if settings.get("selection") == LEAKY:
+        return LEAKY
+    return "val" if recipe.get("val_subjects", settings.get("val_subjects")) else "last"
+
+
+@dataclass
+class SelectionGap:
+    """One (model, condition): the honest number beside the test-oracle's, both from the same run's folds.
+
+    `honest` is the run's own selection (last or val); in a run that itself selected on the test
+    subject it is the last epoch, read from the per-epoch record. `oracle` picks, for every fold,
+    the epoch with the best accuracy on its test subject (ties: the latest), as HTNet does.
+    """
+
+    model: str
+    condition: str
+    selection: str  # the run's own
+    honest_name: str  # last or val
+    honest: dict[int, Scores]
+    oracle: dict[int, Scores]
+    honest_by_database: dict[str, dict[int, Scores]] = field(default_factory=dict)
+    oracle_by_database: dict[str, dict[int, Scores]] = field(default_factory=dict)
+    curve: dict[int, np.ndarray] = field(default_factory=dict)  # seed -> UF1 per epoch, pooled over folds
+    honest_epochs: list[int] = field(default_factory=list)  # per fold (every seed)
+    oracle_epochs: list[int] = field(default_factory=list)
+
+    def stat(self, metric: str, which: str, database: str | None = None) -> tuple[float, float]:
+        if database is None:
+            source = self.honest if which == "honest" else self.oracle
+        else:
+            source = (self.honest_by_database if which == "honest" else self.oracle_by_database).get(database, {})
+        return mean_std([getattr(v, metric) for v in source.values()])
+
+    def gap(self, metric: str, database: str | None = None) -> float:
+        return self.stat(metric, "oracle", database)[0] - self.stat(metric, "honest", database)[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        def block(per_seed: dict[int, Scores], by_db: dict[str, dict[int, Scores]]) -> dict[str, Any]:
+            return {"seeds": {str(k): v.as_dict() for k, v in per_seed.items()},
+                    "by_database": {db: {str(k): v.as_dict() for k, v in seeds.items()} for db, seeds in by_db.items()},
+                    "mean": {m: mean_std([getattr(v, m) for v in per_seed.values()])[0] for m in METRIC_NAMES}}
+
+        return {"honest_selection": self.honest_name, "honest_label": selection_label(self.honest_name),
+                "honest": block(self.honest, self.honest_by_database),
+                "test_oracle_label": selection_label(LEAKY), "test_oracle": block(self.oracle, self.oracle_by_database),
+                "gap": {m: self.gap(m) for m in ("uf1", "uar")},
+                "gap_by_database": {db: {m: self.gap(m, db) for m in ("uf1", "uar")} for db in self.oracle_by_database},
+                "oracle_epochs": self.oracle_epochs, "honest_epochs": self.honest_epochs,
+                "uf1_per_epoch": {str(k): [round(float(v), 6) for v in curve] for k, curve in self.curve.items()}}
+
+
+def selection_gaps(run: Run, summaries: Sequence[CellSummary]) -> list[SelectionGap]:
+    """For every cell whose folds all carry the per-epoch record: honest and test-oracle scores, learning curves."""
+    grouped = _cell_records(run)
+    plan = {(e["model"], e["condition"]): e for e in run.config.get("plan", {}).values()}
+    gaps = []
+    for s in summaries:
+        folds = plan[(s.model, s.condition)]["folds"]
+        by_seed = {seed: [r for r in grouped.get((s.model, s.condition), {}).get(seed, []) if r["fold"] in folds]
+                   for seed in s.used_seeds()}
+        records = [r for recs in by_seed.values() for r in recs]
+        if not records or any("epoch_record" not in r for r in records):
+            continue
+        gaps.append(_cell_gap(s, by_seed))
+    return gaps
+
+
+def _cell_gap(s: CellSummary, by_seed: dict[int, list[dict[str, Any]]]) -> SelectionGap:
+    lookup = {c: i for i, c in enumerate(s.classes)}
+    honest_name = "last" if is_leaky(s.selection) else s.selection
+    gap = SelectionGap(s.model, s.condition, s.selection, honest_name, {}, {})
+    for seed, records in sorted(by_seed.items()):
+        if not records:
+            continue
+        true, honest, oracle, databases, curves = [], [], [], [], []
+        for r in records:
+            try:
+                codes = EpochRecord.from_dict(r["epoch_record"], len(r["true"])).test_codes()
+                true_codes = np.array([lookup[t] for t in r["true"]], dtype=np.int64)
+            except (BenchError, KeyError) as exc:
+                raise BenchError(f"fold {r['model']}|{r['condition']}|{r['seed']}|{r['fold']}: {exc}; delete its "
+                                 "file to rerun that fold") from None
+            pick = oracle_epoch(codes, true_codes)
+            gap.oracle_epochs.append(pick)
+            oracle.append(codes[pick - 1])
+            if is_leaky(s.selection):
+                honest.append(codes[-1])
+                gap.honest_epochs.append(len(codes))
+            else:
+                honest.append(np.array([lookup[p] for p in r["pred"]], dtype=np.int64))
+                gap.honest_epochs.append(int(r.get("epochs", len(codes))))
+            true.append(true_codes)
+            databases += list(r["database"])
+            curves.append(codes)
+        epochs = min(len(c) for c in curves)
+        pooled_true = np.concatenate(true)
+        gap.curve[seed] = macro_scores_of_codes(pooled_true, np.concatenate([c[:epochs] for c in curves], axis=1),
+                                                len(s.classes))[0]
+        names = np.array(s.classes, dtype=object)
+        true_names, databases = names[pooled_true], np.array(databases)
+        for codes, per_seed, by_db in ((honest, gap.honest, gap.honest_by_database),
+                                       (oracle, gap.oracle, gap.oracle_by_database)):
+            predicted = names[np.concatenate(codes)]
+            per_seed[seed] = score(true_names, predicted, s.classes)
+            if len(set(databases)) > 1:
+                for db in sorted(set(databases)):
+                    keep = databases == db
+                    by_db.setdefault(db, {})[seed] = score(true_names[keep], predicted[keep], s.classes)
+    return gap
 
 
 def _ordered_plan(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -266,7 +394,8 @@ def markdown_table(summaries: Sequence[CellSummary], metrics: Sequence[str] = ("
     lines = [header, "|" + "---|" * (len(conditions) + 1)]
     for model in models:
         cells = [_cell_text(lookup[(model, c)], metrics, database) if (model, c) in lookup else "" for c in conditions]
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        leaky = any(is_leaky(s.selection) for s in summaries if s.model == model)
+        lines.append(f"| {model}{' (test-oracle, leaky)' if leaky else ''} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -276,7 +405,8 @@ def summary_frame(summaries: Sequence[CellSummary]) -> pd.DataFrame:
     for s in summaries:
         for database in [None, *sorted(s.by_database)]:
             row = {"model": s.model, "condition": s.condition, "train_condition": s.train, "test_condition": s.test,
-                   "database": database or "all", "seeds": len(s.used_seeds()) if s.per_seed else 0,
+                   "database": database or "all", "selection": s.selection,
+                   "seeds": len(s.used_seeds()) if s.per_seed else 0,
                    "folds_expected": s.folds_expected, "folds_done": min(s.folds_done.values(), default=0),
                    "complete": s.complete}
             for metric in METRIC_NAMES:
@@ -286,12 +416,63 @@ def summary_frame(summaries: Sequence[CellSummary]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def metrics_payload(run: Run, summaries: Sequence[CellSummary]) -> dict[str, Any]:
-    """metrics.json: settings plus, per cell, the scores of every seed and database and the mean/std."""
+def selection_frame(gaps: Sequence[SelectionGap]) -> pd.DataFrame:
+    """selection.csv: per (model, condition, database) the honest and the test-oracle (leaky) scores and the gap."""
+    rows = []
+    for g in gaps:
+        for database in [None, *sorted(g.oracle_by_database)]:
+            row = {"model": g.model, "condition": g.condition, "database": database or "all",
+                   "honest_selection": g.honest_name, "seeds": len(g.honest)}
+            for metric in ("uf1", "uar"):
+                for which, name in (("honest", "honest"), ("oracle", "test_oracle_leaky")):
+                    mean, std = g.stat(metric, which, database)
+                    row[f"{name}_{metric}_mean"], row[f"{name}_{metric}_std"] = round(mean, 6), round(std, 6)
+                row[f"gap_{metric}"] = round(g.gap(metric, database), 6)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def selection_markdown(gaps: Sequence[SelectionGap]) -> str:
+    """The honest number beside the one selecting on the test subject would report, per model, condition, database."""
+    lines = [
+        f"## Honest vs {LEAKY_LABEL}",
+        "",
+        "Recomputed from every fold's stored per-epoch test predictions. Honest: the epoch this run reports "
+        "(last: end of the fixed budget; val: best on validation subjects; in a test-oracle run, the last epoch). "
+        "Test-oracle: for every fold the "
+        f"epoch with the best accuracy on its own test subject, ties to the latest, as HTNet and CausalNet select: "
+        f"{LEAKY_LABEL}. Gap = test-oracle - honest; see docs/bench.md, 'Selection'.",
+        "",
+        "| model | condition | database | honest UF1 / UAR | test-oracle (leaky) UF1 / UAR | gap UF1 / UAR | "
+        "oracle epoch (median, range) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for g in gaps:
+        epochs = np.array(g.oracle_epochs)
+        spread = f"{int(np.median(epochs))} ({epochs.min()}-{epochs.max()})"
+        for database in [None, *sorted(g.oracle_by_database)]:
+            cells = []
+            for which in ("honest", "oracle"):
+                parts = [g.stat(m, which, database) for m in ("uf1", "uar")]
+                cells.append(" / ".join(f"{mean:.3f}" + (f"±{std:.3f}" if len(g.honest) > 1 else "") for mean, std in parts))
+            gap = " / ".join(f"{g.gap(m, database):+.3f}" for m in ("uf1", "uar"))
+            lines.append(f"| {g.model} | {g.condition} | {database or 'all'} | {cells[0]} ({g.honest_name}) | "
+                         f"{cells[1]} | {gap} | {spread if database is None else ''} |")
+    return "\n".join(lines)
+
+
+def metrics_payload(run: Run, summaries: Sequence[CellSummary],
+                    gaps: Sequence[SelectionGap] = ()) -> dict[str, Any]:
+    """metrics.json: settings plus, per cell, the scores of every seed and database and the mean/std, the cell's
+    selection and, where the folds kept every epoch, the honest and test-oracle (leaky) numbers beside each other."""
+    by_cell = {(g.model, g.condition): g for g in gaps}
     cells = []
     for s in summaries:
+        gap = by_cell.get((s.model, s.condition))
         cells.append({
             "model": s.model, "condition": s.condition, "train_condition": s.train, "test_condition": s.test,
+            "selection": s.selection, "selection_label": selection_label(s.selection),
+            **({"selection_gap": gap.as_dict()} if gap is not None else {}),
             "classes": s.classes, "folds_expected": s.folds_expected,
             "folds_done": {str(k): v for k, v in s.folds_done.items()}, "complete": s.complete,
             "seeds": {str(k): v.as_dict() for k, v in s.per_seed.items()},
@@ -299,7 +480,9 @@ def metrics_payload(run: Run, summaries: Sequence[CellSummary]) -> dict[str, Any
             "mean": {m: s.stat(m)[0] for m in METRIC_NAMES} if s.per_seed else {},
             "std": {m: s.stat(m)[1] for m in METRIC_NAMES} if s.per_seed else {},
         })
+    leaky = any(is_leaky(s.selection) for s in summaries)
     return {"settings": run.config["settings"], "label_scheme": run.config.get("label_scheme"),
+            "selection": {"leaky": leaky, **({"label": LEAKY_LABEL} if leaky else {})},
             "directories": run.dirs, "cells": cells}
 
 
@@ -314,17 +497,22 @@ def _training_line(config: dict) -> str:
     for model, r in recipes.items():
         selection = (f"best epoch on {r['val_subjects']} validation subjects carved from training subjects"
                      if r.get("val_subjects") else "fixed epoch budget (no selection)")
+        if is_leaky(r.get("selection")):
+            selection = f"best epoch on each fold's test subject, {LEAKY_LABEL.upper()}"
         parts.append(f"{model}: recipe {r.get('name', 'default')}, {r.get('optimizer', 'adamw')} lr {r['lr']}, "
                      f"{r['epochs']} epochs, batch {r['batch_size']}, {selection}")
     return "Training: " + "; ".join(parts) + "."
 
 
-def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
-    """table.md: the main table, per-database tables for multi-database data, and how to read them."""
+def markdown_report(run: Run, summaries: Sequence[CellSummary], gaps: Sequence[SelectionGap] = ()) -> str:
+    """table.md: the main table, per-database tables for multi-database data, how to read them, and the honest
+    numbers beside the test-oracle's when the folds kept every epoch."""
     settings = run.config["settings"]
     classes = list(dict.fromkeys(c for s in summaries for c in s.classes))
     lines = [
         f"# occmer bench: {settings['protocol']}, labels {run.config.get('label_scheme')}"
+        + (f" - EVERY CELL {LEAKY_LABEL.upper()}, --selection test-oracle"
+           if any(is_leaky(s.selection) for s in summaries) else "")
         + (" (PARTIAL: --allow-partial, short of the official list)" if settings.get("allow_partial") else "")
         + (" (membership by rules, not the official list)" if settings.get("membership") == "rules" else ""),
         "",
@@ -340,6 +528,8 @@ def markdown_report(run: Run, summaries: Sequence[CellSummary]) -> str:
     for db in databases:
         lines += ["", f"## {db} only (same predictions, scored on this database's samples)", "",
                   markdown_table([s for s in summaries if db in s.by_database], database=db)]
+    if gaps:
+        lines += ["", selection_markdown(gaps)]
     return "\n".join(lines) + "\n"
 
 
@@ -361,23 +551,26 @@ def render(dirs: Sequence[Path], out: Path, *, plots: bool = True, html: bool = 
     into `out`; print the table. report.html needs the figures: `plots=False` writes no page either."""
     run = load_run(dirs)
     summaries = summarise(run)
+    gaps = selection_gaps(run, summaries)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keep_merged_run(run, dirs, out)
     predictions = predictions_frame(run.records)
     predictions.to_csv(out / "predictions.csv", index=False)
-    write_json_atomic(out / "metrics.json", metrics_payload(run, summaries))
+    write_json_atomic(out / "metrics.json", metrics_payload(run, summaries, gaps))
     summary_frame(summaries).to_csv(out / "table.csv", index=False)
-    text = markdown_report(run, summaries)
+    if gaps:
+        selection_frame(gaps).to_csv(out / "selection.csv", index=False)
+    text = markdown_report(run, summaries, gaps)
     (out / "table.md").write_text(text, encoding="utf-8")
     figures = []
     if plots and not predictions.empty:
         from occmer.bench import plots as plotting  # matplotlib only when figures are asked for
 
-        figures = plotting.render_all(run, summaries, predictions, out)
+        figures = plotting.render_all(run, summaries, predictions, out, gaps)
     echo(text)
     if plots and html:
         from occmer.bench.html import render_report_html  # below this module; loaded only for a page
 
-        render_report_html(run, summaries, figures, out)
+        render_report_html(run, summaries, figures, out, gaps)
     return run

@@ -3,14 +3,16 @@
 The fold's tensors are moved to the device once; batches are index selections on the
 device, the running loss stays on the device (one host sync per epoch, for the log line),
 and CUDA runs under bf16 autocast. On CPU the same seed gives bit-identical predictions.
-There is no selection on the test set: training runs a fixed number of epochs, or picks
-the epoch with the best validation UF1 when validation samples (carved from the training
-subjects) are given.
+After every epoch the fold predicts its test subject (and its validation subjects) in eval
+mode, which draws no random numbers and leaves BatchNorm statistics alone, so training is the
+same with or without it; the predicted classes are kept (occmer.bench.selection.EpochRecord).
+Which epoch's predictions the fold reports is the selection: the last epoch (default), the
+best validation UF1 when validation samples (carved from the training subjects) are given, or,
+only when asked for and labelled leaky, the best accuracy on the test subject.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -22,6 +24,7 @@ import torch
 from sklearn.metrics import f1_score
 from torch import nn
 
+from occmer.bench.selection import LEAKY, EpochChooser, EpochRecord
 from occmer.errors import BenchError
 
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
@@ -78,6 +81,8 @@ class FoldOutput:
     epochs: int = 0  # epochs whose weights were used for prediction
     train_seconds: float = 0.0
     samples_per_s: float = 0.0
+    record: EpochRecord | None = None  # predicted classes after every epoch (None: not trained here)
+    record_seconds: float = 0.0  # of train_seconds, the time spent predicting the test subject per epoch
 
 
 LossFn = Callable[[nn.Module, Any, dict[str, torch.Tensor]], torch.Tensor]
@@ -177,10 +182,8 @@ def predict(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, de
     )
 
 
-def _val_score(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device) -> float:
-    probabilities = predict(model, data, batch_size, device).probabilities
-    y_true = data["label"].cpu().numpy()
-    return float(f1_score(y_true, probabilities.argmax(1), labels=np.unique(y_true), average="macro", zero_division=0))
+def _val_score(y_true: np.ndarray, predicted: np.ndarray) -> float:
+    return float(f1_score(y_true, predicted, labels=np.unique(y_true), average="macro", zero_division=0))
 
 
 def train_fold(
@@ -193,14 +196,20 @@ def train_fold(
     seed: int,
     val: FoldTensors | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    selection: str = "last",
+    record_epochs: bool = True,
 ) -> FoldOutput:
-    """Train a fresh model on `train` and return its predictions on `test`.
+    """Train a fresh model on `train` and return its predictions on `test` at the `selection`'s epoch.
 
     The model is built after `torch.manual_seed(seed)`, and shuffling uses a generator seeded
-    from the same value, so the result depends only on the arguments.
+    from the same value, so the result depends only on the arguments. The test labels reach the
+    epoch choice only under `selection="test-oracle"`. `record_epochs=False` (the benchmark of
+    the record's cost, benchmark/perf/epoch_record.py) skips the per-epoch test predictions.
     """
     if len(train) < 2:
         raise BenchError(f"a fold has {len(train)} training sample(s); the protocol left too little data")
+    if not record_epochs and selection != "last":
+        raise BenchError(f"the {selection} selection needs the per-epoch predictions (record_epochs=True)")
     device = resolve_device(config.device)
     if device.type == "cuda":  # cheap for these small models, and repeatable numbers on one GPU
         torch.backends.cudnn.benchmark = False
@@ -210,9 +219,12 @@ def train_fold(
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(seed)
     train_data = to_device(train, device)
+    test_data = to_device(test, device)
     val_data = to_device(val, device) if val is not None and len(val) else None
-    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    chooser = EpochChooser(selection, test.y if selection == LEAKY else None)
+    chosen: FoldOutput | None = None
     n = len(train)
+    recording = 0.0
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -222,22 +234,29 @@ def train_fold(
             total = total + loss.detach().float() * index.shape[0]
         if on_epoch is not None:
             on_epoch(epoch, float(total) / n)
+        val_codes = val_score = None
         if val_data is not None:
-            value = _val_score(model, val_data, config.batch_size, device)
-            if best is None or value > best[0]:
-                best = (value, epoch, copy.deepcopy(model.state_dict()))
+            val_codes = predict(model, val_data, config.batch_size, device).probabilities.argmax(1)
+            val_score = _val_score(val.y, val_codes)
+        if not record_epochs:
+            continue
+        before = time.perf_counter()
+        output = predict(model, test_data, config.batch_size, device)
+        if chooser.add(epoch, output.probabilities.argmax(1), val_score, val_codes, None if val is None else val.y):
+            chosen = output
+        recording += time.perf_counter() - before
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    epochs_used = config.epochs
-    if best is not None:
-        model.load_state_dict(best[2])
-        epochs_used = best[1]
-    output = predict(model, to_device(test, device), config.batch_size, device)
-    output.epochs = epochs_used
-    output.train_seconds = seconds
-    output.samples_per_s = n * config.epochs / seconds if seconds > 0 else 0.0
-    return output
+    if chosen is None:  # no per-epoch record: the last epoch's weights
+        chosen = predict(model, test_data, config.batch_size, device)
+        chooser.best = (0.0, config.epochs)
+    chosen.epochs = chooser.epoch
+    chosen.record = chooser.record if record_epochs else None
+    chosen.record_seconds = recording
+    chosen.train_seconds = seconds
+    chosen.samples_per_s = n * config.epochs / seconds if seconds > 0 else 0.0
+    return chosen
 
 
 def evaluate_fold(

@@ -80,7 +80,13 @@ def _protocol_help() -> str:
 @optimiser_options()
 @click.option("--val-subjects", type=click.IntRange(min=0), default=None,
               help="Carve K subjects from each fold's training subjects and keep the epoch with the best "
-                   "validation UF1 (0: use the last epoch). [recipe: 0]")
+                   "validation UF1 (0: use the last epoch); implies --selection val. [recipe: 0]")
+@click.option("--selection", type=click.Choice(["last", "val", "test-oracle"]), default=None,
+              help="Which epoch each fold reports. last: the end of the fixed budget (default); val: the best "
+                   "validation UF1 (needs --val-subjects K, or a recipe with validation subjects); test-oracle: the "
+                   "best accuracy on the fold's own test subject, as HTNet and CausalNet report, SELECTED ON THE "
+                   "TEST SUBJECT (leaky; labelled so everywhere). Every run stores every epoch's test predictions, "
+                   "so `occmer report` shows the oracle's number beside the honest one anyway (docs/bench.md).")
 @click.option("--hparam", "hparams", multiple=True, metavar="KEY=VALUE",
               help="Model hyper-parameter (repeatable): KEY for every model that has it, MODEL.KEY for one, "
                    "loss.KEY for the loss (label_smoothing, region_bias, margin).")
@@ -119,7 +125,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                   demo_size: int | None, demo_face_size: int | None, demo_workers: int | None, protocol: str,
                   labels: str | None, features: str | None, train_on: tuple[str, ...], test_on: tuple[str, ...],
                   recipe: str | None, weights: Path | None, epochs: int | None, batch_size: int | None,
-                  lr: float | None, weight_decay: float | None, val_subjects: int | None,
+                  lr: float | None, weight_decay: float | None, val_subjects: int | None, selection: str | None,
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
                   gpus_per_task: float, no_html: bool, batch_folds: str, allow_partial: bool = False,
@@ -140,6 +146,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
     from occmer.bench.executors import ExecutorOptions
     from occmer.bench.models import check_hparams, model_spec, parse_hparams
     from occmer.bench.runner import BenchRequest, Settings, Shard, resolve_scheme, run_bench
+    from occmer.bench.selection import LEAKY_LABEL, is_leaky, selection_label
     from occmer.bench.training import TrainConfig
 
     executor_options = ExecutorOptions(executor, ray_address, cpus_per_task, gpus_per_task, batch_folds)
@@ -174,6 +181,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         conditions = _demo_conditions(demo_masks, features, params, face_size, workers, show_progress())
     if weights is not None and (len(models) != 1 or n_seeds != 1):
         raise ConfigError("--weights evaluates the checkpoints of one model: give one MODEL and no --seeds")
+    selection = _selection(selection, val_subjects, weights)
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
              "val_subjects": val_subjects}
     base = TrainConfig()
@@ -185,15 +193,19 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                           device=device),
         hparams=parsed, val_subjects=val_subjects or 0, allow_partial=allow_partial, membership=membership,
         recipe=recipe or ("paper" if weights is not None else "default"),
-        overrides=tuple(sorted(k for k, v in given.items() if v is not None)),
-        weights=str(weights) if weights is not None else None,
+        overrides=tuple(sorted([*(k for k, v in given.items() if v is not None), *(["selection"] if selection else [])])),
+        weights=str(weights) if weights is not None else None, selection=selection or "last",
     )
     for model in models:
         resolved = settings.model_recipe(model)
         click.echo(f"{model}: recipe {settings.recipe} ({resolved.train.optimizer} lr {resolved.train.lr:g}, "
                    f"{resolved.train.epochs} epochs, batch {resolved.train.batch_size}, inputs "
                    f"{','.join(resolved.recipe.channels) if resolved.recipe.channels else 'in stored order'}, "
-                   f"{resolved.recipe.input_normalisation})" + (f"; checkpoints from {weights}" if weights else ""))
+                   f"{resolved.recipe.input_normalisation})" + (f"; checkpoints from {weights}" if weights else
+                                                                f"; selection: {selection_label(resolved.selection)}"))
+    if is_leaky(settings.selection):
+        click.echo(f"WARNING: --selection test-oracle: every number of this run is {LEAKY_LABEL}; it is not "
+                   "comparable with honest numbers (docs/bench.md, 'Selection').", err=True)
     request = BenchRequest(
         models=list(models), conditions=conditions, settings=settings, out=out,
         seeds=list(range(seed, seed + n_seeds)), train_on=train_on, test_on=test_on,
@@ -204,6 +216,18 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         run_bench(request, progress=show_progress(), echo=info, html=not no_html)
     report = out / "report.html"
     click.echo(f"results in {out}" + ("" if no_html else f"; report: {report.resolve()}"))
+
+
+def _selection(selection: str | None, val_subjects: int | None, weights: Path | None) -> str | None:
+    """--selection checked against --val-subjects and --weights; --val-subjects K > 0 alone means val."""
+    if weights is not None and selection not in (None, "last"):
+        raise ConfigError(f"--selection {selection} chooses an epoch of training; --weights trains nothing")
+    if val_subjects and selection in ("last", "test-oracle"):
+        raise ConfigError(f"--val-subjects {val_subjects} carves validation subjects for --selection val; "
+                          f"drop it with --selection {selection}")
+    if selection == "val" and val_subjects == 0:
+        raise ConfigError("--selection val needs --val-subjects K with K >= 1")
+    return selection or ("val" if val_subjects else None)
 
 
 def _demo_size(size: int | None, models: tuple[str, ...]) -> int:

@@ -27,6 +27,13 @@ def report_command(dirs: tuple[Path, ...], out: Path | None, no_plots: bool, htm
     predictions.csv, metrics.json, table.md, table.csv, the figures (figures/*.png|svg|pdf) and
     report.html.
 
+    Where the folds stored their per-epoch predictions (every run since issue 26), the
+    report also gives the honest number beside what selecting each fold's epoch on its own
+    test subject would report (test-oracle, leaky: HTNet's and CausalNet's protocol), the gap
+    per model and database (table.md, selection.csv, metrics.json) and a learning curve per
+    model (figures/learning_curve_MODEL, report.html). Runs made with different --selection
+    are not merged.
+
     Several DIRs are merged: shards run with `occmer bench --folds i/n` on different machines
     give the same table as one run. Cells with missing folds are marked partial.
 
