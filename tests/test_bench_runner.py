@@ -243,3 +243,38 @@ def test_figures_read_on_a_page_for_a_large_grid():
         texts = [t.get_text() for t in fig.axes[0].texts]
         assert len(texts) in (45, 36)
     assert any("±" in t for t in [t.get_text() for t in metric_heatmap(summaries).axes[0].texts])
+
+
+def test_htnet_gets_the_five_points_of_the_stored_onset_landmarks(files, tmp_path, monkeypatch):
+    """The bench passes HTNet five_points of the landmarks its region boxes come from, and records their source."""
+    import h5py
+    import numpy as np
+
+    from occmer.bench.conditions import LANDMARKS_ONSET, load_condition
+    from occmer.models.htnet import HTNet
+    from occmer.models.landmark_blocks import five_points
+
+    path = files["clean"]
+    data = load_condition("clean", [path], "emotion", "flow_tvl1_28", True, True)
+    with h5py.File(path, "r") as f:  # onset 1 is the first stored frame of every tiny clip
+        stored = {sid: f["clips"][sid]["landmarks"][0] for sid in data.table["sample_id"]}
+    expected = np.stack([five_points(stored[sid], (64, 64), 28) for sid in data.table["sample_id"]])
+    assert data.points.dtype == np.float32 and data.points.shape == (len(data.table), 5, 2)
+    np.testing.assert_array_equal(data.points, expected)
+    assert data.landmark_source == LANDMARKS_ONSET
+
+    seen: list[np.ndarray] = []
+    block_points = HTNet.block_points
+    monkeypatch.setattr(HTNet, "block_points",
+                        lambda self, batch, x: seen.append(batch["points"].numpy().copy()) or block_points(self, batch, x))
+    out = tmp_path / "htnet"
+    result = _bench(["htnet", "--data", str(path), "--hparam", "htnet.dim=8", "--max-folds", "1", "--out", str(out),
+                     *BASE])
+    assert result.exit_code == 0, result.output
+    record = json.loads(_fold_files(out)[0].read_text())
+    assert record["points"] == {"train": LANDMARKS_ONSET, "test": LANDMARKS_ONSET, "grid": 28}
+    rows = {tuple(p.ravel()) for p in expected}
+    passed = np.concatenate(seen)
+    assert len(passed) and all(tuple(p.ravel()) in rows for p in passed)
+    test_rows = data.table.index[data.table["sample_id"].isin(record["sample_id"])]
+    assert any(np.array_equal(p, expected[test_rows[0]]) for p in passed)  # the test subject's rows reach it too

@@ -21,12 +21,15 @@ from occmer.data import read_index
 from occmer.errors import BenchError, FeatureError
 from occmer.features import feature_names, read_features
 from occmer.labels import label_of
+from occmer.models.landmark_blocks import five_points
 from occmer.models.regions import region_boxes
 from occmer.progress import info
 from occmer.store import OccmerFile
 from occmer.store.occluded import FaceLayers
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+LANDMARKS_ONSET = "occmer mediapipe landmarks: onset frame"  # a synthesized file: each clip's aligned onset frame
+LANDMARKS_FACES = "occmer mediapipe landmarks: face image (/faces)"  # an `occmer occlude` output
 
 
 @dataclass
@@ -41,6 +44,8 @@ class ConditionData:
     x: np.ndarray  # float32 (N, C, S, S)
     occlusion: np.ndarray  # float32 (N, S, S)
     regions: np.ndarray | None  # float32 (N, R, 4) normalised boxes, None when not asked for
+    points: np.ndarray | None = None  # float32 (N, 5, 2) HTNet's five points on the S x S grid, None when not asked for
+    landmark_source: str | None = None  # where the landmarks of the regions and points come from
 
     def take(self, sample_ids: Sequence[str]) -> ConditionData:
         """The rows of `sample_ids`, in that order (a BenchError names the first missing id)."""
@@ -55,6 +60,7 @@ class ConditionData:
         return ConditionData(
             self.name, self.files, self.feature, self.channels, self.table.iloc[rows].reset_index(drop=True),
             self.x[rows], self.occlusion[rows], None if self.regions is None else self.regions[rows],
+            None if self.points is None else self.points[rows], self.landmark_source,
         )
 
 
@@ -140,7 +146,8 @@ def label_table(files: Sequence[Path], scheme: str) -> pd.DataFrame:
 
 
 def onset_landmarks(path: Path, sample_ids: Sequence[str], onsets: Sequence[int]) -> tuple[np.ndarray, tuple[int, int]]:
-    """Landmarks (N, K, 2) of the face each sample's features were computed on, and that face's size (W, H).
+    """Landmarks (N, K, 2) of the face each sample's features were computed on, and that face's size (W, H)
+    (their source: `landmark_source`).
 
     A synthesized file: each clip's aligned onset frame. A features-only file made by `occmer
     occlude`: the landmarks found on each sample's face image (/faces), in the frame of the
@@ -163,6 +170,12 @@ def onset_landmarks(path: Path, sample_ids: Sequence[str], onsets: Sequence[int]
     return face_image_landmarks(path, faces, [all_ids.index(sid) for sid in sample_ids])
 
 
+def landmark_source(path: Path) -> str:
+    """What `onset_landmarks` reads for `path`, in words, for the records."""
+    with OccmerFile.open(path) as f:
+        return LANDMARKS_ONSET if f.has_frames else LANDMARKS_FACES
+
+
 def face_image_landmarks(path: Path, faces: FaceLayers, rows: Sequence[int]) -> tuple[np.ndarray, tuple[int, int]]:
     """The /faces landmarks of `rows`; rows without landmarks get the mean of the found ones (pixels of one face size)."""
     if not faces.found.any():
@@ -178,11 +191,12 @@ def face_image_landmarks(path: Path, faces: FaceLayers, rows: Sequence[int]) -> 
 
 
 def load_condition(
-    name: str, files: Sequence[Path], scheme: str, feature: str, with_regions: bool
+    name: str, files: Sequence[Path], scheme: str, feature: str, with_regions: bool, with_points: bool = False
 ) -> ConditionData:
-    """Read every sample of a condition: labels, feature arrays, occlusion and region boxes."""
+    """Read every sample of a condition: labels, feature arrays, occlusion, and from the same landmarks the
+    region boxes and HTNet's five points (on the features' grid) when asked for."""
     table = label_table(files, scheme)
-    xs, occlusions, regions, channels = [], [], [], None
+    xs, occlusions, regions, points, sources, channels = [], [], [], [], [], None
     for number, path in enumerate(files):
         part = table[table["file"] == number]
         features = read_features(path, feature)
@@ -193,8 +207,14 @@ def load_condition(
         channels = tuple(features.channels)
         xs.append(np.asarray(features.data, dtype=np.float32))
         occlusions.append(np.asarray(features.occlusion, dtype=np.float32))
+        if with_regions or with_points:
+            landmarks, size = onset_landmarks(path, list(part["sample_id"]), list(part["onset"]))
+            sources.append(landmark_source(path))
         if with_regions:
-            regions.append(_region_boxes(path, part))
+            regions.append(np.stack([region_boxes(p, size) for p in landmarks]).astype(np.float32))
+        if with_points:
+            grid = int(xs[-1].shape[-1])
+            points.append(np.stack([five_points(p, size, grid) for p in landmarks]).astype(np.float32))
     return ConditionData(
         name=name,
         files=tuple(str(p) for p in files),
@@ -204,12 +224,9 @@ def load_condition(
         x=np.concatenate(xs),
         occlusion=np.concatenate(occlusions),
         regions=np.concatenate(regions) if with_regions else None,
+        points=np.concatenate(points) if with_points else None,
+        landmark_source="; ".join(dict.fromkeys(sources)) or None,
     )
-
-
-def _region_boxes(path: Path, part: pd.DataFrame) -> np.ndarray:
-    landmarks, size = onset_landmarks(path, list(part["sample_id"]), list(part["onset"]))
-    return np.stack([region_boxes(points, size) for points in landmarks]).astype(np.float32)
 
 
 def region_occlusion(regions: np.ndarray, occlusion: np.ndarray) -> np.ndarray:

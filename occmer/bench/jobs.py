@@ -20,6 +20,7 @@ import numpy as np
 from occmer.bench.batched import BATCHED_MODELS, group_size, train_folds, unsupported_layer
 from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, region_occlusion
+from occmer.bench.models import model_spec
 from occmer.bench.recipes import Recipe, resolve_recipe, train_config
 from occmer.bench.selection import LEAKY, SELECTIONS, is_leaky, selection_label
 from occmer.bench.training import (
@@ -168,6 +169,7 @@ def fold_tensors(data: ConditionData, codes: np.ndarray, positions: np.ndarray) 
         x=data.x[positions], y=codes[positions],
         regions=None if data.regions is None else data.regions[positions],
         occlusion=data.occlusion[positions],
+        points=None if data.points is None else data.points[positions],
     )
 
 
@@ -216,7 +218,8 @@ def fold_groups(plan: CellPlan, settings: Settings, factory: ModelFactory, folds
 def run_batched_jobs(jobs: Sequence[Job], plan: CellPlan, folds: Sequence[Fold], settings: Settings,
                      factory: ModelFactory, loss_fn: LossFn) -> list[dict[str, Any]]:
     """Train the folds of one (model, cell, seed) as one batched model; one JSON record per fold, as `run_job`."""
-    source = FoldTensors(x=plan.train.x, y=plan.codes, regions=plan.train.regions, occlusion=plan.train.occlusion)
+    source = FoldTensors(x=plan.train.x, y=plan.codes, regions=plan.train.regions, occlusion=plan.train.occlusion,
+                         points=plan.train.points)
     recipe = settings.model_recipe(plan.model)
     outputs = train_folds(
         factory, loss_fn, source, [fold.train for fold in folds],
@@ -257,6 +260,9 @@ def fold_record(job: Job, plan: CellPlan, fold: Fold, output: FoldOutput, settin
         record["epoch_record_seconds"] = round(output.record_seconds, 4)
     if checkpoint is not None:
         record["weights"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
+    if plan.test.points is not None and model_spec(job.model).uses_points:
+        record["points"] = {"train": plan.train.landmark_source, "test": plan.test.landmark_source,
+                            "grid": int(plan.test.x.shape[-1])}
     weights = output.extras.get("region_weights")
     if weights is not None and plan.test.regions is not None and weights.shape[1] == plan.test.regions.shape[1]:
         covered = region_occlusion(plan.test.regions[fold.test], plan.test.occlusion[fold.test])

@@ -28,14 +28,16 @@ class ModelSpec:
     name: str
     input_size: int
     uses_regions: bool
+    uses_points: bool = False  # reads batch `points`, five facial points on the grid (HTNet)
 
 
 def model_spec(name: str) -> ModelSpec:
-    """Registry facts the harness needs before building: default input size and region use."""
+    """Registry facts the harness needs before building: default input size, region and point use."""
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
     cls = MODELS[name]
-    return ModelSpec(name, int(cls.default_input_size), bool(getattr(cls, "uses_regions", False)))
+    return ModelSpec(name, int(cls.default_input_size), bool(getattr(cls, "uses_regions", False)),
+                     bool(getattr(cls, "uses_points", False)))
 
 
 def parse_hparams(values: Sequence[str]) -> dict[str, Any]:

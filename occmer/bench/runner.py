@@ -221,7 +221,7 @@ class BenchRequest:
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
 
 
-ConditionLoader = Callable[[str, Sequence[Path], str, str, bool], ConditionData]
+ConditionLoader = Callable[[str, Sequence[Path], str, str, bool, bool], ConditionData]
 
 
 def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, progress: bool = True,
@@ -251,6 +251,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     cache: dict[tuple[str, str], ConditionData] = {}
     plans = []
     with_regions = any(spec.uses_regions for spec in specs.values())
+    with_points = any(spec.uses_points for spec in specs.values())
     for model, spec in specs.items():
         for cell in cells:
             loaded = {}
@@ -258,7 +259,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
                 files = [Path(p) for p in request.conditions[name]]
                 feature = choose_feature(files, spec.input_size, settings.features)
                 if (name, feature) not in cache:
-                    cache[(name, feature)] = loader(name, files, scheme, feature, with_regions)
+                    cache[(name, feature)] = loader(name, files, scheme, feature, with_regions, with_points)
                 loaded[name] = cache[(name, feature)]
             check_database_names(loaded[cell.test])
             plan = plan_cell(model, cell, loaded[cell.train], loaded[cell.test], settings, scheme)

@@ -59,6 +59,7 @@ class FoldTensors:
     y: np.ndarray  # int64 (N,)
     regions: np.ndarray | None = None  # float32 (N, R, 4)
     occlusion: np.ndarray | None = None  # float32 (N, S, S)
+    points: np.ndarray | None = None  # float32 (N, 5, 2) five facial points on the grid (HTNet's blocks)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -69,6 +70,7 @@ class FoldTensors:
             y=self.y[positions],
             regions=None if self.regions is None else self.regions[positions],
             occlusion=None if self.occlusion is None else self.occlusion[positions],
+            points=None if self.points is None else self.points[positions],
         )
 
 
@@ -115,6 +117,8 @@ def to_device(tensors: FoldTensors, device: torch.device) -> dict[str, torch.Ten
         arrays["regions"] = tensors.regions
     if tensors.occlusion is not None:
         arrays["occlusion"] = tensors.occlusion[:, None]
+    if tensors.points is not None:
+        arrays["points"] = tensors.points
     out = {}
     for key, array in arrays.items():
         tensor = torch.from_numpy(np.ascontiguousarray(array))

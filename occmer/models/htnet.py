@@ -31,6 +31,7 @@ class HTNet(MERModel):
     min_input_size = 8
     fixed_input_size = True
     uses_regions = True
+    uses_points = True  # the bench passes five_points of the landmarks the region boxes come from
 
     def __init__(
         self, num_classes: int, in_channels: int = 3, input_size: int | None = None, *, dim: int = 256,

@@ -10,8 +10,9 @@ point (the paper says blocks around the landmarks); occmer follows the code (axe
 "reference"), `axes="image"` cuts around the point as drawn. The model reads the blocks of
 points 0, 1, 3, 4 tiled [[0, 1], [3, 4]]; the nose block is cut but not used by the code.
 
-occmer's points come from its own landmarks (mediapipe 478-point topology) or, inside the
-bench, from the region boxes built from them; `five_points` is the one conversion.
+occmer's points come from its own landmarks (mediapipe 478-point topology) through
+`five_points`, the one conversion: the bench passes them as batch `points`, computed from the
+landmarks its region boxes come from. Without them HTNet approximates them from the boxes.
 """
 
 from __future__ import annotations
