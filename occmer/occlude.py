@@ -14,7 +14,6 @@ file written through occmer.store (docs/occlude.md).
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from occmer.errors import ConfigError, DataError, FaceNotFoundError, OccmerError
 from occmer.features.clip import occlusion_map
 from occmer.features.occlusion_models import MOTION_MODELS, apply_motion_model, check_model, normalisation_note
 from occmer.frames import is_gray_rgb, read_frame
+from occmer.hashing import file_sha256
 from occmer.importing import COLUMN_ALIASES, NORMALISATIONS, SampleRow, index_images
 from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor, occlusion_ratio
@@ -192,14 +192,6 @@ def find_faces(samples: Sequence[Sample], lookup: FaceLookup, columns: Mapping[s
             f"{', '.join(missing)}; give the folder the inputs were computed from (or --faces-csv/--faces-column)"
         )
     return found
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class LandmarkCache:

@@ -20,6 +20,7 @@ from typing import Any
 from occmer.databases import Clip
 from occmer.errors import ConfigError, OccmerError, ResumeError
 from occmer.frames import read_frame
+from occmer.hashing import file_sha256
 from occmer.progress import command_seconds, detail, progress_bar, size_text
 from occmer.ray_runtime import ExecutorChoice
 from occmer.store.writer import RunDirectory, SplitMaker, assemble, to_json
@@ -170,11 +171,7 @@ def _file_digest(path: Path) -> str:
     size = path.stat().st_size
     if size > HASHED_FILE_LIMIT:
         return f"size:{size}"
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def root_files_digest(root: Path) -> dict[str, str]:

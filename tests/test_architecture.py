@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "occmer"
 
 # Importable from every stage (they import only each other, in this order).
-UTILITIES = ("errors", "frames", "outputs", "workers", "ray_runtime", "seeding", "progress", "official", "aus", "labels")
+UTILITIES = ("errors", "hashing", "frames", "outputs", "workers", "ray_runtime", "seeding", "progress", "official", "aus", "labels")
 # The pipeline, left to right: a stage imports only from stages before it (and the utilities).
 STAGES = ("databases", "faces", "occluders", "demo", "store", "protocols", "synthesis", "pipeline", "features",
           "importing", "occlude", "export", "data", "models", "pages", "spotting", "bench", "cli", "__main__")

@@ -11,7 +11,6 @@ for the fold; otherwise the error names the first tensor that does not fit.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -90,7 +89,3 @@ def load_into(model: nn.Module, path: Path) -> None:
             raise BenchError(f"{path}: tensor {name} holds values that are not finite (NaN or infinity); a model "
                              "with them predicts one class for everything: use a checkpoint of a finished training")
     model.load_state_dict(state, strict=True)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

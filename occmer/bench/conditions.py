@@ -8,7 +8,6 @@ typed and will type again in --train-on/--test-on. Files sharing a name form one
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -91,15 +90,6 @@ def group_conditions(values: Sequence[str]) -> dict[str, tuple[Path, ...]]:
             raise BenchError(f"--data {value}: {path} is given twice for condition {name}")
         groups.setdefault(name, []).append(path)
     return {name: tuple(paths) for name, paths in groups.items()}
-
-
-def file_checksum(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a data file, recorded in config.json so a result names exactly what it read."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def choose_feature(files: Sequence[Path], size: int, requested: str | None) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from occmer.bench.batched import BATCHED_MODELS, group_size, train_folds, unsupported_layer
-from occmer.bench.checkpoints import file_sha256, find_checkpoint, load_into
+from occmer.bench.checkpoints import find_checkpoint, load_into
 from occmer.bench.conditions import ConditionData, region_occlusion
 from occmer.bench.models import model_spec
 from occmer.bench.recipes import Recipe, resolve_recipe, train_config
@@ -34,6 +34,7 @@ from occmer.bench.training import (
     train_fold,
 )
 from occmer.errors import BenchError
+from occmer.hashing import file_sha256
 from occmer.protocols import Fold, Membership, carve_validation
 from occmer.seeding import stable_hash
 

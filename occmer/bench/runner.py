@@ -26,7 +26,7 @@ import torch
 
 from occmer import __version__
 from occmer.bench import models as bench_models
-from occmer.bench.conditions import ConditionData, choose_feature, file_checksum, load_condition
+from occmer.bench.conditions import ConditionData, choose_feature, load_condition
 from occmer.bench.executors import ExecutorOptions, JobDone, run_jobs
 from occmer.bench.files import CONFIG_FILE, FOLDS_DIR, fold_record_path, write_json_atomic
 from occmer.bench.jobs import Cell, CellPlan, Job, PendingJob, Settings
@@ -34,6 +34,7 @@ from occmer.bench.recipes import Recipe, normalise_inputs, select_channels
 from occmer.bench.report import render
 from occmer.bench.training import resolve_device
 from occmer.errors import BenchError, ConfigError
+from occmer.hashing import file_sha256
 from occmer.labels import RULES_VARIANT
 from occmer.progress import progress_bar
 from occmer.protocols import Fold, check_disjoint, class_list, get_protocol
@@ -241,7 +242,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
     if not on_workers:  # with GPUs on Ray workers the driver itself may have none
         resolve_device(settings.train.device)
     out = Path(request.out)
-    checksums = {name: [{"path": str(p), "sha256": file_checksum(Path(p))} for p in files]
+    checksums = {name: [{"path": str(p), "sha256": file_sha256(Path(p))} for p in files]
                  for name, files in request.conditions.items()}
     specs = {model: bench_models.model_spec(model) for model in request.models}
     recipes = {model: settings.model_recipe(model) for model in request.models}
