@@ -57,6 +57,7 @@ from occmer.bench.training import (
     _batch,
     _batches,
     predict,
+    predict_classes,
     resolve_device,
     to_device,
     train_step,
@@ -418,16 +419,15 @@ def train_folds(
         before = time.perf_counter()
         for f, test in enumerate(test_data):
             viewer.load_state_dict(_fold_state(stacked, optimizer, f))
-            output = predict(viewer, test, config.batch_size, cpu)
-            if choosers[f].add(epoch, output.probabilities.argmax(1)):
-                chosen[f] = output
+            if choosers[f].add(epoch, predict_classes(viewer, test, config.batch_size, cpu)) and selection != "last":
+                chosen[f] = predict(viewer, test, config.batch_size, cpu)  # a newly chosen epoch's full output
         recording += time.perf_counter() - before
     seconds = time.perf_counter() - start
     share = seconds / len(folds)
     outputs = []
     for f, (fold, test) in enumerate(zip(folds, test_data, strict=True)):
         output = chosen[f]
-        if output is None:  # no per-epoch record: the last epoch's weights
+        if output is None:  # the last epoch's weights (the `last` selection, or no per-epoch record)
             fold.model.load_state_dict(_fold_state(stacked, optimizer, f))
             output = predict(fold.model, test, config.batch_size, cpu)
         output.epochs = choosers[f].epoch or config.epochs

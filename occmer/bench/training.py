@@ -186,6 +186,24 @@ def predict(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, de
     )
 
 
+def predict_classes(model: nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device) -> np.ndarray:
+    """The class `predict` would give every sample of `data`, and nothing else: the per-epoch record's pass.
+
+    Bounds what keeping every epoch costs (issue 26): no gradient tracking (inference mode), no
+    copy of a test subject that fits one batch, no probabilities or extras leaving the device.
+    The argmax is taken on the softmax, as `predict`'s callers take it, so ties resolve alike.
+    """
+    model.eval()
+    n = int(data["x"].shape[0])
+    step = max(batch_size, 1) * 4
+    with torch.inference_mode(), _autocast(device):
+        if n <= step:
+            logits = model(data).logits.float()
+        else:
+            logits = torch.cat([model(_batch(data, index)).logits.float() for index in _batches(n, step, None, device)])
+    return torch.softmax(logits, dim=1).argmax(1).cpu().numpy()
+
+
 def _val_score(y_true: np.ndarray, predicted: np.ndarray) -> float:
     return float(f1_score(y_true, predicted, labels=np.unique(y_true), average="macro", zero_division=0))
 
@@ -240,21 +258,22 @@ def train_fold(
             on_epoch(epoch, float(total) / n)
         val_codes = val_score = None
         if val_data is not None:
-            val_codes = predict(model, val_data, config.batch_size, device).probabilities.argmax(1)
+            val_codes = predict_classes(model, val_data, config.batch_size, device)
             val_score = _val_score(val.y, val_codes)
         if not record_epochs:
             continue
         before = time.perf_counter()
-        output = predict(model, test_data, config.batch_size, device)
-        if chooser.add(epoch, output.probabilities.argmax(1), val_score, val_codes, None if val is None else val.y):
-            chosen = output
+        codes = predict_classes(model, test_data, config.batch_size, device)
+        if chooser.add(epoch, codes, val_score, val_codes, None if val is None else val.y) and selection != "last":
+            chosen = predict(model, test_data, config.batch_size, device)  # a newly chosen epoch's full output
         recording += time.perf_counter() - before
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    if chosen is None:  # no per-epoch record: the last epoch's weights
+    if chosen is None:  # the last epoch's weights (the `last` selection, or no per-epoch record)
         chosen = predict(model, test_data, config.batch_size, device)
-        chooser.best = (0.0, config.epochs)
+        if not record_epochs:
+            chooser.best = (0.0, config.epochs)
     chosen.epochs = chooser.epoch
     chosen.record = chooser.record if record_epochs else None
     chosen.record_seconds = recording
