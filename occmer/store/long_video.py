@@ -613,9 +613,16 @@ class LongVideoFile:
     def track(self, video_id: str, start: int = 0, stop: int | None = None) -> FaceTrack:
         """The face track record (state, transform, anchor) of positions start..stop."""
         layout, start, stop = self._range(video_id, start, stop)
-        return FaceTrack(*(self._read(ds, start, stop, video_id, name)
-                           for name, ds in (("state", layout.state), ("transform", layout.transform),
-                                            ("anchor", layout.anchor))))
+        track = FaceTrack(*(self._read(ds, start, stop, video_id, name)
+                            for name, ds in (("state", layout.state), ("transform", layout.transform),
+                                             ("anchor", layout.anchor))))
+        unknown = np.setdiff1d(np.unique(track.state), list(schema.TRACK_STATES))
+        bad = checks.nonfinite_row(track.transform)
+        if unknown.size or bad is not None:
+            what = f"track/state holds unknown values {unknown.tolist()}" if unknown.size else \
+                f"track/transform holds NaN or inf on frame {start + (bad or 0)}"
+            raise StoreError(f"{self.path}: video {video_id}: {what}; `occmer verify {self.path}` lists every problem")
+        return track
 
     def iter_frames(self, video_id: str, block: int = SEGMENT_FRAMES) -> Iterator[FrameBlock]:
         """The whole video in order, `block` frames at a time (memory: one block, whatever the length)."""
