@@ -72,7 +72,7 @@ class FrameSource:
 
     def __init__(self, record: LongVideoRecord) -> None:
         self.record = record
-        self._array = None
+        self._array: tuple[Path, int, tuple[int, ...]] | None = None
         if record.array is not None:
             try:
                 array = np.load(record.array, mmap_mode="r")
@@ -81,8 +81,13 @@ class FrameSource:
             if array.dtype != np.uint8 or array.ndim not in (3, 4) or array.shape[0] < 1:
                 raise DataError(f"{record.video_id}: {record.array} must be uint8 (T, H, W) or (T, H, W, C), "
                                 f"got {array.dtype} {array.shape}")
-            self._array = array
+            if not array.flags.c_contiguous:
+                raise DataError(f"{record.video_id}: {record.array} must be stored in C order")
+            # Frames are read with plain file reads, not through the memory map: mapped pages would count
+            # in the process's resident memory and grow with the video's length.
+            self._array = (Path(record.array), int(array.offset), array.shape[1:])
             self.numbers = record.first_frame + np.arange(array.shape[0], dtype=np.int64)
+            del array
         else:
             if not record.frames:
                 raise DataError(f"{record.video_id}: no frames listed in {record.folder}")
@@ -94,7 +99,9 @@ class FrameSource:
 
     def _raw(self, position: int) -> np.ndarray:
         if self._array is not None:
-            frame = np.asarray(self._array[position])
+            path, offset, shape = self._array
+            size = int(np.prod(shape))
+            frame = np.fromfile(path, dtype=np.uint8, count=size, offset=offset + position * size).reshape(shape)
             return frame[:, :, None] if frame.ndim == 2 else frame
         number, path = self.record.frames[position]
         return read_frame(path, self.record.video_id, number)
