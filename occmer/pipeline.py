@@ -12,17 +12,20 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from occmer.databases import Clip
+from occmer.databases.long_video import LongVideoRecord
 from occmer.errors import ConfigError, OccmerError, ResumeError
 from occmer.frames import read_frame
 from occmer.hashing import file_sha256
 from occmer.progress import command_seconds, detail, progress_bar, size_text
+from occmer.progress import info as info_line
 from occmer.ray_runtime import ExecutorChoice
+from occmer.store.long_video import LongVideoFile, assemble_long, discard_segments_from, resume_point
 from occmer.store.writer import RunDirectory, SplitMaker, assemble, to_json
 from occmer.synthesis import local_runner, ray_runner
 from occmer.synthesis.job import (
@@ -35,10 +38,12 @@ from occmer.synthesis.job import (
     process_clip,
     settings_dict,
 )
+from occmer.synthesis.long_video import FrameSource, LongTrackConfig, LongVideoProcessor
 from occmer.workers import check_workers
 
 __all__ = [
-    "ClipProcessor", "ProcessedClip", "SynthesisSettings", "SynthesisSummary", "process_clip", "read_frame", "synthesize",
+    "ClipProcessor", "LongSynthesisSummary", "ProcessedClip", "SynthesisSettings", "SynthesisSummary", "process_clip",
+    "read_frame", "synthesize", "synthesize_long",
 ]
 
 
@@ -264,3 +269,131 @@ def check_same_source(run: RunDirectory, source: Mapping[str, Any]) -> None:
             f"cannot resume {run.path}: it read other data ({'; '.join(changes)}); resume with the original "
             "--db/--root and database files, or pass --overwrite to start over"
         )
+
+
+# --- long videos (issue 29) -----------------------------------------------------------------
+
+
+@dataclass
+class LongSynthesisSummary:
+    out: Path
+    videos: int
+    frames: int
+    seconds: float
+    resumed_frames: int
+    lost_frames: int
+    placements: int
+
+    def line(self) -> str:
+        size = self.out.stat().st_size if self.out.exists() else 0
+        seconds = command_seconds(self.seconds)
+        made = self.frames - self.resumed_frames
+        fps = made / seconds if seconds > 0 else 0.0
+        text = (f"wrote {self.out}: {self.videos} long videos, {self.frames} frames in {seconds:.1f} s "
+                f"({fps:.0f} frames/s), {size_text(size)}; occluder placed {self.placements} times, "
+                f"{self.lost_frames} frames without a face (track/state = lost)")
+        if self.resumed_frames:
+            text += f"; {self.resumed_frames} frames reused from the interrupted run"
+        return text
+
+
+def _video_digest(record: LongVideoRecord) -> str:
+    if record.array is not None:
+        files = [[Path(record.array).name, Path(record.array).stat().st_size if Path(record.array).exists() else -1]]
+    else:
+        files = [[n, Path(p).name, Path(p).stat().st_size if Path(p).exists() else -1] for n, p in record.frames]
+    fields = [record.video_id, record.subject, str(record.folder), record.fps, record.first_frame,
+              [asdict(i) | {"source": ""} for i in record.intervals], files]
+    return hashlib.sha256(to_json(fields).encode()).hexdigest()
+
+
+def long_source_identity(videos: Sequence[LongVideoRecord], roots: Mapping[str, Path] | None = None) -> dict[str, Any]:
+    """What a long-video run reads (run.json), in the shape `source_changes` compares: per video its frame
+    count and a digest of its intervals and frame files (names and sizes)."""
+    resolved = {str(name): str(Path(root).expanduser().resolve()) for name, root in (roots or {}).items()}
+    per_video = {v.video_id: {"frames": len(v.frames) or -1, "digest": _video_digest(v)} for v in videos}
+    return {
+        "roots": resolved,
+        "sheets": {name: root_files_digest(Path(root)) for name, root in resolved.items()},
+        "clip_list": hashlib.sha256(to_json(sorted(per_video)).encode()).hexdigest(),
+        "clips": per_video,
+    }
+
+
+def synthesize_long(
+    settings: SynthesisSettings,
+    videos: Sequence[LongVideoRecord],
+    out: Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    command: str = "",
+    progress: bool = True,
+    roots: Mapping[str, Path] | None = None,
+    track: LongTrackConfig | None = None,
+) -> LongSynthesisSummary:
+    """Write whole occluded long videos to `out` (contents="long-videos", docs/hdf5-format.md).
+
+    Frames stream through a segment at a time (occmer.synthesis.long_video); each finished
+    segment is a shard in OUT.parts/, so --resume continues an interrupted run from the last
+    finished segment of each video, and the file appears only when every video is whole.
+    """
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other: pass one of them")
+    if not videos:
+        raise ConfigError("no long videos to process: the database scan found none (see `occmer describe`)")
+    ids = [v.video_id for v in videos]
+    if len(set(ids)) != len(ids):
+        raise OccmerError(f"duplicate video ids from the long-video adapter: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
+    out = Path(out).expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    track = track or LongTrackConfig()
+    recorded = {**settings_dict(settings), "long_video": track.record()}
+    processor = LongVideoProcessor(settings, track)  # validates the occluder options before any work
+    run = RunDirectory(out)
+    source = long_source_identity(videos, roots)
+    run.start(recorded, resume=resume, overwrite=overwrite, source=source)
+    if resume:
+        check_same_source(run, source)
+    counts = [len(FrameSource(v)) for v in videos]
+    points = [resume_point(out, v.video_id) if resume else None for v in videos]
+    done = sum(min(p.position, n) for p, n in zip(points, counts, strict=True) if p is not None)
+    start = time.perf_counter()
+    bar = progress_bar(sum(counts), "synthesize", "frame", initial=done, enabled=progress)
+    metas = []
+    try:
+        for record, point in zip(videos, points, strict=True):
+            if point is not None:
+                discard_segments_from(out, record.video_id, point.position)
+            metas.append(processor.video(record, out, point, on_segment=bar.update))
+            detail(f"done {record.video_id}")
+    except OccmerError as exc:
+        raise type(exc)(f"{exc}\n(finished segments are kept in {run.path}: fix the cause and rerun with --resume)") from exc
+    finally:
+        bar.close()
+        processor.close()
+    attrs = {
+        "database": settings.database,
+        "occluder": to_json({"spec": settings.mask, "options": settings.mask_options}),
+        "seed": settings.seed, "command": command, "settings": to_json(recorded),
+        "skipped": to_json([]), "invalid": to_json([]),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    assemble_long(out, metas, attrs, settings.compression)
+    lost, placements = _track_totals(out)
+    return LongSynthesisSummary(out, len(videos), sum(counts), time.perf_counter() - start, done, lost, placements)
+
+
+def _track_totals(out: Path) -> tuple[int, int]:
+    """(frames lost, placements) over every video of a written long-video file, each lost stretch reported."""
+    lost = placements = 0
+    with LongVideoFile.open(out) as f:
+        for video_id in f.video_ids:
+            info = f.info(video_id)
+            lost += int(info.track_summary.get("lost", 0))
+            placements += len(info.placements)
+            if info.track_summary.get("lost", 0):
+                info_line(f"{video_id}: {info.track_summary['lost']} frames without a face (no occluder drawn), "
+                          f"occluder placed {len(info.placements)} times: "
+                          + ", ".join(f"frame {p['frame']} ({p['reason']})" for p in info.placements[:6]))
+    return lost, placements

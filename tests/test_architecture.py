@@ -16,7 +16,7 @@ STAGES = ("databases", "faces", "occluders", "demo", "store", "protocols", "synt
           "importing", "occlude", "export", "data", "models", "pages", "spotting", "bench", "cli", "__main__")
 # Inside a stage: modules before later ones (each list in order).
 INSIDE = {
-    "synthesis": ("job", "local_runner", "ray_runner"),
+    "synthesis": ("job", "long_video", "local_runner", "ray_runner"),
     "bench": ("files", "metrics", "checkpoints", "training", "recipes", "models", "conditions", "batched", "jobs",
               "executors", "plots", "html", "report", "demo", "runner"),
 }

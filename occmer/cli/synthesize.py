@@ -103,8 +103,14 @@ def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, 
         size=size, align=not no_align, frames=frames_mode, landmarks=landmarks, landmark_options=landmark_options_,
         apex=apex, offset=offset_policy, compression=compression, color=color, on_lost=on_lost,
     )
-    specs = _parse_feature_specs(feature_specs)
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
+    if is_long_video_database(db):
+        if feature_specs or executor == "ray":
+            raise click.UsageError("--features and --executor ray apply to clips, not to long videos (--db " + db + ")")
+        _synthesize_long(settings, roots, out, resume=resume, overwrite=overwrite, skip_invalid=skip_invalid,
+                         inputs=[*template_files(mask, occluder.get("choices")), *landmark_files(landmark_options_)])
+        return
+    specs = _parse_feature_specs(feature_specs)
     loaded = load_clips(db, roots, apex, skip_invalid, progress=show_progress(), offset_policy=offset_policy,
                         follow_symlinks=follow_symlinks)
     inputs = [*loaded.input_files(), *template_files(mask, occluder.get("choices")), *landmark_files(landmark_options_)]
@@ -118,6 +124,39 @@ def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, 
             from occmer.features import add_features
 
             add_features(summary.out, specs, workers=workers, overwrite=True, progress=show_progress())
+    click.echo(summary.line())
+
+
+def is_long_video_database(db: str) -> bool:
+    from occmer.databases.long_video import LONG_VIDEO_DATABASES
+
+    return db in LONG_VIDEO_DATABASES
+
+
+def _synthesize_long(settings, roots: tuple[str, ...], out: Path, *, resume: bool, overwrite: bool,
+                     skip_invalid: bool, inputs: list[Path]) -> None:
+    """`--db` names a long-video database: whole occluded videos (docs/spotting.md, docs/hdf5-format.md)."""
+    from occmer.databases.long_video import get_long_database
+    from occmer.errors import ConfigError, DataError
+    from occmer.pipeline import synthesize_long
+
+    db = settings.database
+    given = [r.split("=", 1)[1] if r.startswith(f"{db}=") else r for r in roots]
+    if len(given) != 1:
+        raise ConfigError(f"--db {db} reads one folder: pass --root PATH (for demo-long, a folder written by "
+                          "occmer.demo.long_video.write_long_demo or by `occmer spot`)")
+    root = Path(given[0]).expanduser()
+    scan = get_long_database(db, root).scan()
+    if scan.problems and not skip_invalid:
+        listing = "\n".join(f"  - {p}" for p in scan.problems)
+        raise DataError(f"{len(scan.problems)} problems in {db} (nothing was written):\n{listing}\n"
+                        "fix them, or pass --skip-invalid to leave those videos out")
+    for problem in scan.problems:
+        click.echo(f"skipping invalid video {problem}", err=True)
+    sources = [*(p for v in scan.videos for p in ([v.array] if v.array else [f for _, f in v.frames])), *inputs]
+    with guarded_output(out, sources) as target:
+        summary = synthesize_long(settings, scan.videos, target, resume=resume, overwrite=overwrite,
+                                  command=command_line(), progress=show_progress(), roots={db: root})
     click.echo(summary.line())
 
 

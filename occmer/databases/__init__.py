@@ -18,7 +18,7 @@ def register(cls: type[Database]) -> type[Database]:
 
 def _load_builtin() -> None:
     # Importing the modules runs their @register decorators.
-    from occmer.databases import casme2, casme2x, casme3, folder, mmew, samm, smic  # noqa: F401
+    from occmer.databases import casme2, casme2x, casme3, demo_long, folder, mmew, samm, smic  # noqa: F401
 
 
 _load_builtin()

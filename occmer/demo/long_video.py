@@ -29,16 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from occmer import __version__
+from occmer.databases.demo_long import DATABASE_ID, FRAMES, HEAD_MOTION, MANIFEST  # the adapter reads these files
 from occmer.demo import actions, classes, distractors, faces, motion
 from occmer.errors import ConfigError, DataError
 from occmer.faces.landmarks import MediapipeBackend
 from occmer.frames import to_gray
 from occmer.seeding import sample_rng
 
-DATABASE_ID = "demo-long"
-MANIFEST = "demo.json"
-FRAMES = "frames.npy"
-HEAD_MOTION = "head_motion.npy"
 GAP_SECONDS = 0.5  # neutral time kept between two expressions
 
 

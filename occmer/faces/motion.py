@@ -249,7 +249,7 @@ def max_displacement(transform: np.ndarray, points: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(moved - pts, axis=1))) if len(pts) else 0.0
 
 
-class _Tracker:
+class PointTracker:
     """Pyramidal LK from the onset frame's points to any frame, checked forward-backward."""
 
     def __init__(self, onset_gray: np.ndarray, points: np.ndarray, config: MotionConfig) -> None:
@@ -328,7 +328,7 @@ def track_head_motion(
             f"sample {sample_id or '?'}: only {len(points)} rigid landmark(s) lie inside the onset frame "
             f"{numbers[onset_index]} (need {config.min_inliers}); check the landmarks or use a larger crop"
         )
-    tracker = _Tracker(onset_gray, points, config)
+    tracker = PointTracker(onset_gray, points, config)
     params = np.zeros((n, 4))
     tracked = np.zeros(n, np.int64)
     inliers = np.zeros(n, np.int64)

@@ -32,7 +32,7 @@ MAX_OBJECTS = 10_000_000
 MAX_DEPTH = 32
 
 FEATURES_ONLY = "features"
-CONTENTS = ("clips", FEATURES_ONLY)
+CONTENTS = ("clips", FEATURES_ONLY, schema.LONG_VIDEOS)
 ROOT_JSON_ATTRS = ("occluder", "settings", "skipped", "invalid")
 FEATURE_JSON_ATTRS = ("channels", "params", "spec")
 OPTIONAL_STRING_COLUMNS = ("objective_source", "fixes", "offset_source")  # v1 extensions: "" when absent

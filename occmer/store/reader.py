@@ -126,6 +126,9 @@ class OccmerFile:
             raise StoreError(f"{path} is not a readable HDF5 file ({exc})") from exc
         try:
             header = checks.header(handle, require_complete)
+            if header.contents == schema.LONG_VIDEOS:
+                raise Bad("holds long videos (contents='long-videos'), not clips: read it with "
+                          "occmer.store.long_video.LongVideoFile.open")
             problems = checks.link_problems(handle)
             if problems:
                 more = f" (and {len(problems) - 1} more; `occmer verify {path}` lists them)" if len(problems) > 1 else ""

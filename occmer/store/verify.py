@@ -11,6 +11,7 @@ import numpy as np
 
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
+from occmer.store.long_video import long_video_problems
 from occmer.store.splits import split_group_problems
 
 FEATURE_BLOCK_ROWS = 256  # rows of a feature set checked at a time (bounded memory)
@@ -71,6 +72,8 @@ def _verify(f: h5py.File, read_data: bool) -> list[str]:
     problems += unsafe
     read_data = read_data and not unsafe
     contents = header.contents if header else "clips"
+    if contents == schema.LONG_VIDEOS:
+        return problems + long_video_problems(f, read_data)
     table = _attempt(problems, lambda: checks.samples_table(f))
     if table is None:
         return problems

@@ -76,14 +76,10 @@ def to_json(value: Any) -> str:
 
 def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Path:
     """Write one clip to `directory/<sample_id>.h5` atomically (temp file + rename)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"{record.sample_id}{SHARD_SUFFIX}"
-    tmp = directory / f".{record.sample_id}.{os.getpid()}.tmp"
-    t, h, w, c = record.frames.shape
-    gzip = {"compression": "gzip", "compression_opts": compression} if compression else {}
-    # Built in memory, then written with plain file I/O: a full disk or a read-only folder is then
-    # an OSError (reported cleanly), not an HDF5 write failure that can crash the process on close.
-    with h5py.File(str(tmp), "w", driver="core", backing_store=False) as f:
+    _, h, w, c = record.frames.shape
+    gzip = gzip_options(compression)
+
+    def fill(f: h5py.File) -> None:
         group = f.create_group("clip")
         group.create_dataset("frames", data=record.frames, chunks=(1, h, w, c), **gzip)
         group.create_dataset("occlusion", data=record.occlusion, chunks=(1, h, w), **gzip)
@@ -96,6 +92,26 @@ def write_shard(directory: Path, record: ClipRecord, compression: int = 1) -> Pa
                 group[name].attrs.update(notes)
         group.attrs["placement"] = to_json(record.placement)
         group.attrs["row"] = to_json(record.row)
+
+    return write_small_file(directory, f"{record.sample_id}{SHARD_SUFFIX}", fill)
+
+
+def gzip_options(compression: int) -> dict[str, Any]:
+    """h5py dataset options of a gzip level (none at level 0)."""
+    return {"compression": "gzip", "compression_opts": compression} if compression else {}
+
+
+def write_small_file(directory: Path, name: str, fill: Callable[[h5py.File], None]) -> Path:
+    """An HDF5 file `directory/name` built by `fill` in memory, then written atomically (temp + rename).
+
+    Built in memory, then written with plain file I/O: a full disk or a read-only folder is then
+    an OSError (reported cleanly), not an HDF5 write failure that can crash the process on close.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / name
+    tmp = directory / f".{name}.{os.getpid()}.tmp"
+    with h5py.File(str(tmp), "w", driver="core", backing_store=False) as f:
+        fill(f)
         f.flush()
         image = f.id.get_file_image()
     try:
