@@ -118,6 +118,8 @@ def build_video(
 ) -> LongVideoRecord | list[Problem]:
     """One video's record from its rows, or every problem that prevents it."""
     problems = [Problem(video_id, row.source, row.error, ROW_FIX) for row in rows if row.error]
+    if len(problems) == len(rows):
+        return problems  # no row names a video: nothing to list
     folder = rows[0].folder
     listing = cached_listing(folder, listings, database.root, database.follow_symlinks)
     if isinstance(listing, DataError):
