@@ -331,3 +331,84 @@ EXPECTED_CLIPS = {
 def write_database(name: str, root: Path) -> Path:
     """The fixture tree of a registered database, by name (for tests that loop over adapters)."""
     return WRITERS[name](root)
+
+
+# ------------------------------------------------------------------------------------------
+# Long-video releases (issue 29): whole videos, micro- and macro-expressions at absolute frames
+# ------------------------------------------------------------------------------------------
+
+CASME2X_LONG_EXPRESSIONS = (  # the code sheet's nine headerless columns; offset 0 = not annotated
+    (1, "disgust1_1", 10, 14, 20, "4+7", "negative", "micro-expression", "disgust"),
+    (1, "disgust1_2", 30, 40, 60, "4+9", "negative", "macro-expression", "disgust"),
+    (1, "disgust1_3", 62, 66, 0, "R12", "positive", "macro-expression", "happy"),  # offset 0 -> apex 66
+    (1, "anger1_1", 5, 9, 14, "1+2", "surprise", "micro-expression", "surprise"),
+    (2, "anger1_1", 20, 31, 30, "4", "negative", "macro-expression", "anger"),  # apex after offset: dropped
+)
+CASME2X_LONG_FOLDERS = {("s15", "15_0101disgustingteeth"): range(1, 81), ("s15", "15_0401girlcrashing"): range(1, 41),
+                        ("s16", "16_0401girlcrashing"): range(1, 41)}
+CASME2X_LONG_EXPECTED = {"videos": 3, "micro": 2, "macro": 3}
+
+
+def write_casme2x_long(root: Path, expressions=CASME2X_LONG_EXPRESSIONS, folders=CASME2X_LONG_FOLDERS) -> Path:
+    """A CAS(ME)^2 release for the long-video adapter: the headerless code sheet and its two naming sheets,
+    videos `rawpic/s15/15_0101disgustingteeth/img<N>.jpg` (N from 1)."""
+    write_workbook(root / "CAS(ME)^2code_final.xlsx", {
+        "Sheet1": expressions, "naming rule1": CASME2X_SUBJECTS, "naming rule2": CASME2X_VIDEOS,
+    })
+    for (subject, video), numbers in folders.items():
+        write_frames(root / "rawpic" / subject / video, numbers, "img{n}.jpg")
+    return root
+
+
+SAMM_LONG_HEADER = ("Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+                    "Action Units", "Notes")
+SAMM_LONG_NOTES = ("SAMM Long Videos Dataset - FACS Codes", None, "Symbol Key:", '"/" = or', None, "AU Help:",
+                   "NOTE: Subjects with Apex Frame not annotated were labelled as -1.", "A2 = Asymmetric AU 2", None)
+SAMM_LONG_ROWS = (  # subject, filename, onset, apex, offset, type, AUs
+    ("006", "006_1_1", 20, 30, 70, "Macro", "4(B/C)+7B"),
+    ("006", "006_1_2", 80, 84, 95, "Micro - 1/2", "4+7"),
+    (6, "006_1_3", 100, -1, 112, "Micro - 1/2", "4"),  # apex not annotated; subject written as a number
+    ("007", "007_2_1", 5, 9, 20, "Micro - 1/2", "R12"),
+    ("007", "007_2_2", 30, 50, 90, "Macro", "6+12"),
+)
+SAMM_LONG_VIDEOS = {"006_1": range(1, 121), "007_2": range(1, 101)}
+SAMM_LONG_EXPECTED = {"videos": 2, "micro": 3, "macro": 2}
+
+
+def write_samm_long(root: Path, rows=SAMM_LONG_ROWS, videos=SAMM_LONG_VIDEOS) -> Path:
+    """A SAMM long-video release: the sheet opens with nine rows of title and notes, grayscale frames
+    `SAMM_longvideos/006_1/006_1_0001.jpg`."""
+    sheet: list[Sequence[object]] = [(line,) for line in SAMM_LONG_NOTES]
+    sheet.append(SAMM_LONG_HEADER)
+    for subject, filename, onset, apex, offset, kind, aus in rows:
+        duration = offset - onset + 1 if isinstance(onset, int) and isinstance(offset, int) else None
+        sheet.append((subject, filename, filename.split("_")[1], onset, apex, offset, duration, kind, aus, None))
+    write_xlsx(root / "SAMM_LongVideos_V2_Release.xlsx", sheet)
+    for video, numbers in videos.items():
+        write_frames(root / "SAMM_longvideos" / video, numbers, video + "_{n:04d}.jpg", gray=True)
+    return root
+
+
+CASME3A_LONG_ROWS = (  # the ME label sheet: micro-expressions only; one video holds several
+    ("spNO.1", "a", 5, 8, 12, "4,7", "III", "anger"),
+    ("spNO.1", "a", 30, 33, 38, "12", "I", "happy"),
+    ("spNO.1", "J", 2, 6, 9, "L1+R2", "", "surprise"),  # folder j: matched case-insensitively
+    ("spNO.2", "a", 10, 14, 0, "9", "IV", "disgust"),  # offset 0 -> apex 14
+)
+CASME3A_LONG_VIDEOS = {("spNO.1", "a"): range(1, 61), ("spNO.1", "j"): range(1, 21), ("spNO.2", "a"): range(1, 31)}
+CASME3A_LONG_EXPECTED = {"videos": 3, "micro": 4, "macro": 0}
+
+
+def write_casme3a_long(root: Path, rows=CASME3A_LONG_ROWS, videos=CASME3A_LONG_VIDEOS) -> Path:
+    """A CAS(ME)^3 part A release for the long-video adapter (same layout as `write_casme3`)."""
+    return write_casme3(root, rows, videos)
+
+
+LONG_WRITERS = {"casme2x-long": write_casme2x_long, "samm-long": write_samm_long, "casme3a-long": write_casme3a_long}
+LONG_EXPECTED = {"casme2x-long": CASME2X_LONG_EXPECTED, "samm-long": SAMM_LONG_EXPECTED,
+                 "casme3a-long": CASME3A_LONG_EXPECTED}
+
+
+def write_long_database(name: str, root: Path) -> Path:
+    """The fixture tree of a registered long-video release, by name (for tests and other helpers)."""
+    return LONG_WRITERS[name](root)

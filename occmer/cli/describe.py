@@ -23,12 +23,39 @@ def _env_help() -> str:
 
 def _list_databases() -> str:
     from occmer.databases import DATABASES
+    from occmer.databases.long_video import LONG_VIDEO_DATABASES
 
     lines = []
     for name, cls in sorted(DATABASES.items()):
         env = f"  env: {cls.env_var}" if cls.env_var else ""
         lines.append(f"{name:9s} {cls.description} [{cls.published_size}]{env}\n          layout: {cls.layout}")
+    lines.append("\nlong videos (spotting; --root required):")
+    for name, long_cls in sorted(LONG_VIDEO_DATABASES.items()):
+        layout = getattr(long_cls, "layout", "")
+        lines.append(f"{name} {long_cls.description}" + (f"\n          layout: {layout}" if layout else ""))
     return "\n".join(lines)
+
+
+def _describe_long(name: str, roots: tuple[str, ...], follow_symlinks: bool, strict: bool) -> None:
+    """describe for a long-video release: videos, frames, micro/macro counts per video, notes and problems."""
+    from pathlib import Path
+
+    from occmer.databases.long_video import get_long_database
+    from occmer.databases.summary import format_long_summary, summarise_long
+    from occmer.errors import ConfigError
+
+    paths = [value.partition("=")[2] if value.lower().startswith(f"{name}=") else value for value in roots]
+    if len(paths) != 1:
+        raise ConfigError(f"--db {name} reads one long-video release: pass its folder as --root PATH")
+    root = Path(paths[0]).expanduser()
+    if not root.is_dir():
+        raise DataError(f"root folder of {name} not found: {root}")
+    database = get_long_database(name, root, follow_symlinks=follow_symlinks)
+    scan = database.scan()
+    click.echo(f"{name}: {database.root} ({database.description})")
+    click.echo(format_long_summary(summarise_long(name, scan)))
+    if strict and scan.problems:
+        raise DataError(f"{len(scan.problems)} problems in {name} (listed above); fix them or run without --strict")
 
 
 @click.command("describe", epilog=_env_help())
@@ -63,6 +90,11 @@ def describe_command(db: str, roots: tuple[str, ...], scheme: str, apex: str, of
     """
     if list_only:
         click.echo(_list_databases())
+        return
+    from occmer.databases.long_video import LONG_VIDEO_DATABASES
+
+    if db.strip().lower() in LONG_VIDEO_DATABASES:
+        _describe_long(db.strip().lower(), roots, follow_symlinks, strict)
         return
     from occmer.databases.resolve import resolve_databases, scan_all
     from occmer.databases.summary import format_databases, format_summary, summarise

@@ -17,8 +17,20 @@ def register(cls: type[Database]) -> type[Database]:
 
 
 def _load_builtin() -> None:
-    # Importing the modules runs their @register decorators.
-    from occmer.databases import casme2, casme2x, casme3, demo_long, folder, mmew, samm, smic  # noqa: F401
+    # Importing the modules runs their @register (and @register_long) decorators.
+    from occmer.databases import (  # noqa: F401
+        casme2,
+        casme2x,
+        casme2x_long,
+        casme3,
+        casme3a_long,
+        demo_long,
+        folder,
+        mmew,
+        samm,
+        samm_long,
+        smic,
+    )
 
 
 _load_builtin()

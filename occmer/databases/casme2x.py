@@ -12,6 +12,7 @@ codes (columns: -, code, number) and sheet 3 maps video codes to names (code `01
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,6 +26,8 @@ EXPRESSION_COLUMNS = (
     "subject", "filename", "onset", "apex", "offset", "action_units", "emotion", "type", "self_report",
 )
 CASME2X_FIXES: FixTable = {}
+LAYOUT = "CAS(ME)^2code_final.xlsx and rawpic/s15/15_0101disgustingteeth/img1.jpg"
+SHEET_PATTERNS = ("CAS(ME)^2code_final*.xlsx", "*code_final*.xlsx")
 
 
 def subject_codes(rows: list[Row]) -> dict[int, str]:
@@ -51,55 +54,84 @@ def video_codes(rows: list[Row]) -> dict[str, str]:
     return table
 
 
+@dataclass(frozen=True)
+class CodeSheet:
+    """The code sheet of CAS(ME)^2 as read: its expression rows, the two naming tables and the frames folder."""
+
+    path: Path
+    expressions: list[Row]
+    subjects: dict[int, str]  # subject number -> code digits ("15")
+    videos: dict[str, str]  # video name ("disgust1") -> video code ("0101")
+    rawpic: Path
+
+
+def read_code_sheet(root: Path, layout: str, follow_symlinks: bool = False) -> CodeSheet:
+    """The code sheet under `root` and the rawpic folder (clip and long-video adapters read the same release)."""
+    sheet = find_sheet(root, SHEET_PATTERNS, "CAS(ME)^2 code sheet", follow_symlinks=follow_symlinks)
+    expressions = read_positional(sheet, EXPRESSION_COLUMNS, 0)
+    subjects = subject_codes(read_positional(sheet, ("unused", "code", "number"), 1))
+    videos = video_codes(read_positional(sheet, ("code", "name"), 2))
+    if not subjects or not videos:
+        raise AnnotationError(
+            f"{sheet}: sheet 2 must map subject numbers to codes (columns -, code, number) and sheet 3 video "
+            f"codes to names (columns code, name); found {len(subjects)} subjects, {len(videos)} videos"
+        )
+    parent = locate_dir(root, ["rawpic"], layout)
+    return CodeSheet(sheet, expressions, subjects, videos, find_child_dir(parent, "rawpic") or parent / "rawpic")
+
+
+@dataclass(frozen=True)
+class VideoPlace:
+    """Where the frames of one code-sheet row are: subject folder `s15`, video code `0101`, the video folder."""
+
+    subject: str
+    video_code: str
+    folder: Path
+
+
+def video_place(row: Row, sheet: CodeSheet) -> VideoPlace:
+    """The video of an expression row (`disgust1_1` -> rawpic/s15/15_0101*); ValueError naming the bad cell."""
+    video_name = row.text("filename").rsplit("_", 1)[0].lower()
+    number = row.integer("subject")
+    code = sheet.subjects.get(number) if number is not None else None
+    if code is None or video_name not in sheet.videos:
+        missing = f"subject {number}" if code is None else f"video {video_name!r}"
+        raise ValueError(f"{missing} is not in the naming sheets")
+    video_code = sheet.videos[video_name]
+    return VideoPlace(f"s{code}", video_code, _video_folder(sheet.rawpic / f"s{code}", f"{code}_{video_code}"))
+
+
 @register
 class CASME2X(SheetDatabase):
     name = "casme2x"
     env_var = "OCCMER_CASME2X_ROOT"
     description = "CAS(ME)^2 micro-expressions (Qu et al. 2017), 30 fps"
     fps = 30.0
-    layout = "CAS(ME)^2code_final.xlsx and rawpic/s15/15_0101disgustingteeth/img1.jpg"
+    layout = LAYOUT
     published_size = "57 clips / 14 subjects (of 22 participants)"
     zero_offset_missing = True  # the sheet writes offset 0 for "not annotated"
-    sheet_patterns: ClassVar[tuple[str, ...]] = ("CAS(ME)^2code_final*.xlsx", "*code_final*.xlsx")
+    sheet_patterns: ClassVar[tuple[str, ...]] = SHEET_PATTERNS
     fixes: ClassVar[FixTable] = CASME2X_FIXES
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
-        sheet = find_sheet(self.root, self.sheet_patterns, "CAS(ME)^2 code sheet", follow_symlinks=self.follow_symlinks)
-        expressions = read_positional(sheet, EXPRESSION_COLUMNS, 0)
-        subjects = subject_codes(read_positional(sheet, ("unused", "code", "number"), 1))
-        videos = video_codes(read_positional(sheet, ("code", "name"), 2))
-        if not subjects or not videos:
-            raise AnnotationError(
-                f"{sheet}: sheet 2 must map subject numbers to codes (columns -, code, number) and sheet 3 video "
-                f"codes to names (columns code, name); found {len(subjects)} subjects, {len(videos)} videos"
-            )
-        parent = locate_dir(self.root, ["rawpic"], self.layout)
-        rawpic = find_child_dir(parent, "rawpic") or parent / "rawpic"
+        sheet = read_code_sheet(self.root, self.layout, self.follow_symlinks)
         entries = []
-        for row in expressions:
+        for row in sheet.expressions:
             if "micro" not in row.text("type").lower():
                 continue  # macro-expressions and the header line, if any
-            entries.append(self.row_to_entry(row, rawpic, subjects, videos))
+            entries.append(self.row_to_entry(row, sheet))
         return entries, []
 
-    def row_to_entry(self, row: Row, rawpic: Path, subjects: dict[int, str], videos: dict[str, str]) -> Entry:
+    def row_to_entry(self, row: Row, sheet: CodeSheet) -> Entry:
         filename = row.text("filename")
-        video_name = filename.rsplit("_", 1)[0].lower()
         try:
-            number = row.integer("subject")
+            place = video_place(row, sheet)
             onset, apex, offset = row.integer("onset"), row.integer("apex"), row.integer("offset")
         except ValueError as exc:
-            return Entry(row.text("subject") or "unknown", filename, rawpic, None, None, None, row.source,
+            return Entry(row.text("subject") or "unknown", filename, sheet.rawpic, None, None, None, row.source,
                          error=str(exc))
-        code = subjects.get(number) if number is not None else None
-        if code is None or video_name not in videos:
-            missing = f"subject {number}" if code is None else f"video {video_name!r}"
-            return Entry(row.text("subject") or "unknown", filename, rawpic, None, None, None, row.source,
-                         error=f"{missing} is not in the naming sheets")
-        subject = f"s{code}"
-        folder = _video_folder(rawpic / subject, f"{code}_{videos[video_name]}")
         return Entry(
-            subject, filename, folder, onset, apex, offset, row.source,
+            place.subject, filename, place.folder, onset, apex, offset, row.source,
             emotion=row.text("emotion"), action_units=row.text("action_units"),
         )
 

@@ -11,6 +11,7 @@ case-insensitively and the match recorded with the clip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -42,6 +43,34 @@ REQUIRED = ("subject", "filename", "onset", "apex", "offset", "emotion")
 CASME3_FIXES: FixTable = {}
 
 
+def find_label_sheet(root: Path, patterns: Sequence[str], what: str, follow_symlinks: bool = False) -> Path:
+    """The label sheet in `root/annotation/` (as the release ships it) or directly in `root`."""
+    annotation = find_child_dir(root, "annotation")
+    if annotation is not None:
+        found = find_optional_sheet(annotation, patterns, root, follow_symlinks)
+        if found is not None:
+            return found
+    return find_sheet(root, patterns, what, follow_symlinks=follow_symlinks)
+
+
+def video_folder(frames_root: Path, subject: str, filename: str) -> tuple[Path, tuple[str, ...]]:
+    """The frames folder of a video (`<subject>/<filename>/color`), matched case-insensitively where the exact
+    name is missing (the sheet writes `J` for folder `j`), and the note recording that match."""
+    video = frames_root / subject / filename
+    notes: tuple[str, ...] = ()
+    if not video.is_dir() and subject and filename:
+        matched = find_child_dir(frames_root / subject, filename)
+        subject_dir = find_child_dir(frames_root, subject)
+        if matched is None and subject_dir is not None:
+            matched = find_child_dir(subject_dir, filename)
+        if matched is not None:
+            notes = (f"folder {subject}/{filename} -> {matched.parent.name}/{matched.name}: "
+                     "matched case-insensitively (the exact name is missing)",)
+            video = matched
+    color = find_child_dir(video, "color")
+    return (color if color is not None else video), notes
+
+
 @register
 class CASME3(SheetDatabase):
     name = "casme3"
@@ -55,13 +84,7 @@ class CASME3(SheetDatabase):
     fixes: ClassVar[FixTable] = CASME3_FIXES
 
     def find_label_sheet(self) -> Path:
-        annotation = find_child_dir(self.root, "annotation")
-        if annotation is not None:
-            found = find_optional_sheet(annotation, self.sheet_patterns, self.root, self.follow_symlinks)
-            if found is not None:
-                return found
-        return find_sheet(self.root, self.sheet_patterns, "CAS(ME)^3 part A ME label sheet",
-                          follow_symlinks=self.follow_symlinks)
+        return find_label_sheet(self.root, self.sheet_patterns, "CAS(ME)^3 part A ME label sheet", self.follow_symlinks)
 
     def read_entries(self) -> tuple[list[Entry], list[Problem]]:
         rows = read_sheet(self.find_label_sheet(), COLUMNS, REQUIRED)
@@ -75,19 +98,7 @@ class CASME3(SheetDatabase):
         if unsafe:
             return Entry(subject or "unknown", filename or "unknown", frames_root, None, None, None, row.source,
                          error=unsafe)
-        video = frames_root / subject / filename
-        notes: tuple[str, ...] = ()
-        if not video.is_dir() and subject and filename:
-            matched = find_child_dir(frames_root / subject, filename)
-            subject_dir = find_child_dir(frames_root, subject)
-            if matched is None and subject_dir is not None:
-                matched = find_child_dir(subject_dir, filename)
-            if matched is not None:
-                notes = (f"folder {subject}/{filename} -> {matched.parent.name}/{matched.name}: "
-                         "matched case-insensitively (the exact name is missing)",)
-                video = matched
-        color = find_child_dir(video, "color")
-        folder = color if color is not None else video
+        folder, notes = video_folder(frames_root, subject, filename)
         if not subject or not filename:
             return Entry(subject or "unknown", filename or "unknown", folder, None, None, None, row.source,
                          error="subject or filename cell is empty")

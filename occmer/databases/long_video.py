@@ -57,6 +57,7 @@ class LongVideoRecord:
     frames: tuple[tuple[int, Path], ...] = ()
     array: Path | None = None
     first_frame: int = 0
+    notes: tuple[str, ...] = ()  # how the sheet was read where it needed care (offset 0 -> apex ...), one line each
 
     @property
     def micro(self) -> tuple[LongInterval, ...]:
@@ -83,7 +84,7 @@ class LongVideoDatabase(ABC):
     description: ClassVar[str] = ""
 
     def __init__(self, root: Path, *, strict: bool = False, follow_symlinks: bool = False) -> None:
-        self.root = Path(root)
+        self.root = Path(root).expanduser().resolve()  # resolved: containment checks compare resolved paths
         self.strict = strict
         self.follow_symlinks = follow_symlinks
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from occmer.databases.base import Clip, Database, Problem, ScanResult
+from occmer.databases.long_video import LongScan
 from occmer.labels import classes as scheme_classes
 from occmer.labels import label_of
 
@@ -164,10 +165,66 @@ def _table(summary: Summary) -> list[str]:
     rows = [["total", *(str(summary.totals.get(c, 0)) for c in summary.classes), str(summary.clips)]]
     for subject, counts in summary.per_subject.items():
         rows.append([subject, *(str(counts.get(c, 0)) for c in summary.classes), str(sum(counts.values()))])
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    return _aligned([header, *rows])
 
-    def render(row: list[str]) -> str:
-        return "  " + "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w) for k, (cell, w) in
-                                enumerate(zip(row, widths, strict=True)))
 
-    return [render(header), *(render(r) for r in rows)]
+def _aligned(rows: list[list[str]]) -> list[str]:
+    """Rows as indented text columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    return ["  " + "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w) for k, (cell, w) in
+                             enumerate(zip(row, widths, strict=True))) for row in rows]
+
+
+@dataclass
+class LongSummary:
+    """What describe reports for a long-video scan: videos, frames, micro/macro counts per video, problems."""
+
+    database: str
+    videos: int
+    subjects: int
+    frames: int
+    per_video: list[tuple[str, int, int, int]]  # (video id, frames, micro, macro)
+    notes: list[tuple[str, str]]
+    problems: list[Problem]
+
+    @property
+    def micro(self) -> int:
+        return sum(m for _, _, m, _ in self.per_video)
+
+    @property
+    def macro(self) -> int:
+        return sum(m for _, _, _, m in self.per_video)
+
+
+def summarise_long(database: str, scan: LongScan) -> LongSummary:
+    """Counts of a long-video scan (frames are counted from the listing; nothing is decoded)."""
+    return LongSummary(
+        database=database,
+        videos=len(scan.videos),
+        subjects=len({v.subject for v in scan.videos}),
+        frames=sum(len(v.frames) for v in scan.videos),
+        per_video=[(v.video_id, len(v.frames), len(v.micro), len(v.macro)) for v in scan.videos],
+        notes=[(v.video_id, note) for v in scan.videos for note in v.notes],
+        problems=list(scan.problems),
+    )
+
+
+def format_long_summary(summary: LongSummary) -> str:
+    """The describe report of a long-video database as text."""
+    lines = [
+        f"videos: {summary.videos} valid, {len({p.sample_id for p in summary.problems})} with problems; "
+        f"subjects: {summary.subjects}; frames: {summary.frames}",
+        f"expressions: {summary.micro} micro, {summary.macro} macro",
+        "",
+        "expressions per video:",
+    ]
+    rows = [["video", "frames", "micro", "macro"], ["total", str(summary.frames), str(summary.micro),
+                                                    str(summary.macro)]]
+    rows += [[video, str(frames), str(micro), str(macro)] for video, frames, micro, macro in summary.per_video]
+    lines += _aligned(rows)
+    if summary.notes:
+        lines += ["", f"notes on how the sheet was read ({len(summary.notes)}):"]
+        lines += [f"  - {video}: {note}" for video, note in summary.notes]
+    lines += ["", f"problems ({len(summary.problems)}):" if summary.problems else "problems: none"]
+    lines += [f"  - {problem}" for problem in summary.problems]
+    return "\n".join(lines)
