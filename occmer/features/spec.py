@@ -118,6 +118,11 @@ class FlowSpec:
         return {**identity, "maps": FOUR_MAPS} if self.four_maps else identity
 
 
+def four_map_feature_name(name: str) -> str:
+    """The four-map counterpart of a flow set's default name (flow_tvl1_28 -> flow4_tvl1_28); others unchanged."""
+    return "flow4_" + name.removeprefix("flow_") if name.startswith("flow_") else name
+
+
 def parse_sizes(text: str) -> list[int]:
     """'28,112' -> [28, 112], with a ConfigError naming the bad item."""
     sizes = []
@@ -149,6 +154,7 @@ def specs_from_options(
     diff: bool = False,
     normalise: str = "none",
     flow_params: Sequence[str] = (),
+    four_maps: bool = False,
 ) -> list[FlowSpec]:
     """FlowSpecs for every (method, size) pair from command-line style text.
 
@@ -168,7 +174,7 @@ def specs_from_options(
         )
     return [
         FlowSpec(method=m, size=s, diff=diff, normalise=normalise,
-                 params={k: v for k, v in params.items() if k in known[m]})
+                 params={k: v for k, v in params.items() if k in known[m]}, four_maps=four_maps)
         for m in dict.fromkeys(names)
         for s in parse_sizes(sizes)
     ]
