@@ -32,6 +32,7 @@ from occmer.databases import DATABASES
 from occmer.databases.common import sanitise_id
 from occmer.databases.sheets import decode_text
 from occmer.errors import ConfigError, DataError
+from occmer.features.maps import MAP_SUFFIXES, map_channel_names  # CausalNet's four maps, in the order it reads them
 from occmer.labels import COMPOSITE_CLASSES, OBJECTIVE_CLASSES, composite_label, normalise_emotion
 from occmer.store.imported import ImportedFeatures, write_feature_file
 from occmer.store.writer import SplitMaker, to_json
@@ -43,7 +44,6 @@ def provenance_key(database: str, subject: str, clip: str) -> str:
 
 
 LAYOUTS = ("flat", "maps", "loso", "npy")
-MAP_SUFFIXES = ("", "_1", "_2", "_3")  # CausalNet's four maps per sample, in the order its model reads them
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 NORMALISATIONS = {
     "minmax-per-image": "each image was min-max scaled to 0..255 by its producer (all channels together)",
@@ -297,11 +297,6 @@ def load_flat(folder: Path, rows: Sequence[SampleRow], csv_path: Path, options: 
         raise _unlisted_error(csv_path, folder, extra)
     data = _stack([read_image(p, options) for p in paths], paths)
     return data, [f"{len(rows)} images read from {folder}"]
-
-
-def map_channel_names(channels: Sequence[str]) -> list[str]:
-    """Channel names of the `maps` layout: each map's channels, the map's suffix appended (u, v, strain, u_1, ...)."""
-    return [f"{c}{suffix}" for suffix in MAP_SUFFIXES for c in channels]
 
 
 def _is_maps_folder(stems: set[str]) -> bool:

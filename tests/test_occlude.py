@@ -281,3 +281,64 @@ def test_cli_occlude_and_one_line_errors(raw, tmp_path):
     assert again.exit_code == 2 and "--overwrite" in again.output and len(again.output.strip().splitlines()) == 1
     skin = runner.invoke(cli, [*args[:-3], "--mask-motion", "skin", "--out", str(tmp_path / "y.h5")])
     assert skin.exit_code == 2 and "--mask-motion skin" in skin.output
+
+
+# ---------------------------------------------------------------- CausalNet's four maps
+
+
+def _maps_release(root: Path) -> Path:
+    """A `--layout maps` import of SAMPLES: X (onset->apex) and X_1 (apex->offset, another motion) as 8-bit
+    images min-max scaled per channel, X_2 and X_3 their direction maps, names with the release's space."""
+    from occmer.features.maps import direction_planes
+
+    with open(root / "combined.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["dataset", "sub", "filename_o", "label"])
+        writer.writerows([dataset, subject, clip, label] for dataset, subject, clip, label, _ in SAMPLES)
+    onset_apex = np.rint(renormalise(_raw_inputs(len(SAMPLES)).astype(np.float64), "minmax-per-channel"))
+    apex_offset = np.rint(renormalise(-0.5 * _raw_inputs(len(SAMPLES))[:, :, ::-1].astype(np.float64),
+                                      "minmax-per-channel"))
+    (root / "maps").mkdir()
+    for i, (_, subject, clip, _, kind) in enumerate(SAMPLES):
+        _write_jpg(root / "faces" / f"{subject}_{clip}.jpg", _face(kind))
+        x, x1 = onset_apex[i], apex_offset[i]
+        for suffix, planes in (("", x), ("_1", x1), ("_2", direction_planes(x, CHANNELS)),
+                               ("_3", direction_planes(x1, CHANNELS))):
+            rgb = np.clip(planes, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+            assert cv2.imwrite(str(root / "maps" / f"{subject}_{clip}{suffix} .png"), rgb[:, :, ::-1])
+    options = ImportOptions(normalisation="minmax-per-channel", db_map={"smic": "smic-hs"})
+    import_inputs(root / "maps", root / "combined.csv", root / "maps.h5", options, layout="maps")
+    return root / "maps.h5"
+
+
+def test_occluding_four_maps_moves_both_flows_alike_and_remakes_the_direction_maps(tmp_path):
+    from occmer.bench.conditions import LANDMARKS_FACES, load_condition
+    from occmer.features.maps import direction_planes, map_channel_names
+    from occmer.models.landmark_blocks import five_points
+
+    source = _maps_release(tmp_path)
+    out = _occlude(source, tmp_path / "surgical.h5", mask="surgical", seed=1)
+    assert verify_store(out) == []
+    features, faces, samples, attrs, _ = _read(out)
+    before = _read(source)[0]
+    assert features.channels == map_channel_names(CHANNELS) and features.data.shape == (4, 12, SIZE, SIZE)
+    for i in range(len(samples)):
+        alpha = features.occlusion[i]
+        assert (alpha > 0.5).any()
+        for maps in (slice(0, 3), slice(3, 6)):  # X and X_1: the model on each, under the same occluder
+            alone = apply_motion_model(before.data[i, maps], CHANNELS, alpha, "affine", "minmax-per-channel")
+            np.testing.assert_array_equal(features.data[i, maps], alone.data)
+            assert not np.array_equal(features.data[i, maps], before.data[i, maps])
+            np.testing.assert_allclose(features.data[i, maps].max(axis=(1, 2)), 255, rtol=1e-5)
+        np.testing.assert_array_equal(features.data[i, 6:9], direction_planes(features.data[i, 0:3], CHANNELS))
+        np.testing.assert_array_equal(features.data[i, 9:12], direction_planes(features.data[i, 3:6], CHANNELS))
+        motion = faces.placement[i]["motion"]
+        assert set(motion["flow_maps"]) == {"X", "X_1"} and "affine" in motion["flow_maps"]["X_1"]
+    assert attrs["settings"]["channels"] == map_channel_names(CHANNELS)
+    none = _occlude(source, tmp_path / "none.h5", mask="none")
+    assert _read(none)[0].data.tobytes() == before.data.tobytes()
+    # HTNet on the occluded import: its five points come from the landmarks of the face images (/faces)
+    condition = load_condition("surgical", [out], "megc2019", f"imported_{SIZE}", with_regions=True, with_points=True)
+    assert condition.landmark_source == LANDMARKS_FACES
+    expected = np.stack([five_points(p, (224, 224), SIZE) for p in faces.landmarks])
+    np.testing.assert_allclose(condition.points, expected)

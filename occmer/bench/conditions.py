@@ -19,6 +19,8 @@ import pandas as pd
 from occmer.data import read_index
 from occmer.errors import BenchError, FeatureError
 from occmer.features import feature_names, read_features
+from occmer.features.maps import MAP_SUFFIXES
+from occmer.features.spec import four_map_feature_name
 from occmer.labels import label_of
 from occmer.models.landmark_blocks import five_points
 from occmer.models.regions import region_boxes
@@ -92,27 +94,34 @@ def group_conditions(values: Sequence[str]) -> dict[str, tuple[Path, ...]]:
     return {name: tuple(paths) for name, paths in groups.items()}
 
 
-def choose_feature(files: Sequence[Path], size: int, requested: str | None) -> str:
-    """The feature set to read: `requested`, else flow at the model's size (TV-L1 first), else the only one."""
+def choose_feature(files: Sequence[Path], size: int, requested: str | None, maps: int = 1) -> str:
+    """The feature set to read: `requested`, else flow at the model's size (TV-L1 first), else the only one.
+
+    A model reading four maps (CausalNet) reads the four-map counterpart of a flow set
+    (`--features flow_tvl1_28` -> flow4_tvl1_28) where the file has it, and looks for flow4_* sets.
+    """
     have = set(feature_names(files[0]))
     for path in files[1:]:
         have &= set(feature_names(path))
     listing = ", ".join(sorted(have)) or "none"
-    hint = "compute one with `occmer features FILE --flow tvl1 --size S`"
+    four = maps == len(MAP_SUFFIXES)
+    hint = f"compute one with `occmer features FILE --flow tvl1 --size S{' --four-maps' if four else ''}`"
     if requested:
-        if requested not in have:
-            raise FeatureError(f"--features {requested}: not in every file of {[str(p) for p in files]} "
-                               f"(common features: {listing}); {hint}")
-        return requested
-    preferred = [f"flow_tvl1_{size}"] + sorted(n for n in have if n.startswith("flow_") and n.endswith(f"_{size}"))
+        for name in ([four_map_feature_name(requested)] if four else []) + [requested]:
+            if name in have:
+                return name
+        raise FeatureError(f"--features {requested}: not in every file of {[str(p) for p in files]} "
+                           f"(common features: {listing}); {hint}")
+    prefix = "flow4_" if four else "flow_"
+    preferred = [f"{prefix}tvl1_{size}"] + sorted(n for n in have if n.startswith(prefix) and n.endswith(f"_{size}"))
     for name in preferred:
         if name in have:
             return name
     if len(have) == 1:
         return next(iter(have))
     raise FeatureError(
-        f"no feature set of size {size} in {[str(p) for p in files]} (common features: {listing}); "
-        f"pass --features NAME or {hint}"
+        f"no {'four-map ' if four else ''}feature set of size {size} in {[str(p) for p in files]} (common features: "
+        f"{listing}); pass --features NAME or {hint}"
     )
 
 

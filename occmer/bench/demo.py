@@ -44,6 +44,9 @@ DEMO_FACE_SIZE = 112
 # the smallest size every registered model accepts (ResNet-18's minimum) and close to the 28 px
 # STSTNet and OFF-ApexNet were published with.
 DEMO_INPUT_SIZE = 32
+# The size of the demo bench when a model of the run does not build at DEMO_INPUT_SIZE: HTNet and
+# CausalNet cut 7x7 patches into 2x2 blocks (a multiple of 28; CausalNet 28 only), as their authors.
+TRANSFORMER_INPUT_SIZE = 28
 
 # The epoch budget of the demo bench (`--epochs` overrides it; `--recipe paper` keeps the paper's):
 # 20 instead of the default recipe's 30. On the demo's 84 training clips per fold RRRN at 32 px

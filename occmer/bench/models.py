@@ -29,6 +29,7 @@ class ModelSpec:
     input_size: int
     uses_regions: bool
     uses_points: bool = False  # reads batch `points`, five facial points on the grid (HTNet)
+    input_maps: int = 1  # images per sample stacked on the channels (CausalNet: 4)
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -37,7 +38,7 @@ def model_spec(name: str) -> ModelSpec:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
     cls = MODELS[name]
     return ModelSpec(name, int(cls.default_input_size), bool(getattr(cls, "uses_regions", False)),
-                     bool(getattr(cls, "uses_points", False)))
+                     bool(getattr(cls, "uses_points", False)), int(cls.input_maps))
 
 
 def parse_hparams(values: Sequence[str]) -> dict[str, Any]:

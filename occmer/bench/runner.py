@@ -258,7 +258,7 @@ def run_bench(request: BenchRequest, *, loader: ConditionLoader | None = None, p
             loaded = {}
             for name in (cell.train, cell.test):
                 files = [Path(p) for p in request.conditions[name]]
-                feature = choose_feature(files, spec.input_size, settings.features)
+                feature = choose_feature(files, spec.input_size, settings.features, spec.input_maps)
                 if (name, feature) not in cache:
                     cache[(name, feature)] = loader(name, files, scheme, feature, with_regions, with_points)
                 loaded[name] = cache[(name, feature)]

@@ -166,19 +166,25 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         conditions = group_conditions(data)
     else:
         from occmer.bench.demo import DEMO_EPOCHS, DEMO_FACE_SIZE, demo_feature
+        from occmer.features.spec import four_map_feature_name
+        from occmer.models import MODELS
 
         chosen = (("subjects", demo_subjects), ("clips_per_subject", demo_clips), ("preset", demo_preset),
                   ("balance", demo_balance), ("classes", demo_classes))
         params = {k: v for k, v in chosen if v is not None}
         features = features or demo_feature(_demo_size(demo_size, models))
+        four_maps = [m for m in models if MODELS[m].input_maps > 1]
         if epochs is None and recipe in (None, "default") and weights is None:
             epochs = DEMO_EPOCHS
         face_size = demo_face_size or DEMO_FACE_SIZE
-        info(f"demo bench: faces at {face_size} px, every model trains on {features}, {epochs or 'the recipe'} epochs "
+        trains_on = features + (f" ({', '.join(four_maps)}: its four maps, {four_map_feature_name(features)})"
+                                if four_maps else "")
+        info(f"demo bench: faces at {face_size} px, every model trains on {trains_on}, {epochs or 'the recipe'} epochs "
              "(--demo-face-size, --demo-size, --features, --epochs; with --data each model reads its own input size, "
              "the recipe's epochs)")
         workers = demo_workers or min(4, os.cpu_count() or 1)
-        conditions = _demo_conditions(demo_masks, features, params, face_size, workers, show_progress())
+        conditions = _demo_conditions(demo_masks, features, params, face_size, workers, show_progress(),
+                                      bool(four_maps))
     if weights is not None and (len(models) != 1 or n_seeds != 1):
         raise ConfigError("--weights evaluates the checkpoints of one model: give one MODEL and no --seeds")
     selection = _selection(selection, val_subjects, weights)
@@ -231,24 +237,35 @@ def _selection(selection: str | None, val_subjects: int | None, weights: Path | 
 
 
 def _demo_size(size: int | None, models: tuple[str, ...]) -> int:
-    """The demo bench's input size: `size` or DEMO_INPUT_SIZE, checked against every model's minimum."""
-    from occmer.bench.demo import DEMO_INPUT_SIZE
+    """The demo bench's input size: `size`, else DEMO_INPUT_SIZE, else 28 (HTNet, CausalNet) when every model
+    builds at it; checked against every model."""
+    from occmer.bench.demo import DEMO_INPUT_SIZE, TRANSFORMER_INPUT_SIZE
     from occmer.models import MODELS
 
-    size = DEMO_INPUT_SIZE if size is None else size
+    if size is None:
+        for candidate in (DEMO_INPUT_SIZE, TRANSFORMER_INPUT_SIZE):
+            if all(MODELS[m].accepts_input_size(candidate) for m in models):
+                return candidate
+        raise ConfigError(f"no one demo input size suits {', '.join(models)} ({DEMO_INPUT_SIZE} or "
+                          f"{TRANSFORMER_INPUT_SIZE} px): bench them in separate runs, or pass --demo-size")
     for model in models:
         if size < MODELS[model].min_input_size:
             raise ConfigError(f"--demo-size {size}: {model} needs inputs of at least {MODELS[model].min_input_size} px")
+        if not MODELS[model].accepts_input_size(size):
+            raise ConfigError(f"--demo-size {size}: {model} does not build at {size} px "
+                              f"({MODELS[model].accepts_input_size.__doc__}); try --demo-size {TRANSFORMER_INPUT_SIZE}")
     return size
 
 
 def _demo_conditions(masks: str, features: str, params: dict[str, object], face_size: int, workers: int,
-                     progress: bool) -> dict[str, tuple[Path]]:
-    """The cached demo files for each mask (built on first use) with the flow feature set `features`."""
+                     progress: bool, four_maps: bool = False) -> dict[str, tuple[Path]]:
+    """The cached demo files for each mask (built on first use) with the flow feature set `features`
+    (and its four maps, CausalNet's input, when `four_maps`)."""
     from occmer.bench.demo import ensure_demo_condition
+    from occmer.features.spec import FOUR_MAPS
 
-    method, _, size = features.removeprefix("flow_").rpartition("_")
-    specs = (f"{method}:{size}",)
+    method, _, size = features.removeprefix("flow4_").removeprefix("flow_").rpartition("_")
+    specs = (f"{method}:{size}",) + ((f"{method}:{size}:{FOUR_MAPS}",) if four_maps else ())
     out = {}
     for mask in [m.strip() for m in masks.split(",") if m.strip()]:
         name = "clean" if mask == "none" else mask.replace(":", "-")

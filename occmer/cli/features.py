@@ -24,6 +24,9 @@ _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_MET
 @click.option("--diff", is_flag=True, help="Add the apex-minus-onset difference image as a fourth channel.")
 @click.option("--normalise", type=click.Choice(list(NORMALISERS)), default="none", show_default=True,
               help="none: flow in pixels of the S grid; maxabs: per-sample scaling to [-1, 1] (divisors stored).")
+@click.option("--four-maps", is_flag=True,
+              help="CausalNet's input instead: the onset->apex and apex->offset flow images (0..255) and their "
+                   "direction maps, 12 channels, stored as /features/flow4_<method>_<size>/ (docs/models.md).")
 @click.option("--flow-param", "flow_params", multiple=True, metavar="KEY=VALUE",
               help="Override a flow setting (repeatable), e.g. --flow-param nscales=3; see docs/features.md.")
 @workers_option("Worker processes (parallel over clips; each uses one OpenCV thread; at most twice the CPUs).")
@@ -31,7 +34,7 @@ _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_MET
 @click.option("--list", "list_only", is_flag=True, help="Only list the feature sets already in FILE.")
 def features_command(
     file: Path, methods: str, sizes: str, diff: bool, normalise: str, flow_params: tuple[str, ...],
-    workers: int, overwrite: bool, list_only: bool,
+    workers: int, overwrite: bool, list_only: bool, four_maps: bool = False,
 ) -> None:
     """Compute onset->apex flow (u, v), optical strain (and optionally the difference image)
     for every clip in FILE and store them under /features/flow_<method>_<size>/.
@@ -45,7 +48,7 @@ def features_command(
     if list_only:
         _print_sets(file)
         return
-    specs = specs_from_options(methods, sizes, diff, normalise, flow_params)  # flow settings checked here
+    specs = specs_from_options(methods, sizes, diff, normalise, flow_params, four_maps)  # flow settings checked here
     with guarded_output(file, option="FILE"):  # FILE.lock: one writer at a time
         written = add_features(file, specs, workers=workers, overwrite=overwrite, progress=show_progress())
     for spec in specs:

@@ -9,7 +9,8 @@ import numpy as np
 
 from occmer.errors import FeatureError
 from occmer.features.flow import compute_flow, to_gray
-from occmer.features.spec import NORMALISERS, FlowSpec
+from occmer.features.maps import DIRECTION_OF, FLOW_MAPS, MAP_SUFFIXES, direction_planes, minmax_255
+from occmer.features.spec import FLOW_CHANNELS, NORMALISERS, FlowSpec
 from occmer.features.strain import optical_strain
 from occmer.frames import frame_position
 
@@ -78,8 +79,7 @@ def clip_features(
         flow = compute_flow(onset, apex, spec.method, **spec.settings())
     shape = flow.shape[:2]
     size = int(spec.size)
-    grid_flow = resize_flow(flow, size)
-    planes = [grid_flow.transpose(2, 0, 1), optical_strain(grid_flow)[None]]
+    planes = [flow_planes(flow, size)]
     if spec.diff:
         change = (to_gray(apex).astype(np.float32) - to_gray(onset).astype(np.float32)) / 255.0
         planes.append(resize_map(change, size)[None])
@@ -87,6 +87,37 @@ def clip_features(
     scale = NORMALISERS[spec.normalise](data, spec.channels).astype(np.float32)
     data /= scale[:, None, None]
     return ClipFeatures(data=data, occlusion=occlusion_map(occlusion, shape, size), scale=scale)
+
+
+def flow_planes(flow: np.ndarray, size: int) -> np.ndarray:
+    """(3, S, S) u, v, strain of a full-resolution (H, W, 2) flow on the S x S grid."""
+    grid_flow = resize_flow(flow, size)
+    return np.concatenate([grid_flow.transpose(2, 0, 1), optical_strain(grid_flow)[None]], axis=0)
+
+
+def four_map_features(
+    frames: tuple[np.ndarray, np.ndarray, np.ndarray],
+    spec: FlowSpec,
+    occlusion: np.ndarray | None = None,
+    flows: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> ClipFeatures:
+    """CausalNet's four maps (occmer.features.maps) from the (onset, apex, offset) frames: the onset->apex
+    and apex->offset flow images (u, v, strain min-max scaled to 0..255) and their direction maps.
+
+    flows: the (H, W, 2) onset->apex and apex->offset flows when already computed with the spec's method.
+    occlusion: uint8 alpha of the three frames (their max is used).
+    """
+    onset, apex, offset = frames
+    pairs = ((onset, apex), (apex, offset))
+    flows = tuple(f if f is not None else compute_flow(a, b, spec.method, **spec.settings())
+                  for f, (a, b) in zip(flows, pairs, strict=True))
+    size = int(spec.size)
+    maps = {suffix: minmax_255(flow_planes(flow, size)) for suffix, flow in zip(FLOW_MAPS, flows, strict=True)}
+    maps.update({suffix: direction_planes(maps[source], FLOW_CHANNELS) for suffix, source in DIRECTION_OF.items()})
+    data = np.concatenate([maps[suffix] for suffix in MAP_SUFFIXES], axis=0).astype(np.float32)
+    shape = flows[0].shape[:2]
+    return ClipFeatures(data=data, occlusion=occlusion_map(occlusion, shape, size),
+                        scale=np.ones(len(spec.channels), np.float32))
 
 
 def key_frame_index(frame_numbers: np.ndarray, number: int, role: str, sample_id: str, path: str) -> int:

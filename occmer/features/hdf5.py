@@ -23,10 +23,11 @@ from occmer.features.clip import (
     RESIZE_DOC,
     ClipFeatures,
     clip_features,
+    four_map_features,
     key_frame_index,
 )
 from occmer.features.flow import GRAYSCALE, compute_flow
-from occmer.features.spec import NORMALISATION_DOC, FlowSpec
+from occmer.features.spec import FOUR_MAPS_DOC, NORMALISATION_DOC, FlowSpec
 from occmer.features.strain import STRAIN_DEFINITION
 from occmer.outputs import ensure_space
 from occmer.progress import progress_bar
@@ -45,6 +46,7 @@ class SampleKeys:
     sample_id: str
     onset: int
     apex: int
+    offset: int = -1  # read only by four-map specs (CausalNet's apex->offset flow)
 
 
 # ---------------------------------------------------------------- reading (through occmer.store)
@@ -71,7 +73,7 @@ def read_features(path: str | Path, name: str) -> FeatureSet:
 def read_sample_keys(path: str | Path) -> list[SampleKeys]:
     """(index, sample id, onset, apex) for every row of /samples."""
     with OccmerFile.open(path) as f:
-        return [SampleKeys(s.row, s.sample_id, s.onset, s.apex) for s in f.samples()]
+        return [SampleKeys(s.row, s.sample_id, s.onset, s.apex, s.offset) for s in f.samples()]
 
 
 def sample_features(f: OccmerFile, keys: SampleKeys, specs: Sequence[FlowSpec]) -> list[ClipFeatures]:
@@ -87,8 +89,25 @@ def sample_features(f: OccmerFile, keys: SampleKeys, specs: Sequence[FlowSpec]) 
         key = spec.flow_key()
         if key not in flows:
             flows[key] = compute_flow(onset, apex, spec.method, **spec.settings())
-        out.append(clip_features(onset, apex, spec, occlusion, flows[key]))
+        if spec.four_maps:
+            out.append(_four_maps(f, keys, numbers, spec, (onset, apex), flows))
+        else:
+            out.append(clip_features(onset, apex, spec, occlusion, flows[key]))
     return out
+
+
+def _four_maps(f: OccmerFile, keys: SampleKeys, numbers: np.ndarray, spec: FlowSpec,
+               onset_apex: tuple[np.ndarray, np.ndarray], flows: dict[str, np.ndarray]) -> ClipFeatures:
+    """CausalNet's four maps of one clip: the offset frame is read, the apex->offset flow computed once."""
+    positions = [key_frame_index(numbers, n, role, keys.sample_id, str(f.path))
+                 for n, role in ((keys.onset, "onset"), (keys.apex, "apex"), (keys.offset, "offset"))]
+    offset = f.frames(keys.sample_id, positions[2:])[0]
+    key = spec.flow_key()
+    later = f"apex->offset {key}"
+    if later not in flows:
+        flows[later] = compute_flow(onset_apex[1], offset, spec.method, **spec.settings())
+    return four_map_features((*onset_apex, offset), spec, f.occlusion(keys.sample_id, positions),
+                             (flows[key], flows[later]))
 
 
 # ---------------------------------------------------------------- planning
@@ -184,18 +203,21 @@ def _attributes(spec: FlowSpec, grid: str) -> dict[str, Any]:
         "size": s,
         "channels": json.dumps(spec.channels),
         "params": json.dumps(spec.settings(), sort_keys=True),
-        "normalisation": spec.normalise,
-        "normalisation_doc": NORMALISATION_DOC[spec.normalise],
+        "normalisation": spec.normalisation,
+        "normalisation_doc": FOUR_MAPS_DOC if spec.four_maps else NORMALISATION_DOC[spec.normalise],
         "diff": bool(spec.diff),
         "occmer_version": __version__,
-        "frame_pair": "onset -> apex (frames whose frame_numbers equal /samples/onset and /samples/apex)",
+        "frame_pair": ("onset -> apex (maps 0, 2) and apex -> offset (maps 1, 3), frames whose frame_numbers equal "
+                       "/samples/onset, /samples/apex and /samples/offset" if spec.four_maps else
+                       "onset -> apex (frames whose frame_numbers equal /samples/onset and /samples/apex)"),
         "grayscale": GRAYSCALE,
         "flow_grid": f"{grid} (flow computed at the stored resolution, then resized)",
         "flow_units": f"pixels of the {s}x{s} grid (u to the right, v downward)",
         "resize": RESIZE_DOC,
         "strain": STRAIN_DEFINITION,
         "diff_definition": DIFF_DOC,
-        "occlusion": OCCLUSION_DOC,
+        "occlusion": OCCLUSION_DOC.replace("onset and apex", "onset, apex and offset") if spec.four_maps
+        else OCCLUSION_DOC,
         "spec": json.dumps(spec.identity(), sort_keys=True),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -30,6 +30,13 @@ Normalisation (the feature set's `normalisation` attribute), real value x -> sto
 After the fill, min-max inputs are re-normalised the way the source was: each image (all
 channels together, or each channel) rescaled to span 0..255 again (float32, not rounded).
 A sample whose grid alpha is all 0 is returned unchanged (bit-identical).
+
+Four maps (CausalNet's input, channels u, v, strain, u_1, ..., strain_3 as `occmer import
+--layout maps` names them; occmer.features.maps): the occluder is held on the face through the
+whole clip, so both flow maps, onset->apex (X) and apex->offset (X_1), get the model under the
+same grid alpha, each fitted on its own visible cells and re-normalised as an image of its own;
+the direction maps X_2 and X_3 are then recomputed from the occluded X and X_1 exactly as the
+release's were made from them (occmer.features.maps.direction_map), never blended.
 """
 
 from __future__ import annotations
@@ -40,6 +47,14 @@ from typing import Any
 import numpy as np
 
 from occmer.errors import ConfigError
+from occmer.features.maps import (
+    DIRECTION_OF,
+    FLOW_MAPS,
+    MAP_SUFFIXES,
+    direction_planes,
+    map_indices,
+    split_map_channels,
+)
 from occmer.features.strain import optical_strain
 
 MOTION_MODELS = ("affine", "zero")
@@ -71,12 +86,14 @@ def check_model(model: str, normalisation: str, channels: list[str]) -> None:
             f"the feature set's normalisation is {normalisation!r}; occluding needs to know it "
             f"({', '.join(MODEL_NORMALISATIONS)}): pass --normalisation"
         )
-    unknown = [c for c in channels if c not in KNOWN_CHANNELS]
-    missing = [c for c in MOTION_CHANNELS if c not in channels]
+    maps = split_map_channels(channels)
+    base = next(iter(maps.values())) if maps else channels
+    unknown = [c for c in base if c not in KNOWN_CHANNELS]
+    missing = [c for c in MOTION_CHANNELS if c not in base]
     if unknown or missing or len(set(channels)) != len(channels):
         raise ConfigError(
-            f"channels {', '.join(channels)}: occluding models u, v and (optionally) strain only; name the "
-            "channels so at import (--channels u,v,strain)"
+            f"channels {', '.join(channels)}: occluding models u, v and (optionally) strain only, or four maps of "
+            "them (u, v, strain, u_1, ..., strain_3); name the channels so at import (--channels u,v,strain)"
         )
 
 
@@ -197,6 +214,31 @@ def apply_motion_model(data: np.ndarray, channels: list[str], alpha: np.ndarray,
         raise ConfigError(f"grid alpha {alpha.shape} does not match the inputs' grid {data.shape[1:]}")
     if not np.any(alpha > 0):
         return ModelOutcome(np.asarray(data, np.float32), {"model": model, "unchanged": True})
+    if split_map_channels(channels) is not None:
+        return _occlude_four_maps(data, channels, alpha, model, normalisation, robust)
+    return _occlude_image(data, channels, alpha, model, normalisation, robust)
+
+
+def _occlude_image(data: np.ndarray, channels: list[str], alpha: np.ndarray, model: str, normalisation: str,
+                   robust: bool) -> ModelOutcome:
+    """One image's channels (checked) filled by the model under alpha, blended, re-normalised."""
     values, record = model_values(np.asarray(data, np.float64), channels, alpha, model, normalisation, robust)
     blended = (1.0 - alpha) * np.asarray(data, np.float64) + alpha * values
     return ModelOutcome(renormalise(blended, normalisation).astype(np.float32), record)
+
+
+def _occlude_four_maps(data: np.ndarray, channels: list[str], alpha: np.ndarray, model: str, normalisation: str,
+                       robust: bool) -> ModelOutcome:
+    """Both flow maps through the model under the same alpha, then their direction maps recomputed."""
+    base = channels[: len(channels) // len(MAP_SUFFIXES)]
+    out = np.empty(data.shape, np.float32)
+    records = {}
+    for suffix in FLOW_MAPS:
+        rows = map_indices(channels, suffix)
+        outcome = _occlude_image(data[rows], base, alpha, model, normalisation, robust)
+        out[rows] = outcome.data
+        records[f"X{suffix}"] = outcome.record
+    for suffix, source in DIRECTION_OF.items():
+        out[map_indices(channels, suffix)] = direction_planes(out[map_indices(channels, source)], base)
+    return ModelOutcome(out, {"model": model, "flow_maps": records,
+                              "direction_maps": "X_2, X_3 recomputed from the occluded X, X_1"})

@@ -12,9 +12,15 @@ import numpy as np
 
 from occmer.errors import ConfigError
 from occmer.features.flow import flow_method
+from occmer.features.maps import map_channel_names
 
 FLOW_CHANNELS = ("u", "v", "strain")
 DIFF_CHANNEL = "diff"
+FOUR_MAPS = "maps4"  # the spec option and the word for CausalNet's four maps (occmer.features.maps)
+FOUR_MAPS_NORMALISATION = "minmax-per-channel"
+FOUR_MAPS_DOC = ("four maps as CausalNet's release: maps 0 (onset -> apex) and 1 (apex -> offset) u, v, strain each "
+                 "min-max scaled to 0..255 per sample and channel on the S x S grid; maps 2 and 3 the direction maps "
+                 "of maps 0 and 1 (occmer.features.maps.DIRECTION_DOC); /features/<name>/scale is 1 (not recorded)")
 MIN_SIZE, MAX_SIZE = 4, 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -53,6 +59,8 @@ class FlowSpec:
     """One feature set: flow `method` at an S x S grid (`size`), optional difference image.
 
     params override the method's defaults; name defaults to `flow_<method>_<size>`.
+    `four_maps`: CausalNet's input instead (occmer.features.maps: the onset->apex and
+    apex->offset flow images and their direction maps, 12 channels), named `flow4_<method>_<size>`.
     """
 
     method: str = "tvl1"
@@ -61,9 +69,13 @@ class FlowSpec:
     normalise: str = "none"
     params: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
+    four_maps: bool = False
 
     def __post_init__(self) -> None:
         flow_method(self.method).settings(self.params)  # raises ConfigError on bad settings
+        if self.four_maps and (self.diff or self.normalise != "none"):
+            raise ConfigError(f"the four maps ({FOUR_MAPS}) are scaled to 0..255 as CausalNet's release; they take "
+                              "no diff channel and no other normalisation")
         if not isinstance(self.size, (int, np.integer)) or not MIN_SIZE <= int(self.size) <= MAX_SIZE:
             raise ConfigError(f"feature size (--size) must be an integer in [{MIN_SIZE}, {MAX_SIZE}], got {self.size!r}")
         if self.normalise not in NORMALISERS:
@@ -76,11 +88,18 @@ class FlowSpec:
 
     @property
     def feature_name(self) -> str:
-        return self.name or f"flow_{self.method}_{int(self.size)}"
+        return self.name or f"{'flow4' if self.four_maps else 'flow'}_{self.method}_{int(self.size)}"
 
     @property
     def channels(self) -> list[str]:
+        if self.four_maps:
+            return map_channel_names(FLOW_CHANNELS)
         return list(FLOW_CHANNELS) + ([DIFF_CHANNEL] if self.diff else [])
+
+    @property
+    def normalisation(self) -> str:
+        """The normalisation recorded with the stored set."""
+        return FOUR_MAPS_NORMALISATION if self.four_maps else self.normalise
 
     def settings(self) -> dict[str, Any]:
         """The method's full settings (defaults + params)."""
@@ -92,10 +111,16 @@ class FlowSpec:
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the stored arrays (compared to decide 'up to date')."""
-        return {
+        identity = {
             "method": self.method, "params": self.settings(), "size": int(self.size),
-            "channels": self.channels, "normalisation": self.normalise,
+            "channels": self.channels, "normalisation": self.normalisation,
         }
+        return {**identity, "maps": FOUR_MAPS} if self.four_maps else identity
+
+
+def four_map_feature_name(name: str) -> str:
+    """The four-map counterpart of a flow set's default name (flow_tvl1_28 -> flow4_tvl1_28); others unchanged."""
+    return "flow4_" + name.removeprefix("flow_") if name.startswith("flow_") else name
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -129,6 +154,7 @@ def specs_from_options(
     diff: bool = False,
     normalise: str = "none",
     flow_params: Sequence[str] = (),
+    four_maps: bool = False,
 ) -> list[FlowSpec]:
     """FlowSpecs for every (method, size) pair from command-line style text.
 
@@ -148,17 +174,17 @@ def specs_from_options(
         )
     return [
         FlowSpec(method=m, size=s, diff=diff, normalise=normalise,
-                 params={k: v for k, v in params.items() if k in known[m]})
+                 params={k: v for k, v in params.items() if k in known[m]}, four_maps=four_maps)
         for m in dict.fromkeys(names)
         for s in parse_sizes(sizes)
     ]
 
 
 def parse_feature_spec(text: str) -> FlowSpec:
-    """One FlowSpec from compact text: METHOD:SIZE[:diff][:NORMALISATION][:KEY=VALUE...].
+    """One FlowSpec from compact text: METHOD:SIZE[:diff][:NORMALISATION][:maps4][:KEY=VALUE...].
 
-    Examples: 'tvl1:28', 'farneback:112:diff', 'tvl1:28:maxabs:nscales=3' (the form
-    `synthesize --features` and the benchmark conditions take).
+    Examples: 'tvl1:28', 'farneback:112:diff', 'tvl1:28:maxabs:nscales=3', 'tvl1:28:maps4'
+    (CausalNet's four maps) (the form `synthesize --features` and the benchmark conditions take).
     """
     parts = [p.strip() for p in str(text).split(":")]
     if len(parts) < 2 or not parts[0] or not parts[1].isdigit():
@@ -168,10 +194,12 @@ def parse_feature_spec(text: str) -> FlowSpec:
     if not MIN_SIZE <= int(parts[1]) <= MAX_SIZE:
         raise ConfigError(f"feature spec {text!r}: the grid size {int(parts[1])} must be in [{MIN_SIZE}, {MAX_SIZE}], "
                           "e.g. tvl1:28")
-    diff, normalise, params = False, "none", []
+    diff, normalise, params, four_maps = False, "none", [], False
     for option in parts[2:]:
         if option == "diff":
             diff = True
+        elif option == FOUR_MAPS:
+            four_maps = True
         elif option in NORMALISERS:
             normalise = option
         elif "=" in option:
@@ -179,6 +207,7 @@ def parse_feature_spec(text: str) -> FlowSpec:
         else:
             raise ConfigError(
                 f"feature spec {text!r}: unknown option {option!r}; use diff, "
-                f"{' or '.join(NORMALISERS)}, or KEY=VALUE of a flow setting"
+                f"{' or '.join(NORMALISERS)}, {FOUR_MAPS}, or KEY=VALUE of a flow setting"
             )
-    return FlowSpec(method=parts[0], size=int(parts[1]), diff=diff, normalise=normalise, params=parse_params(params))
+    return FlowSpec(method=parts[0], size=int(parts[1]), diff=diff, normalise=normalise, params=parse_params(params),
+                    four_maps=four_maps)

@@ -54,6 +54,11 @@ class MERModel(nn.Module):
         self.in_channels = int(in_channels)
         self.input_size = size
 
+    @classmethod
+    def accepts_input_size(cls, size: int) -> bool:
+        """Whether the model builds at `size` with its default hyper-parameters (checked before data is built)."""
+        return size >= cls.min_input_size
+
     def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The checked `x` (B, C, S, S) of a batch: a wrong shape fails with the fix in the message."""
         if "x" not in batch:

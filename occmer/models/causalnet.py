@@ -204,6 +204,11 @@ class CausalNet(MERModel):
         self.cab = CausalAttentionBlock(token_dim, cab_depth, attention_heads, mlp_mult, gamma, dropout)
         self.mlp_head = nn.Sequential(nn.Linear(3 * 4 * token_dim, 2048), nn.Linear(2048, num_classes))
 
+    @classmethod
+    def accepts_input_size(cls, size: int) -> bool:
+        """The towers must end in one 1x1 token: 7x7 patches, three levels: 28 only."""
+        return size == 28
+
     def tiles(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 4*C, S, S) maps -> (B, 4, C, S, S) blocks tiled at the code's fixed points."""
         b, _, s, _ = x.shape

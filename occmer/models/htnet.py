@@ -50,6 +50,11 @@ class HTNet(MERModel):
         last = dim * 2 ** (num_hierarchies - 1)
         self.mlp_head = nn.Sequential(ChannelLayerNorm(last), ChannelMean(), nn.Linear(last, num_classes))
 
+    @classmethod
+    def accepts_input_size(cls, size: int) -> bool:
+        """7x7 patches in 2x2 blocks of the 4x4 patch grid's halves: a multiple of 28."""
+        return size >= cls.min_input_size and size % 28 == 0
+
     def block_points(self, batch: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """(B, 5, 2) points on the grid: batch `points`, else from `regions`, else the authors' fallback."""
         if "points" in batch:
