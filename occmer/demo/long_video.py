@@ -307,6 +307,7 @@ class LongVideo:
     fps: float
     face_box: tuple[int, int, int, int]
     events: tuple[dict, ...]
+    database: str = DATABASE_ID
 
     def frames(self) -> Iterator[np.ndarray]:
         """The frames in order, memory-mapped (never the whole video in memory)."""
@@ -317,6 +318,10 @@ class LongVideo:
     @property
     def count(self) -> int:
         return int(np.load(self.path / FRAMES, mmap_mode="r").shape[0])
+
+    def head_motion(self) -> np.ndarray:
+        """(T, 2, 3) the true rigid pose of each frame (frame 0 = identity)."""
+        return np.load(self.path / HEAD_MOTION)
 
 
 def read_long_demo(root: Path) -> list[LongVideo]:
