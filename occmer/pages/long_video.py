@@ -71,7 +71,7 @@ class TimelineMark:
         return self.offset - self.onset + 1
 
 
-def jpeg_uri(frame: np.ndarray, side: int, quality: int = 80) -> str:
+def jpeg_uri(frame: np.ndarray, side: int, quality: int = 70) -> str:
     """A gray or RGB uint8 frame, resized to `side` px wide, as a JPEG data URI."""
     image = Image.fromarray(np.asarray(frame, np.uint8))
     height = max(1, int(round(image.height * side / image.width)))
@@ -108,7 +108,7 @@ def timeline_svg(marks: Sequence[TimelineMark], total: int, fps: float, stretch:
 
 def write_long_video_page(
     out: Path, video: str, frames: Sequence[np.ndarray], numbers: Sequence[int], fps: float, total: int,
-    marks: Sequence[TimelineMark], facts: Sequence[tuple[str, Any]] = (), side: int = 160, delay_ms: int | None = None,
+    marks: Sequence[TimelineMark], facts: Sequence[tuple[str, Any]] = (), side: int = 112, delay_ms: int | None = None,
 ) -> Path:
     """The page of one video: `frames` (numbered `numbers`) played over the timeline of all `total` frames."""
     uris = [jpeg_uri(f, side) for f in frames]
@@ -119,7 +119,7 @@ def write_long_video_page(
               "delay": delay_ms or max(20, int(round(1000 * step / fps)))}
     counts = {o: sum(1 for m in marks if m.outcome == o and (o != "TP" or m.row == "spotted")) for o in COLOURS}
     legend = "".join(f'<span style="background:{c}">{o} {counts[o]}</span>' for o, c in COLOURS.items())
-    first = f'<img id="frame" src="{uris[0]}" width="{side}" alt="frame">' if uris else "<p>no frame</p>"
+    first = f'<img id="frame" src="{uris[0]}" width="{2 * side}" alt="frame">' if uris else "<p>no frame</p>"
     body = (f'<div class="player">{first}<div><button id="play" type="button">play</button> '
             f'<input id="slider" type="range" min="0" max="{max(len(uris) - 1, 0)}" value="0" style="width:{WIDTH - 120}px"> '
             f'<span id="frame-label"></span></div></div><p class="legend">{legend}</p>{svg}'
