@@ -18,7 +18,7 @@ STAGES = ("databases", "faces", "occluders", "demo", "store", "protocols", "synt
 INSIDE = {
     "synthesis": ("job", "long_video", "local_runner", "ray_runner"),
     "bench": ("files", "metrics", "checkpoints", "training", "recipes", "models", "conditions", "batched", "jobs",
-              "executors", "plots", "html", "report", "demo", "runner"),
+              "executors", "plots", "html", "report", "demo", "runner", "spotting"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -26,7 +27,21 @@ def _protocol_help() -> str:
 
 @click.command("bench")
 @output_options
-@click.argument("models", nargs=-1, required=True)
+@click.argument("models", nargs=-1)
+@click.option("--task", type=click.Choice(["recognize", "spot", "str"]), default="recognize", show_default=True,
+              help="recognize: classify cut clips (the tables below). spot: find the expressions in long videos "
+                   "(MEGC feature-difference baseline, leave-one-subject-out, MEGC rules); str: spot, then classify "
+                   "each spotted interval with MODEL (default ststnet), scored by STRS. spot and str run on the long "
+                   "demo (--long-demo, --long-seconds, --demo-subjects, --demo-face-size) under --demo-masks "
+                   "(docs/spotting.md).")
+@click.option("--long-demo", "long_demo", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="--task spot/str: a long demo folder (demo.json + frames) instead of the cached one.")
+@click.option("--long-seconds", type=click.FloatRange(5, 3600), default=60.0, show_default=True,
+              help="--task spot/str: length of each video of the cached long demo (3 subjects, 128 px frames by "
+                   "default; --demo-subjects and --demo-face-size change them).")
+@click.option("--placement", type=click.Choice(["held", "per-frame"]), default="held", show_default=True,
+              help="--task spot/str: the occluder held on the face (occmer) or placed again on every frame from "
+                   "that frame's landmarks (the public generator's way).")
 @data_option()
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
@@ -129,7 +144,8 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                   hparams: tuple[str, ...], seed: int, n_seeds: int, device: str, out: Path,
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
                   gpus_per_task: float, no_html: bool, batch_folds: str, allow_partial: bool = False,
-                  membership: str = "official") -> None:
+                  membership: str = "official", task: str = "recognize", long_demo: Path | None = None,
+                  long_seconds: float = 60.0, placement: str = "held") -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -141,7 +157,16 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
       occmer bench rrrn --protocol megc2018-cde --data clean=casme2.h5 --data clean=samm.h5
       occmer bench ststnet --protocol megc2019 --data megc2019.h5 --recipe paper --seeds 5
       occmer bench ststnet --protocol megc2019 --data megc2019.h5 --weights STSTNet_Weights
+      occmer bench --task spot --out spot_out             # spotting on the long demo
+      occmer bench ststnet --task str --out str_out       # spot, then recognise
     """
+    if task != "recognize":
+        long_options = LongVideoOptions(long_demo, long_seconds, demo_subjects, demo_face_size, placement, demo_masks)
+        train = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device}
+        _long_video_bench(task, models, long_options, train, hparams, seed, n_seeds, out, not no_html)
+        return
+    if not models:
+        raise click.UsageError("Missing argument 'MODELS...'.")
     from occmer.bench.conditions import group_conditions
     from occmer.bench.executors import ExecutorOptions
     from occmer.bench.models import check_hparams, model_spec, parse_hparams
@@ -222,6 +247,55 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         run_bench(request, progress=show_progress(), echo=info, html=not no_html)
     report = out / "report.html"
     click.echo(f"results in {out}" + ("" if no_html else f"; report: {report.resolve()}"))
+
+
+@dataclass(frozen=True)
+class LongVideoOptions:
+    """The options of `--task spot | str` (the long demo, the occluder placement, the conditions)."""
+
+    folder: Path | None
+    seconds: float
+    subjects: int | None
+    size: int | None
+    placement: str
+    masks: str
+
+
+def _long_video_bench(task: str, models: tuple[str, ...], options: LongVideoOptions, train: dict, hparams: tuple[str, ...],
+                      seed: int, n_seeds: int, out: Path, html: bool) -> None:
+    """`--task spot | str`: the cached long demo (or --long-demo) under each --demo-masks occluder."""
+    from occmer.bench.demo import DEMO_EPOCHS
+    from occmer.bench.models import check_hparams, parse_hparams
+    from occmer.bench.spotting import DEFAULT_STR_MODEL, SpotRequest, ensure_long_demo, run_spot_bench
+    from occmer.bench.training import TrainConfig
+    from occmer.demo.long_video import LongVideoParams, read_long_demo
+
+    if task == "spot" and models:
+        raise ConfigError(f"--task spot trains no model; drop {' '.join(models)} (or use --task str)")
+    if len(models) > 1:
+        raise ConfigError(f"--task str recognises with one model; got {' '.join(models)}")
+    model = models[0] if models else DEFAULT_STR_MODEL
+    parsed = parse_hparams(hparams)
+    check_hparams([model], parsed)
+    check_output(out)
+    if options.folder is not None:
+        folder, source = options.folder, {"long_demo": str(options.folder)}
+    else:
+        params = LongVideoParams(subjects=options.subjects or 3, seconds=options.seconds, size=options.size or 128)
+        info(f"long demo: {params.subjects} subjects x {params.seconds:g} s, {params.size} px (cached; --long-seconds, "
+             "--demo-subjects, --demo-face-size)")
+        folder, source = ensure_long_demo(params, progress=show_progress()), {"long_demo_params": vars(params)}
+    conditions = tuple("clean" if m.strip() == "none" else m.strip() for m in options.masks.split(",") if m.strip())
+    base = TrainConfig()
+    config = TrainConfig(epochs=train["epochs"] or DEMO_EPOCHS, batch_size=train["batch_size"] or base.batch_size,
+                         lr=train["lr"] or base.lr, weight_decay=base.weight_decay if train["weight_decay"] is None
+                         else train["weight_decay"], device=train["device"])
+    request = SpotRequest(task=task, videos=read_long_demo(folder), out=out, source=source, conditions=conditions,
+                          placement=options.placement, model=model, seeds=tuple(range(seed, seed + n_seeds)),
+                          train=config, hparams=parsed)
+    with guarded_output(out, []):
+        run_spot_bench(request, progress=show_progress(), html=html, echo=info)
+    click.echo(f"results in {out} (table.md, metrics.json" + (", pages/" if html else "") + ")")
 
 
 def _selection(selection: str | None, val_subjects: int | None, weights: Path | None) -> str | None:

@@ -34,6 +34,7 @@ from occmer.demo import actions, classes, distractors, faces, motion
 from occmer.errors import ConfigError, DataError
 from occmer.faces.landmarks import MediapipeBackend
 from occmer.frames import to_gray
+from occmer.progress import progress_bar
 from occmer.seeding import sample_rng
 
 GAP_SECONDS = 0.5  # neutral time kept between two expressions
@@ -265,7 +266,8 @@ def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: V
     }
 
 
-def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwrite: bool = False) -> Path:
+def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwrite: bool = False,
+                    progress: bool = False) -> Path:
     """Build the long demo in `root` (atomically: a temp folder renamed at the end)."""
     params = (params or LongVideoParams()).validate()
     root = Path(root)
@@ -279,10 +281,12 @@ def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwr
         backend.close()
     temp = Path(tempfile.mkdtemp(prefix=".long-demo-", dir=root.parent))
     try:
-        videos = [
-            write_video(temp / plan.video, params, face, plan)
-            for face, plan in zip(identities, (plan_video(params, s) for s in range(1, params.subjects + 1)), strict=True)
-        ]
+        videos = []
+        with progress_bar(params.subjects * params.frames, "long demo", "frame", enabled=progress) as bar:
+            for face, subject in zip(identities, range(1, params.subjects + 1), strict=True):
+                plan = plan_video(params, subject)
+                videos.append(write_video(temp / plan.video, params, face, plan))
+                bar.update(params.frames)
         document = {"database": DATABASE_ID, "occmer_version": __version__, "params": asdict(params), "videos": videos}
         (temp / MANIFEST).write_text(json.dumps(document, indent=1))
         if root.exists():
@@ -304,6 +308,7 @@ class LongVideo:
     fps: float
     face_box: tuple[int, int, int, int]
     events: tuple[dict, ...]
+    database: str = DATABASE_ID
 
     def frames(self) -> Iterator[np.ndarray]:
         """The frames in order, memory-mapped (never the whole video in memory)."""
@@ -314,6 +319,10 @@ class LongVideo:
     @property
     def count(self) -> int:
         return int(np.load(self.path / FRAMES, mmap_mode="r").shape[0])
+
+    def head_motion(self) -> np.ndarray:
+        """(T, 2, 3) the true rigid pose of each frame (frame 0 = identity)."""
+        return np.load(self.path / HEAD_MOTION)
 
 
 def read_long_demo(root: Path) -> list[LongVideo]:

@@ -99,17 +99,34 @@ def feature_difference(
     frames: Iterable[np.ndarray], settings: FeatureDifferenceSettings, box: tuple[int, int, int, int] | None = None
 ) -> np.ndarray:
     """(T,) F: the mean of the M largest block chi-squared distances of CF against AFF; 0 within k of the ends."""
-    k = settings.k
-    window: deque[np.ndarray] = deque(maxlen=2 * k + 1)
-    values: list[float] = []
+    return feature_differences(frames, (settings.k,), box, settings.grid, settings.top_blocks)[settings.k]
+
+
+def feature_differences(
+    frames: Iterable[np.ndarray], ks: Iterable[int], box: tuple[int, int, int, int] | None = None,
+    grid: int = GRID, top_blocks: int = TOP_BLOCKS,
+) -> dict[int, np.ndarray]:
+    """F for several k in one pass over the frames (each frame's histograms computed once).
+
+    Only 2 max(k) + 1 histograms are held; leave-one-subject-out folds need several k (one per
+    fold and kind), and reading (and occluding) a long video once instead of once per k is most
+    of the spotter's cost.
+    """
+    ks = sorted(set(int(k) for k in ks))
+    if not ks or ks[0] < 1:
+        raise ConfigError(f"the feature-difference k must be at least 1 frame (got {ks})")
+    reach = ks[-1]
+    window: deque[np.ndarray] = deque(maxlen=2 * reach + 1)
+    values: dict[int, list[float]] = {k: [] for k in ks}
     for frame in frames:
-        window.append(block_histograms(crop(frame, box), settings.grid))
-        values.append(0.0)
-        if len(window) == window.maxlen:
-            average = (window[0] + window[-1]) / 2.0
-            distances = np.sort(chi_squared(window[k], average))[::-1]
-            values[-1 - k] = float(distances[: settings.top_blocks].mean())
-    return np.asarray(values, np.float64)
+        window.append(block_histograms(crop(frame, box), grid))
+        for k in ks:
+            values[k].append(0.0)
+            if len(window) >= 2 * k + 1:
+                head, current, tail = window[-1], window[-1 - k], window[-1 - 2 * k]
+                distances = np.sort(chi_squared(current, (tail + head) / 2.0))[::-1]
+                values[k][-1 - k] = float(distances[:top_blocks].mean())
+    return {k: np.asarray(v, np.float64) for k, v in values.items()}
 
 
 def contrast(difference: np.ndarray, k: int) -> np.ndarray:
@@ -167,3 +184,10 @@ def contrast_curve(
 ) -> np.ndarray:
     """The curve the threshold is applied to (steps 1-4); computed once, thresholded for any p."""
     return contrast(feature_difference(frames, settings, box), settings.k)
+
+
+def contrast_curves(
+    frames: Iterable[np.ndarray], ks: Iterable[int], box: tuple[int, int, int, int] | None = None
+) -> dict[int, np.ndarray]:
+    """The contrast curves of several k from one pass over the frames."""
+    return {k: contrast(f, k) for k, f in feature_differences(frames, ks, box).items()}

@@ -9,27 +9,24 @@ with its own k and p) and scored apart, then together (docs/spotting.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from occmer.demo.long_video import LongVideo
 from occmer.errors import BenchError
-from occmer.spotting.feature_difference import FeatureDifferenceSettings, contrast_curve, spot_curve
+from occmer.progress import progress_bar
+from occmer.spotting.feature_difference import FeatureDifferenceSettings, contrast_curves, spot_curve
 from occmer.spotting.intervals import KINDS, Interval
 from occmer.spotting.metrics import OVERALL, SpottingScores, spotting_scores
+from occmer.spotting.video import FrameFilter, LongVideoSource
 
 TAUS = tuple(float(x) for x in np.round(np.arange(0.05, 1.0, 0.05), 2))
 
-# A frame filter: (video, frames) -> frames, e.g. an occluder composited on each frame.
-FrameFilter = Callable[[LongVideo, Iterator[np.ndarray]], Iterator[np.ndarray]]
-
-
-def truth_intervals(video: LongVideo, database: str = "demo-long") -> list[Interval]:
+def truth_intervals(video: LongVideoSource) -> list[Interval]:
     """The labelled expressions of a video (blinks are not labelled, as in the long-video databases)."""
     return [
-        Interval(video.video, e["onset"], e["offset"], e["kind"], e.get("emotion", ""), video.subject, database)
+        Interval(video.video, e["onset"], e["offset"], e["kind"], e.get("emotion", ""), video.subject, video.database)
         for e in video.events
         if e["kind"] in KINDS
     ]
@@ -73,31 +70,38 @@ def _mean_length(truth: Iterable[Interval], kind: str) -> float:
 
 
 class CurveCache:
-    """Contrast curves per (video, k): each video's frames are read once per k, whatever p is tried."""
+    """Contrast curves per (video, k): each video's frames are read (and filtered) once for all the
+    k that `prepare` announces, whatever p is tried."""
 
     def __init__(self, frame_filter: FrameFilter | None = None) -> None:
         self.frame_filter = frame_filter
         self.curves: dict[tuple[str, int], np.ndarray] = {}
 
-    def curve(self, video: LongVideo, k: int) -> np.ndarray:
-        key = (video.video, k)
-        if key not in self.curves:
-            frames = video.frames()
-            if self.frame_filter is not None:
-                frames = self.frame_filter(video, frames)
-            self.curves[key] = contrast_curve(frames, FeatureDifferenceSettings(k=k), video.face_box)
-        return self.curves[key]
+    def prepare(self, video: LongVideoSource, ks: Iterable[int]) -> None:
+        """Compute the curves of every k in `ks` not cached yet, in one pass over the video."""
+        missing = sorted({int(k) for k in ks} - {k for (name, k) in self.curves if name == video.video})
+        if not missing:
+            return
+        frames = video.frames()
+        if self.frame_filter is not None:
+            frames = self.frame_filter(video, frames)
+        for k, curve in contrast_curves(frames, missing, video.face_box).items():
+            self.curves[(video.video, k)] = curve
+
+    def curve(self, video: LongVideoSource, k: int) -> np.ndarray:
+        self.prepare(video, (k,))
+        return self.curves[(video.video, k)]
 
 
-def _spot(cache: CurveCache, videos: Sequence[LongVideo], settings: FeatureDifferenceSettings, kind: str) -> list[Interval]:
+def _spot(cache: CurveCache, videos: Sequence[LongVideoSource], settings: FeatureDifferenceSettings, kind: str) -> list[Interval]:
     out = []
     for video in videos:
-        out += spot_curve(cache.curve(video, settings.k), settings, video.video, 0, kind, video.subject, "demo-long")
+        out += spot_curve(cache.curve(video, settings.k), settings, video.video, 0, kind, video.subject, video.database)
     return out
 
 
 def tune(
-    cache: CurveCache, videos: Sequence[LongVideo], truth: list[Interval], kind: str, taus: Sequence[float] = TAUS
+    cache: CurveCache, videos: Sequence[LongVideoSource], truth: list[Interval], kind: str, taus: Sequence[float] = TAUS
 ) -> tuple[FeatureDifferenceSettings, float]:
     """k from the training expressions' mean length, p with the best training F1 (the smallest p on ties)."""
     mean = _mean_length(truth, kind)
@@ -114,17 +118,36 @@ def tune(
     return best, best_f1
 
 
+def fold_ks(videos: Sequence[LongVideoSource], subjects: Sequence[str], kinds: Sequence[str]) -> set[int]:
+    """The k every (held-out subject, kind) fold will use: from the other subjects' mean lengths."""
+    ks = set()
+    for subject in subjects:
+        truth = [t for v in videos if v.subject != subject for t in truth_intervals(v)]
+        for kind in kinds:
+            mean = _mean_length(truth, kind)
+            if mean > 0:
+                ks.add(FeatureDifferenceSettings.for_length(mean).k)
+    return ks
+
+
 def run_loso(
-    videos: Sequence[LongVideo],
+    videos: Sequence[LongVideoSource],
     kinds: Sequence[str] = KINDS,
     taus: Sequence[float] = TAUS,
     frame_filter: FrameFilter | None = None,
+    progress: bool = False,
+    label: str = "spotting",
 ) -> SpottingRun:
     """Leave-one-subject-out spotting: tune on the other subjects, spot the held-out one's videos."""
     subjects = sorted({v.subject for v in videos})
     if len(subjects) < 2:
         raise BenchError(f"leave-one-subject-out needs at least 2 subjects (got {len(subjects)})")
     cache = CurveCache(frame_filter)
+    ks = fold_ks(videos, subjects, kinds)
+    with progress_bar(sum(v.count for v in videos), label, "frame", enabled=progress) as bar:
+        for video in videos:  # every fold's k from one pass over each video
+            cache.prepare(video, ks)
+            bar.update(video.count)
     run = SpottingRun(fps=videos[0].fps)
     for subject in subjects:
         test = [v for v in videos if v.subject == subject]

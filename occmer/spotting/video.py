@@ -1,0 +1,42 @@
+"""What the spotting and STR tasks read of a long video: one small interface, any reader.
+
+`occmer.demo.long_video.LongVideo` provides it; a reader of another layout (the HDF5
+long-video layout, a release's own folders) plugs in by providing the same attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+
+class LongVideoSource(Protocol):
+    """One long video: its names, frame rate, face box, labelled events and frames in order.
+
+    events: mappings with `kind` ("micro", "macro"; anything else, e.g. "blink", is not
+    labelled), inclusive 0-based frame numbers `onset`, `apex`, `offset`, and `emotion` (STR).
+    face_box: (x0, y0, x1, y1) of the face in every frame, or None for the whole frame.
+    frames(): uint8 (H, W) gray frames in order, streamed (never the whole video in memory).
+    head_motion(): float (T, 2, 3), the rigid pose of each frame relative to frame 0; only the
+    "held" occluder placement reads it.
+    """
+
+    video: str
+    subject: str
+    database: str
+    fps: float
+    face_box: tuple[int, int, int, int] | None
+    events: Sequence[Mapping]
+
+    def frames(self) -> Iterator[np.ndarray]: ...
+
+    @property
+    def count(self) -> int: ...
+
+    def head_motion(self) -> np.ndarray: ...
+
+
+# A frame filter: (video, frames) -> frames, e.g. an occluder composited on each frame.
+FrameFilter = Callable[[LongVideoSource, Iterator[np.ndarray]], Iterator[np.ndarray]]
