@@ -20,9 +20,10 @@ memory-mapped file, so memory stays bounded for any duration.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,12 +32,16 @@ import numpy as np
 from occmer import __version__
 from occmer.databases.demo_long import DATABASE_ID, FRAMES, HEAD_MOTION, MANIFEST  # the adapter reads these files
 from occmer.demo import actions, classes, distractors, faces, motion
+from occmer.demo.cache import default_cache_dir, env_params
 from occmer.errors import ConfigError, DataError
 from occmer.faces.landmarks import MediapipeBackend
 from occmer.frames import to_gray
-from occmer.seeding import sample_rng
+from occmer.progress import progress_bar
+from occmer.seeding import sample_rng, stable_hash
 
 GAP_SECONDS = 0.5  # neutral time kept between two expressions
+PARAMS_ENV = "OCCMER_LONG_DEMO_PARAMS"  # e.g. "subjects=2,seconds=10": the cached long demo's parameters
+PROGRESS_FRAMES = 64  # frames rendered between two progress reports
 
 
 @dataclass(frozen=True)
@@ -232,8 +237,9 @@ def render_video(params: LongVideoParams, face: faces.Face, plan: VideoPlan) -> 
         yield motion.render_frame(image, field, affine, float(plan.gain[t]), noise, grid, 3)
 
 
-def face_box(landmarks: np.ndarray, size: int, margin: float = 0.05) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) around the landmarks of the neutral face, a small margin added, inside the frame."""
+def face_box(landmarks: np.ndarray, size: int | tuple[int, int], margin: float = 0.05) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around the landmarks of the neutral face, a small margin added, inside the frame
+    (`size`: the side of a square frame, or (width, height))."""
     low, high = landmarks.min(axis=0), landmarks.max(axis=0)
     pad = margin * (high - low)
     x0, y0 = np.maximum(np.floor(low - pad), 0).astype(int)
@@ -246,12 +252,16 @@ def head_affines(plan: VideoPlan, size: int) -> np.ndarray:
     return np.stack([plan.head.similarity(t, centre) for t in range(len(plan.gain))])
 
 
-def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: VideoPlan) -> dict:
-    """Write one video's frames (streamed into a memory-mapped .npy) and return its demo.json record."""
+def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: VideoPlan,
+                progress: Callable[[int], None] | None = None) -> dict:
+    """Write one video's frames (streamed into a memory-mapped .npy) and return its demo.json record;
+    `progress(n)` is told every PROGRESS_FRAMES frames rendered."""
     folder.mkdir(parents=True)
     frames = np.lib.format.open_memmap(folder / FRAMES, mode="w+", dtype=np.uint8, shape=(params.frames, params.size, params.size))
     for t, frame in enumerate(render_video(params, face, plan)):
         frames[t] = frame
+        if progress is not None and ((t + 1) % PROGRESS_FRAMES == 0 or t + 1 == params.frames):
+            progress((t + 1) % PROGRESS_FRAMES or PROGRESS_FRAMES)
     frames.flush()
     del frames
     np.save(folder / HEAD_MOTION, head_affines(plan, params.size))
@@ -265,8 +275,10 @@ def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: V
     }
 
 
-def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwrite: bool = False) -> Path:
-    """Build the long demo in `root` (atomically: a temp folder renamed at the end)."""
+def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwrite: bool = False,
+                    progress: Callable[[int], None] | None = None) -> Path:
+    """Build the long demo in `root` (atomically: a temp folder renamed at the end); `progress(n)`: n more
+    frames rendered."""
     params = (params or LongVideoParams()).validate()
     root = Path(root)
     if root.exists() and not overwrite:
@@ -280,7 +292,7 @@ def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwr
     temp = Path(tempfile.mkdtemp(prefix=".long-demo-", dir=root.parent))
     try:
         videos = [
-            write_video(temp / plan.video, params, face, plan)
+            write_video(temp / plan.video, params, face, plan, progress)
             for face, plan in zip(identities, (plan_video(params, s) for s in range(1, params.subjects + 1)), strict=True)
         ]
         document = {"database": DATABASE_ID, "occmer_version": __version__, "params": asdict(params), "videos": videos}
@@ -294,6 +306,54 @@ def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwr
     return root
 
 
+def cached_long_demo_params(**params: object) -> LongVideoParams:
+    """The cached long demo's parameters: LongVideoParams' defaults, then $OCCMER_LONG_DEMO_PARAMS
+    ("subjects=2,seconds=10,size=128"), then `params`."""
+    return LongVideoParams(**{**env_params(PARAMS_ENV, LongVideoParams), **params}).validate()
+
+
+def long_demo_cache_key(params: LongVideoParams) -> str:
+    """Folder name of one parameter set under the cache: readable prefix + a stable hash."""
+    text = json.dumps({"version": __version__, **asdict(params)}, sort_keys=True)
+    return f"long-demo-{__version__}-s{params.seed}-{stable_hash(text):016x}"
+
+
+def ensure_long_demo(cache_dir: Path | None = None, progress: Callable[[int], None] | None = None,
+                     **params: object) -> Path:
+    """The cached long demo for these parameters (under `default_cache_dir()`), built on first use.
+
+    Two processes building at once each build in a private folder; the first rename wins and
+    the other discards its copy (as the clip demo's cache does).
+    """
+    settings = cached_long_demo_params(**params)
+    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
+    target = cache / long_demo_cache_key(settings)
+    if (target / MANIFEST).is_file():
+        return target
+    if target.exists():
+        raise DataError(f"{target} exists but is not a complete long demo (no {MANIFEST}); delete that folder and retry")
+    private = cache / f".{target.name}.{os.getpid()}"
+    write_long_demo(private, settings, overwrite=True, progress=progress)
+    try:
+        private.rename(target)
+    except OSError:
+        shutil.rmtree(private, ignore_errors=True)
+        if not (target / MANIFEST).is_file():
+            raise
+    return target
+
+
+def cached_long_demo(progress: bool = True) -> Path:
+    """The cached long demo (`--db demo-long` without --root), built with a progress bar on first use."""
+    params = cached_long_demo_params()
+    cached = default_cache_dir().absolute() / long_demo_cache_key(params)
+    if (cached / MANIFEST).is_file():
+        return cached
+    with progress_bar(params.subjects * params.frames, f"long demo (first use: {params.subjects} x "
+                      f"{params.seconds:g} s)", "frame", enabled=progress, leave=False) as bar:
+        return ensure_long_demo(progress=bar.update)
+
+
 @dataclass(frozen=True)
 class LongVideo:
     """One long video of the demo as the spotting task reads it."""
@@ -304,6 +364,8 @@ class LongVideo:
     fps: float
     face_box: tuple[int, int, int, int]
     events: tuple[dict, ...]
+    database: str = DATABASE_ID
+    first_frame: int = 0  # frame numbers are the 0-based indices
 
     def frames(self) -> Iterator[np.ndarray]:
         """The frames in order, memory-mapped (never the whole video in memory)."""

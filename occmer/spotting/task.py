@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from occmer.demo.long_video import LongVideo
 from occmer.errors import BenchError
 from occmer.spotting.feature_difference import FeatureDifferenceSettings, contrast_curve, spot_curve
 from occmer.spotting.intervals import KINDS, Interval
@@ -22,14 +22,38 @@ from occmer.spotting.metrics import OVERALL, SpottingScores, spotting_scores
 
 TAUS = tuple(float(x) for x in np.round(np.arange(0.05, 1.0, 0.05), 2))
 
+
+class SpottingVideo(Protocol):
+    """A long video as the task reads it: the long demo's folder (occmer.demo.long_video.LongVideo)
+    or a video of a long-video HDF5 file (occmer.spotting.sources.FileVideo).
+
+    `events` are dicts with onset, offset (inclusive frame numbers, numbered from `first_frame`),
+    kind and emotion; `frames()` yields (H, W) uint8 gray frames in order, never the whole video.
+    """
+
+    video: str
+    subject: str
+    database: str
+    fps: float
+    first_frame: int
+    face_box: tuple[int, int, int, int] | None
+    events: tuple[dict, ...]
+
+    @property
+    def count(self) -> int: ...
+
+    def frames(self) -> Iterator[np.ndarray]: ...
+
+
 # A frame filter: (video, frames) -> frames, e.g. an occluder composited on each frame.
-FrameFilter = Callable[[LongVideo, Iterator[np.ndarray]], Iterator[np.ndarray]]
+FrameFilter = Callable[[SpottingVideo, Iterator[np.ndarray]], Iterator[np.ndarray]]
 
 
-def truth_intervals(video: LongVideo, database: str = "demo-long") -> list[Interval]:
+def truth_intervals(video: SpottingVideo, database: str | None = None) -> list[Interval]:
     """The labelled expressions of a video (blinks are not labelled, as in the long-video databases)."""
     return [
-        Interval(video.video, e["onset"], e["offset"], e["kind"], e.get("emotion", ""), video.subject, database)
+        Interval(video.video, e["onset"], e["offset"], e["kind"], e.get("emotion", ""), video.subject,
+                 database or video.database)
         for e in video.events
         if e["kind"] in KINDS
     ]
@@ -79,7 +103,7 @@ class CurveCache:
         self.frame_filter = frame_filter
         self.curves: dict[tuple[str, int], np.ndarray] = {}
 
-    def curve(self, video: LongVideo, k: int) -> np.ndarray:
+    def curve(self, video: SpottingVideo, k: int) -> np.ndarray:
         key = (video.video, k)
         if key not in self.curves:
             frames = video.frames()
@@ -89,15 +113,17 @@ class CurveCache:
         return self.curves[key]
 
 
-def _spot(cache: CurveCache, videos: Sequence[LongVideo], settings: FeatureDifferenceSettings, kind: str) -> list[Interval]:
+def _spot(cache: CurveCache, videos: Sequence[SpottingVideo], settings: FeatureDifferenceSettings,
+          kind: str) -> list[Interval]:
     out = []
     for video in videos:
-        out += spot_curve(cache.curve(video, settings.k), settings, video.video, 0, kind, video.subject, "demo-long")
+        out += spot_curve(cache.curve(video, settings.k), settings, video.video, video.first_frame, kind,
+                          video.subject, video.database)
     return out
 
 
 def tune(
-    cache: CurveCache, videos: Sequence[LongVideo], truth: list[Interval], kind: str, taus: Sequence[float] = TAUS
+    cache: CurveCache, videos: Sequence[SpottingVideo], truth: list[Interval], kind: str, taus: Sequence[float] = TAUS
 ) -> tuple[FeatureDifferenceSettings, float]:
     """k from the training expressions' mean length, p with the best training F1 (the smallest p on ties)."""
     mean = _mean_length(truth, kind)
@@ -115,7 +141,7 @@ def tune(
 
 
 def run_loso(
-    videos: Sequence[LongVideo],
+    videos: Sequence[SpottingVideo],
     kinds: Sequence[str] = KINDS,
     taus: Sequence[float] = TAUS,
     frame_filter: FrameFilter | None = None,
