@@ -4,9 +4,9 @@ mention exists. A broken example fails naming its file and line.
 
 The examples run against the demo database made small through the environment, never
 through edited copies of the commands: OCCMER_DEMO_PARAMS (the tests' small demo),
-OCCMER_LONG_DEMO_PARAMS (a small long demo), OCCMER_BENCH_EPOCHS=1. `occmer` and `python` are this interpreter with this checkout first on
-PYTHONPATH; `make X` runs the Makefile's recipe for X with that occmer instead of a new .venv.
-Markers (skip with a reason, slow, skip-line) are described in tests/docs_examples.py.
+OCCMER_LONG_DEMO_PARAMS (a small long demo), OCCMER_BENCH_EPOCHS=1. `occmer` and `python` are
+this interpreter with this checkout first on PYTHONPATH; `make X` runs the Makefile's recipe for
+X with that occmer instead of a new .venv. Markers (skip with a reason, slow, skip-line) are described in tests/docs_examples.py.
 """
 
 from __future__ import annotations
