@@ -6,7 +6,8 @@ The examples run against the demo database made small through the environment, n
 through edited copies of the commands: OCCMER_DEMO_PARAMS (the tests' small demo),
 OCCMER_LONG_DEMO_PARAMS (a small long demo), OCCMER_BENCH_EPOCHS=1. `occmer` and `python` are
 this interpreter with this checkout first on PYTHONPATH; `make X` runs the Makefile's recipe for
-X with that occmer instead of a new .venv. Markers (skip with a reason, slow, skip-line) are described in tests/docs_examples.py.
+X with that occmer instead of a new .venv. Markers (skip with a reason, slow, skip-line) are
+described in tests/docs_examples.py.
 """
 
 from __future__ import annotations
