@@ -10,11 +10,11 @@ never overlap; blinks never overlap a micro-expression (the truth stays unambigu
 Layout written by `write_long_demo(root)`:
 
     root/demo.json                      the truth: settings, and per video its events (frame numbers)
-    root/<video>/frames.npy             uint8 (T, H, W) gray, memory-mapped when read
+    root/<video>/frames.npy             uint8 (T, H, W) gray, written and read a frame at a time
     root/<video>/head_motion.npy        float64 (T, 2, 3): the rigid pose of each frame (frame 0 = identity)
 
-Frame numbers are the 0-based frame indices. Frames are written one at a time into a
-memory-mapped file, so memory stays bounded for any duration.
+Frame numbers are the 0-based frame indices. Frames are written one at a time to the .npy
+file (plain writes after its header), so memory stays bounded for any duration.
 """
 
 from __future__ import annotations
@@ -254,16 +254,19 @@ def head_affines(plan: VideoPlan, size: int) -> np.ndarray:
 
 def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: VideoPlan,
                 progress: Callable[[int], None] | None = None) -> dict:
-    """Write one video's frames (streamed into a memory-mapped .npy) and return its demo.json record;
+    """Write one video's frames (streamed into a .npy) and return its demo.json record;
     `progress(n)` is told every PROGRESS_FRAMES frames rendered."""
     folder.mkdir(parents=True)
-    frames = np.lib.format.open_memmap(folder / FRAMES, mode="w+", dtype=np.uint8, shape=(params.frames, params.size, params.size))
-    for t, frame in enumerate(render_video(params, face, plan)):
-        frames[t] = frame
-        if progress is not None and ((t + 1) % PROGRESS_FRAMES == 0 or t + 1 == params.frames):
-            progress((t + 1) % PROGRESS_FRAMES or PROGRESS_FRAMES)
-    frames.flush()
-    del frames
+    shape = (params.frames, params.size, params.size)
+    # Plain file writes after the .npy header, not a memory map: mapped pages count in the
+    # resident memory and grew with the video's length (295 MiB for 10 minutes at 128 px).
+    with open(folder / FRAMES, "wb") as handle:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for t, frame in enumerate(render_video(params, face, plan)):
+            handle.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+            if progress is not None and ((t + 1) % PROGRESS_FRAMES == 0 or t + 1 == params.frames):
+                progress((t + 1) % PROGRESS_FRAMES or PROGRESS_FRAMES)
     np.save(folder / HEAD_MOTION, head_affines(plan, params.size))
     return {
         "video": plan.video,
@@ -368,10 +371,17 @@ class LongVideo:
     first_frame: int = 0  # frame numbers are the 0-based indices
 
     def frames(self) -> Iterator[np.ndarray]:
-        """The frames in order, memory-mapped (never the whole video in memory)."""
+        """The frames in order, read PROGRESS_FRAMES at a time with file reads (never the whole video in
+        memory; not through a memory map, whose pages would count in the resident memory)."""
         array = np.load(self.path / FRAMES, mmap_mode="r")
-        for t in range(array.shape[0]):
-            yield np.asarray(array[t])
+        (count, *shape), offset = array.shape, int(array.offset)
+        del array
+        size = int(np.prod(shape))
+        with open(self.path / FRAMES, "rb") as handle:
+            handle.seek(offset)
+            for start in range(0, count, PROGRESS_FRAMES):
+                n = min(PROGRESS_FRAMES, count - start)
+                yield from np.frombuffer(handle.read(n * size), np.uint8).reshape(n, *shape)
 
     @property
     def count(self) -> int:
