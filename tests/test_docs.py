@@ -4,9 +4,10 @@ mention exists. A broken example fails naming its file and line.
 
 The examples run against the demo database made small through the environment, never
 through edited copies of the commands: OCCMER_DEMO_PARAMS (the tests' small demo),
-OCCMER_BENCH_EPOCHS=1. `occmer` and `python` are this interpreter with this checkout first on
-PYTHONPATH; `make X` runs the Makefile's recipe for X with that occmer instead of a new .venv.
-Markers (skip with a reason, slow, skip-line) are described in tests/docs_examples.py.
+OCCMER_LONG_DEMO_PARAMS (a small long demo), OCCMER_BENCH_EPOCHS=1. `occmer` and `python` are
+this interpreter with this checkout first on PYTHONPATH; `make X` runs the Makefile's recipe for
+X with that occmer instead of a new .venv. Markers (skip with a reason, slow, skip-line) are
+described in tests/docs_examples.py.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         "PATH": f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")])),
         "OCCMER_DEMO_PARAMS": ",".join(f"{k}={v}" for k, v in SMALL_DEMO.items()),
+        "OCCMER_LONG_DEMO_PARAMS": "subjects=2,seconds=10",  # the cached long demo of --db demo-long
         "OCCMER_BENCH_EPOCHS": "1",
         "OMP_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",

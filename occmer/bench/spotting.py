@@ -17,7 +17,6 @@ OUT gets config.json, metrics.json, table.md and one inspect page per condition
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -31,11 +30,9 @@ from occmer.bench.files import safe_name, write_json_atomic
 from occmer.bench.metrics import mean_std
 from occmer.bench.models import factory_and_loss, model_spec
 from occmer.bench.training import FoldTensors, TrainConfig, train_fold
-from occmer.demo.cache import default_cache_dir
-from occmer.demo.long_video import MANIFEST, LongVideoParams, write_long_demo
+from occmer.demo.long_video import LongVideoParams, cached_long_demo
 from occmer.errors import BenchError, ConfigError
 from occmer.features.spec import FlowSpec
-from occmer.outputs import output_lock
 from occmer.pages.long_video import TimelineMark, write_long_video_page
 from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
@@ -53,22 +50,10 @@ PAGE_SECONDS = 20.0  # the stretch the inspect page plays
 PAGE_STEP = 2  # every 2nd frame: a micro-expression (<= 0.5 s) still shows in 7 frames at 30 fps
 
 
-def long_demo_path(params: LongVideoParams, cache_dir: Path) -> Path:
-    """The cache folder of one long demo: a readable prefix and a hash of everything that shapes it."""
-    key = json.dumps({"params": asdict(params), "version": __version__}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir / "long-demo" / f"long_{params.subjects}x{params.seconds:g}s_{params.size}px_{digest}"
-
-
 def ensure_long_demo(params: LongVideoParams, cache_dir: Path | None = None, progress: bool = True) -> Path:
-    """The cached long demo of `params` (built on first use, atomically; two runs wait for one build)."""
-    folder = long_demo_path(params.validate(), Path(cache_dir) if cache_dir else default_cache_dir())
-    if (folder / MANIFEST).exists():
-        return folder
-    with output_lock(folder, "long demo", wait=True):
-        if not (folder / MANIFEST).exists():
-            write_long_demo(folder, params, overwrite=True, progress=progress)
-    return folder
+    """The cached long demo of `params`: the one cache of occmer.demo.long_video, which
+    `synthesize --db demo-long` shares (built on first use, atomically)."""
+    return cached_long_demo(progress, cache_dir, **asdict(params.validate()))
 
 
 @dataclass(frozen=True)
@@ -86,12 +71,20 @@ class SpotRequest:
     seeds: tuple[int, ...] = (0,)
     train: TrainConfig = TrainConfig()
     hparams: Mapping[str, Any] = field(default_factory=dict)
+    # conditions read as stored (a synthesized long-video file each: `bench --task spot --data FILE`),
+    # the same videos as `videos` with their own frames; every other condition composites on `videos`
+    stored: Mapping[str, Sequence[LongVideoSource]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in ("spot", "str"):
             raise ConfigError(f"a long-video bench runs --task spot or str (got {self.task!r})")
         if not self.videos:
             raise BenchError("no long video to spot in; give a long demo or long videos")
+        for condition, videos in self.stored.items():
+            if _identity(videos) != _identity(self.videos):
+                raise BenchError(f"condition {condition}: its file holds other videos, frame counts or intervals than "
+                                 f"the first --data file; every --data of a spotting bench must be one database's "
+                                 "videos (clean or occluded)")
         if self.task == "str":
             spec = model_spec(self.model)
             if spec.uses_regions or spec.uses_points:
@@ -117,6 +110,18 @@ def condition_filter(condition: str, placement: str) -> FrameFilter | None:
     return None if condition == CLEAN else occluder_filter(condition, placement)
 
 
+def _identity(videos: Sequence[LongVideoSource]) -> list[tuple]:
+    return sorted((v.video, v.subject, v.count, tuple((e["kind"], e["onset"], e["offset"]) for e in v.events))
+                  for v in videos)
+
+
+def condition_frames(request: SpotRequest, condition: str) -> tuple[Sequence[LongVideoSource], FrameFilter | None]:
+    """Where a condition's frames come from: its own file as stored, or the videos under its occluder."""
+    if condition in request.stored:
+        return request.stored[condition], None
+    return request.videos, condition_filter(condition, request.placement)
+
+
 # --------------------------------------------------------------------------------------------
 # Spotting (resumable per condition)
 # --------------------------------------------------------------------------------------------
@@ -134,8 +139,9 @@ def spot_condition(request: SpotRequest, condition: str, progress: bool) -> Spot
                           frames=saved["frames"], fps=saved["fps"])
         run.truth = [t for v in request.videos for t in truth_intervals(v) if t.kind in request.kinds]
         return run
-    run = run_loso(request.videos, kinds=request.kinds, frame_filter=condition_filter(condition, request.placement),
-                   progress=progress, label=f"spotting {condition}")
+    videos, frame_filter = condition_frames(request, condition)
+    run = run_loso(videos, kinds=request.kinds, frame_filter=frame_filter, progress=progress,
+                   label=f"spotting {condition}")
     write_json_atomic(path, {"condition": condition, "frames": run.frames, "fps": run.fps,
                              "folds": [asdict(f) for f in run.folds], "spotted": [asdict(s) for s in run.spotted]})
     return run
@@ -167,9 +173,9 @@ class _Features:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         if self._x is None:
-            spec, filt = self.request.flow_spec(), condition_filter(self.condition, self.request.placement)
+            videos, filt = condition_frames(self.request, self.condition)
             samples = self.true + [spotted_sample(s) for s in self.spotted]
-            x = sample_features(self.request.videos, samples, spec, filt)
+            x = sample_features(videos, samples, self.request.flow_spec(), filt)
             self._x = (x[: len(self.true)], x[len(self.true):])
         return self._x
 
@@ -338,7 +344,8 @@ def markdown_table(payload: Mapping[str, Any]) -> str:
 def page_stretch(video: LongVideoSource, truth: Sequence[Interval], seconds: float = PAGE_SECONDS) -> range:
     """The frames the page plays: the `seconds` of the video holding the most true intervals (earliest on ties)."""
     length = min(video.count, int(round(seconds * video.fps)))
-    starts = range(0, max(video.count - length, 0) + 1, max(1, int(video.fps)))
+    first = video.first_frame  # frame numbers count from it
+    starts = range(first, first + max(video.count - length, 0) + 1, max(1, int(video.fps)))
     best = max(starts, key=lambda s: (sum(1 for t in truth if s <= t.onset and t.offset < s + length), -s))
     return range(best, best + length, PAGE_STEP)
 
@@ -358,11 +365,12 @@ def timeline_marks(truth: Sequence[Interval], spotted: Sequence[Interval]) -> li
 
 def write_condition_page(request: SpotRequest, condition: str, run: SpottingRun) -> Path:
     """pages/<condition>.html: the first video's busiest stretch over its timeline of true and spotted intervals."""
-    video = sorted(request.videos, key=lambda v: (v.subject, v.video))[0]
+    videos, frame_filter = condition_frames(request, condition)
+    video = sorted(videos, key=lambda v: (v.subject, v.video))[0]
     truth = [t for t in run.truth if t.video == video.video]
     spotted = [s for s in run.spotted if s.video == video.video]
     numbers = list(page_stretch(video, truth))
-    frames = read_frames(video, numbers, condition_filter(condition, request.placement))
+    frames = read_frames(video, numbers, frame_filter)
     crop = video.face_box
     pictures = [frames[n] if crop is None else frames[n][crop[1]:crop[3], crop[0]:crop[2]] for n in numbers]
     folds = [f for f in run.folds if f.subject == video.subject]

@@ -158,12 +158,13 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
       occmer bench ststnet --protocol megc2019 --data megc2019.h5 --recipe paper --seeds 5
       occmer bench ststnet --protocol megc2019 --data megc2019.h5 --weights STSTNet_Weights
       occmer bench --task spot --out spot_out             # spotting on the long demo
+      occmer bench --task spot --data clean=long.h5 --data glasses=long_glasses.h5 --out spot_files
       occmer bench ststnet --task str --out str_out       # spot, then recognise
     """
     if task != "recognize":
         long_options = LongVideoOptions(long_demo, long_seconds, demo_subjects, demo_face_size, placement, demo_masks)
         train = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device}
-        _long_video_bench(task, models, long_options, train, hparams, seed, n_seeds, out, not no_html)
+        _long_video_bench(task, models, long_options, train, hparams, seed, n_seeds, out, not no_html, data)
         return
     if not models:
         raise click.UsageError("Missing argument 'MODELS...'.")
@@ -262,8 +263,9 @@ class LongVideoOptions:
 
 
 def _long_video_bench(task: str, models: tuple[str, ...], options: LongVideoOptions, train: dict, hparams: tuple[str, ...],
-                      seed: int, n_seeds: int, out: Path, html: bool) -> None:
-    """`--task spot | str`: the cached long demo (or --long-demo) under each --demo-masks occluder."""
+                      seed: int, n_seeds: int, out: Path, html: bool, data: tuple[str, ...] = ()) -> None:
+    """`--task spot | str`: the cached long demo (or --long-demo) under each --demo-masks occluder, or
+    synthesized long-video files (--data, one condition each, read as stored)."""
     from occmer.bench.demo import DEMO_EPOCHS
     from occmer.bench.models import check_hparams, parse_hparams
     from occmer.bench.spotting import DEFAULT_STR_MODEL, SpotRequest, ensure_long_demo, run_spot_bench
@@ -278,24 +280,49 @@ def _long_video_bench(task: str, models: tuple[str, ...], options: LongVideoOpti
     parsed = parse_hparams(hparams)
     check_hparams([model], parsed)
     check_output(out)
-    if options.folder is not None:
+    if data:
+        files = _long_video_files(data, options)
+        stored = {name: videos for name, (_, videos) in files.items()}
+        conditions, videos = tuple(stored), next(iter(stored.values()))
+        source = {"data": {name: str(path) for name, (path, _) in files.items()}}
+    elif options.folder is not None:
         folder, source = options.folder, {"long_demo": str(options.folder)}
     else:
         params = LongVideoParams(subjects=options.subjects or 3, seconds=options.seconds, size=options.size or 128)
         info(f"long demo: {params.subjects} subjects x {params.seconds:g} s, {params.size} px (cached; --long-seconds, "
              "--demo-subjects, --demo-face-size)")
         folder, source = ensure_long_demo(params, progress=show_progress()), {"long_demo_params": vars(params)}
-    conditions = tuple("clean" if m.strip() == "none" else m.strip() for m in options.masks.split(",") if m.strip())
+    if not data:
+        stored, videos = {}, read_long_demo(folder)
+        conditions = tuple("clean" if m.strip() == "none" else m.strip() for m in options.masks.split(",") if m.strip())
     base = TrainConfig()
     config = TrainConfig(epochs=train["epochs"] or DEMO_EPOCHS, batch_size=train["batch_size"] or base.batch_size,
                          lr=train["lr"] or base.lr, weight_decay=base.weight_decay if train["weight_decay"] is None
                          else train["weight_decay"], device=train["device"])
-    request = SpotRequest(task=task, videos=read_long_demo(folder), out=out, source=source, conditions=conditions,
+    request = SpotRequest(task=task, videos=videos, out=out, source=source, conditions=conditions,
                           placement=options.placement, model=model, seeds=tuple(range(seed, seed + n_seeds)),
-                          train=config, hparams=parsed)
+                          train=config, hparams=parsed, stored=stored)
     with guarded_output(out, []):
         run_spot_bench(request, progress=show_progress(), html=html, echo=info)
     click.echo(f"results in {out} (table.md, metrics.json" + (", pages/" if html else "") + ")")
+
+
+def _long_video_files(data: tuple[str, ...], options: LongVideoOptions) -> dict[str, tuple[Path, list]]:
+    """--data of a spotting bench: condition name -> its long-video file and that file's videos (one file each)."""
+    from occmer.bench.conditions import file_condition_name, parse_data_option
+    from occmer.spotting.sources import read_long_video_file
+
+    if options.folder is not None:
+        raise ConfigError("--long-demo and --data both name the videos; give one of them")
+    stored: dict[str, tuple[Path, list]] = {}
+    for value in data:
+        name, path = parse_data_option(value)
+        name = name or file_condition_name(path)
+        if name in stored:
+            raise ConfigError(f"--data {value}: condition {name} is named twice; a spotting bench reads one long-video "
+                              "file per condition")
+        stored[name] = (path, read_long_video_file(path))
+    return stored
 
 
 def _selection(selection: str | None, val_subjects: int | None, weights: Path | None) -> str | None:

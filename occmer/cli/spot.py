@@ -1,4 +1,4 @@
-"""`occmer spot`: the spotting task on the long-video demo (leave-one-subject-out, MEGC metrics)."""
+"""`occmer spot`: the spotting task on long videos (the long demo or a long-video file; leave-one-subject-out)."""
 
 from __future__ import annotations
 
@@ -23,13 +23,22 @@ _KINDS = ("micro", "macro")
     default=None,
     help="A long demo folder (demo.json + frames); built there when missing. Default: OUT/long-demo.",
 )
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A long-video HDF5 file (`occmer synthesize --db demo-long ...`, clean or occluded) instead of the long demo.",
+)
 @seed_option("Seed of the long demo, when it is built.")
 @click.option("--subjects", type=click.IntRange(2, 100), default=3, show_default=True, help="Subjects of a built long demo.")
 @click.option("--seconds", type=click.FloatRange(5, 3600), default=60.0, show_default=True, help="Length of each built video.")
 @click.option("--size", type=click.IntRange(128, 1024), default=128, show_default=True, help="Frame side of a built long demo (px).")
 @click.option("--kind", "kinds", type=click.Choice(_KINDS), multiple=True, help="Kinds to spot (repeat); default both.")
-def spot(out: Path, long_demo: Path | None, seed: int, subjects: int, seconds: float, size: int, kinds: tuple[str, ...]) -> None:
+def spot(out: Path, long_demo: Path | None, data: Path | None, seed: int, subjects: int, seconds: float, size: int, kinds: tuple[str, ...]) -> None:
     """Spot micro- and macro-expressions in long videos with the MEGC feature-difference baseline.
+
+    The videos: the long demo's folder (--long-demo, built when missing), or a long-video HDF5
+    file written by `occmer synthesize --db demo-long` (--data FILE.h5, clean or occluded).
 
     Leave-one-subject-out: k and the threshold p are set on the other subjects; the spotted
     intervals are scored by the MEGC rules (IoU >= 0.5, F1 pooled over videos); OUT/spotting.json
@@ -38,19 +47,22 @@ def spot(out: Path, long_demo: Path | None, seed: int, subjects: int, seconds: f
     from occmer.demo.long_video import MANIFEST, LongVideoParams, read_long_demo, write_long_demo
     from occmer.progress import info
     from occmer.spotting.metrics import OVERALL
+    from occmer.spotting.sources import read_long_video_file
     from occmer.spotting.task import run_loso
 
+    if data is not None and long_demo is not None:
+        raise click.UsageError("--data and --long-demo name two inputs: pass one of them")
     folder = long_demo or out / "long-demo"
-    if not (folder / MANIFEST).exists():
+    if data is None and not (folder / MANIFEST).exists():
         info(f"building the long demo in {folder} ({subjects} subjects x {seconds:g} s)")
         write_long_demo(folder, LongVideoParams(seed=seed, subjects=subjects, seconds=seconds, size=size))
-    run = run_loso(read_long_demo(folder), kinds=kinds or _KINDS)
+    run = run_loso(read_long_demo(folder) if data is None else read_long_video_file(data), kinds=kinds or _KINDS)
     scores = run.scores
     out.mkdir(parents=True, exist_ok=True)
     document = {
         "task": "spot",
         "spotter": "feature-difference (Moilanen et al. 2014, MEGC baseline)",
-        "long_demo": str(folder),
+        **({"long_demo": str(folder)} if data is None else {"data": str(data)}),
         "minutes": run.minutes,
         "false_spots_per_minute": run.false_spots_per_minute(),
         "scores": scores.as_dict(),

@@ -32,7 +32,8 @@ from occmer.progress import show_progress
 
 @click.command("synthesize")
 @output_options
-@database_options("Database name, or several joined by '+' (e.g. casme2+samm). 'demo' is built on first use. "
+@database_options("Database name, or several joined by '+' (e.g. casme2+samm). 'demo' (clips) and 'demo-long' "
+                  "(long videos) are built on first use. "
                   "[default: demo]")
 @occluder_options(default_mask="none")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -136,16 +137,20 @@ def is_long_video_database(db: str) -> bool:
 def _synthesize_long(settings, roots: tuple[str, ...], out: Path, *, resume: bool, overwrite: bool,
                      skip_invalid: bool, inputs: list[Path]) -> None:
     """`--db` names a long-video database: whole occluded videos (docs/spotting.md, docs/hdf5-format.md)."""
+    from occmer.databases.demo_long import DATABASE_ID as DEMO_LONG
     from occmer.databases.long_video import get_long_database
+    from occmer.demo.long_video import cached_long_demo
     from occmer.errors import ConfigError, DataError
     from occmer.pipeline import synthesize_long
 
     db = settings.database
     given = [r.split("=", 1)[1] if r.startswith(f"{db}=") else r for r in roots]
-    if len(given) != 1:
-        raise ConfigError(f"--db {db} reads one folder: pass --root PATH (for demo-long, a folder written by "
-                          "occmer.demo.long_video.write_long_demo or by `occmer spot`)")
-    root = Path(given[0]).expanduser()
+    if len(given) > 1 or (not given and db != DEMO_LONG):
+        raise ConfigError(f"--db {db} reads one folder: pass --root PATH once")
+    if given:
+        root = Path(given[0]).expanduser()
+    else:  # the long demo, built into the cache on first use (its size: $OCCMER_LONG_DEMO_PARAMS)
+        root = cached_long_demo(progress=show_progress())
     scan = get_long_database(db, root).scan()
     if scan.problems and not skip_invalid:
         listing = "\n".join(f"  - {p}" for p in scan.problems)

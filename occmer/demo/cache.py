@@ -42,19 +42,25 @@ def cached_demo_params(defaults: Mapping[str, Any] | None = None, **params: Any)
     documented commands unchanged this way. Values are numbers, or names for the text
     parameters (preset=samm, balance=casme2, classes=objective).
     """
-    types = {name: str(f.type) for name, f in DemoParams.__dataclass_fields__.items()}
+    merged = env_params(PARAMS_ENV, DemoParams)
+    return make_params(**{**dict(defaults or {}), **merged, **params})
+
+
+def env_params(env: str, params_class: type) -> dict[str, Any]:
+    """The NAME=VALUE pairs of $env (comma-separated), typed as the dataclass `params_class` declares them."""
+    types = {name: str(f.type) for name, f in params_class.__dataclass_fields__.items()}
     merged: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in os.environ.get(PARAMS_ENV, "").split(","))):
+    for item in filter(None, (p.strip() for p in os.environ.get(env, "").split(","))):
         name, _, value = item.partition("=")
         name, value = name.strip(), value.strip()
         if name not in types:
-            raise ConfigError(f"${PARAMS_ENV}: unknown parameter {name!r} in {item!r}; use NAME=VALUE with NAME in "
+            raise ConfigError(f"${env}: unknown parameter {name!r} in {item!r}; use NAME=VALUE with NAME in "
                               + ", ".join(types))
         try:
             merged[name] = {"int": int, "float": float}.get(types[name], str)(value)
         except ValueError:
-            raise ConfigError(f"${PARAMS_ENV}: {item!r} is not NAME=NUMBER") from None
-    return make_params(**{**dict(defaults or {}), **merged, **params})
+            raise ConfigError(f"${env}: {item!r} is not NAME=NUMBER") from None
+    return merged
 
 
 def cache_key(params: DemoParams) -> str:

@@ -10,19 +10,20 @@ never overlap; blinks never overlap a micro-expression (the truth stays unambigu
 Layout written by `write_long_demo(root)`:
 
     root/demo.json                      the truth: settings, and per video its events (frame numbers)
-    root/<video>/frames.npy             uint8 (T, H, W) gray, memory-mapped when read
+    root/<video>/frames.npy             uint8 (T, H, W) gray, written and read a frame at a time
     root/<video>/head_motion.npy        float64 (T, 2, 3): the rigid pose of each frame (frame 0 = identity)
 
-Frame numbers are the 0-based frame indices. Frames are written one at a time into a
-memory-mapped file, so memory stays bounded for any duration.
+Frame numbers are the 0-based frame indices. Frames are written one at a time to the .npy
+file (plain writes after its header), so memory stays bounded for any duration.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,13 +32,16 @@ import numpy as np
 from occmer import __version__
 from occmer.databases.demo_long import DATABASE_ID, FRAMES, HEAD_MOTION, MANIFEST  # the adapter reads these files
 from occmer.demo import actions, classes, distractors, faces, motion
+from occmer.demo.cache import default_cache_dir, env_params
 from occmer.errors import ConfigError, DataError
 from occmer.faces.landmarks import MediapipeBackend
 from occmer.frames import to_gray
 from occmer.progress import progress_bar
-from occmer.seeding import sample_rng
+from occmer.seeding import sample_rng, stable_hash
 
 GAP_SECONDS = 0.5  # neutral time kept between two expressions
+PARAMS_ENV = "OCCMER_LONG_DEMO_PARAMS"  # e.g. "subjects=2,seconds=10": the cached long demo's parameters
+PROGRESS_FRAMES = 64  # frames rendered between two progress reports
 
 
 @dataclass(frozen=True)
@@ -233,8 +237,9 @@ def render_video(params: LongVideoParams, face: faces.Face, plan: VideoPlan) -> 
         yield motion.render_frame(image, field, affine, float(plan.gain[t]), noise, grid, 3)
 
 
-def face_box(landmarks: np.ndarray, size: int, margin: float = 0.05) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) around the landmarks of the neutral face, a small margin added, inside the frame."""
+def face_box(landmarks: np.ndarray, size: int | tuple[int, int], margin: float = 0.05) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around the landmarks of the neutral face, a small margin added, inside the frame
+    (`size`: the side of a square frame, or (width, height))."""
     low, high = landmarks.min(axis=0), landmarks.max(axis=0)
     pad = margin * (high - low)
     x0, y0 = np.maximum(np.floor(low - pad), 0).astype(int)
@@ -247,14 +252,21 @@ def head_affines(plan: VideoPlan, size: int) -> np.ndarray:
     return np.stack([plan.head.similarity(t, centre) for t in range(len(plan.gain))])
 
 
-def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: VideoPlan) -> dict:
-    """Write one video's frames (streamed into a memory-mapped .npy) and return its demo.json record."""
+def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: VideoPlan,
+                progress: Callable[[int], None] | None = None) -> dict:
+    """Write one video's frames (streamed into a .npy) and return its demo.json record;
+    `progress(n)` is told every PROGRESS_FRAMES frames rendered."""
     folder.mkdir(parents=True)
-    frames = np.lib.format.open_memmap(folder / FRAMES, mode="w+", dtype=np.uint8, shape=(params.frames, params.size, params.size))
-    for t, frame in enumerate(render_video(params, face, plan)):
-        frames[t] = frame
-    frames.flush()
-    del frames
+    shape = (params.frames, params.size, params.size)
+    # Plain file writes after the .npy header, not a memory map: mapped pages count in the
+    # resident memory and grew with the video's length (295 MiB for 10 minutes at 128 px).
+    with open(folder / FRAMES, "wb") as handle:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for t, frame in enumerate(render_video(params, face, plan)):
+            handle.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+            if progress is not None and ((t + 1) % PROGRESS_FRAMES == 0 or t + 1 == params.frames):
+                progress((t + 1) % PROGRESS_FRAMES or PROGRESS_FRAMES)
     np.save(folder / HEAD_MOTION, head_affines(plan, params.size))
     return {
         "video": plan.video,
@@ -267,8 +279,9 @@ def write_video(folder: Path, params: LongVideoParams, face: faces.Face, plan: V
 
 
 def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwrite: bool = False,
-                    progress: bool = False) -> Path:
-    """Build the long demo in `root` (atomically: a temp folder renamed at the end)."""
+                    progress: Callable[[int], None] | None = None) -> Path:
+    """Build the long demo in `root` (atomically: a temp folder renamed at the end); `progress(n)`: n more
+    frames rendered."""
     params = (params or LongVideoParams()).validate()
     root = Path(root)
     if root.exists() and not overwrite:
@@ -281,12 +294,10 @@ def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwr
         backend.close()
     temp = Path(tempfile.mkdtemp(prefix=".long-demo-", dir=root.parent))
     try:
-        videos = []
-        with progress_bar(params.subjects * params.frames, "long demo", "frame", enabled=progress) as bar:
-            for face, subject in zip(identities, range(1, params.subjects + 1), strict=True):
-                plan = plan_video(params, subject)
-                videos.append(write_video(temp / plan.video, params, face, plan))
-                bar.update(params.frames)
+        videos = [
+            write_video(temp / plan.video, params, face, plan, progress)
+            for face, plan in zip(identities, (plan_video(params, s) for s in range(1, params.subjects + 1)), strict=True)
+        ]
         document = {"database": DATABASE_ID, "occmer_version": __version__, "params": asdict(params), "videos": videos}
         (temp / MANIFEST).write_text(json.dumps(document, indent=1))
         if root.exists():
@@ -296,6 +307,55 @@ def write_long_demo(root: Path, params: LongVideoParams | None = None, *, overwr
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return root
+
+
+def cached_long_demo_params(**params: object) -> LongVideoParams:
+    """The cached long demo's parameters: LongVideoParams' defaults, then $OCCMER_LONG_DEMO_PARAMS
+    ("subjects=2,seconds=10,size=128"), then `params`."""
+    return LongVideoParams(**{**env_params(PARAMS_ENV, LongVideoParams), **params}).validate()
+
+
+def long_demo_cache_key(params: LongVideoParams) -> str:
+    """Folder name of one parameter set under the cache: readable prefix + a stable hash."""
+    text = json.dumps({"version": __version__, **asdict(params)}, sort_keys=True)
+    return f"long-demo-{__version__}-s{params.seed}-{stable_hash(text):016x}"
+
+
+def ensure_long_demo(cache_dir: Path | None = None, progress: Callable[[int], None] | None = None,
+                     **params: object) -> Path:
+    """The cached long demo for these parameters (under `default_cache_dir()`), built on first use.
+
+    Two processes building at once each build in a private folder; the first rename wins and
+    the other discards its copy (as the clip demo's cache does).
+    """
+    settings = cached_long_demo_params(**params)
+    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
+    target = cache / long_demo_cache_key(settings)
+    if (target / MANIFEST).is_file():
+        return target
+    if target.exists():
+        raise DataError(f"{target} exists but is not a complete long demo (no {MANIFEST}); delete that folder and retry")
+    private = cache / f".{target.name}.{os.getpid()}"
+    write_long_demo(private, settings, overwrite=True, progress=progress)
+    try:
+        private.rename(target)
+    except OSError:
+        shutil.rmtree(private, ignore_errors=True)
+        if not (target / MANIFEST).is_file():
+            raise
+    return target
+
+
+def cached_long_demo(progress: bool = True, cache_dir: Path | None = None, **params: object) -> Path:
+    """The cached long demo (`--db demo-long` without --root, `bench --task spot|str`), built with a
+    progress bar on first use."""
+    settings = cached_long_demo_params(**params)
+    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
+    if (cache / long_demo_cache_key(settings) / MANIFEST).is_file():
+        return cache / long_demo_cache_key(settings)
+    with progress_bar(settings.subjects * settings.frames, f"long demo (first use: {settings.subjects} x "
+                      f"{settings.seconds:g} s)", "frame", enabled=progress, leave=False) as bar:
+        return ensure_long_demo(cache_dir, bar.update, **params)
 
 
 @dataclass(frozen=True)
@@ -309,12 +369,20 @@ class LongVideo:
     face_box: tuple[int, int, int, int]
     events: tuple[dict, ...]
     database: str = DATABASE_ID
+    first_frame: int = 0  # frame numbers are the 0-based indices
 
     def frames(self) -> Iterator[np.ndarray]:
-        """The frames in order, memory-mapped (never the whole video in memory)."""
+        """The frames in order, read PROGRESS_FRAMES at a time with file reads (never the whole video in
+        memory; not through a memory map, whose pages would count in the resident memory)."""
         array = np.load(self.path / FRAMES, mmap_mode="r")
-        for t in range(array.shape[0]):
-            yield np.asarray(array[t])
+        (count, *shape), offset = array.shape, int(array.offset)
+        del array
+        size = int(np.prod(shape))
+        with open(self.path / FRAMES, "rb") as handle:
+            handle.seek(offset)
+            for start in range(0, count, PROGRESS_FRAMES):
+                n = min(PROGRESS_FRAMES, count - start)
+                yield from np.frombuffer(handle.read(n * size), np.uint8).reshape(n, *shape)
 
     @property
     def count(self) -> int:

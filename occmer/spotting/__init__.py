@@ -2,7 +2,8 @@
 
 `intervals` (what is spotted and what is true), `metrics` (the MEGC rules: IoU >= 0.5, F1
 pooled per database, micro and macro apart, STRS), `feature_difference` (the MEGC baseline
-spotter of Moilanen et al. 2014), `task` (leave-one-subject-out runs on long videos).
+spotter of Moilanen et al. 2014), `task` (leave-one-subject-out runs on long videos),
+`sources` (the videos of a long-video HDF5 file, clean or occluded, for the task).
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def read_frames(video: LongVideoSource, numbers: Iterable[int], frame_filter: Fr
         frames = frame_filter(video, frames)
     out: dict[int, np.ndarray] = {}
     last = max(wanted)
-    for t, frame in enumerate(frames):
+    for t, frame in enumerate(frames, start=video.first_frame):  # frame numbers count from first_frame
         if t in wanted:
             out[t] = np.asarray(frame).copy()
         if t >= last:

@@ -96,7 +96,8 @@ class CurveCache:
 def _spot(cache: CurveCache, videos: Sequence[LongVideoSource], settings: FeatureDifferenceSettings, kind: str) -> list[Interval]:
     out = []
     for video in videos:
-        out += spot_curve(cache.curve(video, settings.k), settings, video.video, 0, kind, video.subject, video.database)
+        out += spot_curve(cache.curve(video, settings.k), settings, video.video, video.first_frame, kind,
+                          video.subject, video.database)
     return out
 
 

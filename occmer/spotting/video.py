@@ -16,7 +16,8 @@ class LongVideoSource(Protocol):
     """One long video: its names, frame rate, face box, labelled events and frames in order.
 
     events: mappings with `kind` ("micro", "macro"; anything else, e.g. "blink", is not
-    labelled), inclusive 0-based frame numbers `onset`, `apex`, `offset`, and `emotion` (STR).
+    labelled), inclusive frame numbers `onset`, `apex`, `offset` (numbered from `first_frame`,
+    0 for the long demo), and `emotion` (STR).
     face_box: (x0, y0, x1, y1) of the face in every frame, or None for the whole frame.
     frames(): uint8 (H, W) gray frames in order, streamed (never the whole video in memory).
     head_motion(): float (T, 2, 3), the rigid pose of each frame relative to frame 0; only the
@@ -27,6 +28,7 @@ class LongVideoSource(Protocol):
     subject: str
     database: str
     fps: float
+    first_frame: int  # the number of the first frame: onsets and offsets count from it
     face_box: tuple[int, int, int, int] | None
     events: Sequence[Mapping]
 
