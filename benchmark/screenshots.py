@@ -1,6 +1,6 @@
 """Regenerate the screenshots of README.md and docs/ from the current code and the synthetic demo only.
 
-    python benchmark/screenshots.py [--out docs/img] [--subjects 6] [--epochs 8] [--seeds 2]
+    python benchmark/screenshots.py [--out docs/img] [--subjects 6] [--frames N] [--epochs 8] [--seeds 2]
 
 - inspect_page.png: `occmer inspect --html` of the demo under glasses (a page screenshot);
 - bench_report.png: `occmer bench rrrn ststnet` on the demo's clean and glasses files (a page screenshot);
@@ -51,10 +51,11 @@ def screenshot(page: Path, png: Path, width: int, height: int, work: Path) -> bo
     return True
 
 
-def demo_files(work: Path, subjects: int) -> tuple[Path, Path, Path]:
+def demo_files(work: Path, subjects: int, frames: int | None) -> tuple[Path, Path, Path]:
     """(demo database root, clean file, glasses file), all synthetic, with TV-L1 features at 28 px."""
     root = work / "demo"
-    occmer("demo-db", str(root), "--subjects", str(subjects), "--clips-per-subject", "7")
+    length = ["--frames", str(frames)] if frames else []
+    occmer("demo-db", str(root), "--subjects", str(subjects), "--clips-per-subject", "7", *length)
     files = []
     for mask in ("none", "glasses"):
         out = work / f"{'clean' if mask == 'none' else mask}.h5"
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "img")
     parser.add_argument("--subjects", type=int, default=6, help="demo subjects (7 clips each)")
+    parser.add_argument("--frames", type=int, help="frames per demo clip (default: the demo's own, 38-108)")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--only", choices=("skin", "pages"), help="only the gif, or only the two page screenshots")
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="occmer-screens-") as tmp:
         work = Path(tmp)
-        root, clean, glasses = demo_files(work, args.subjects)
+        root, clean, glasses = demo_files(work, args.subjects, args.frames)
         page = work / "inspect.html"
         occmer("inspect", str(glasses), "--html", "--root", str(root), "--out", str(page))
         screenshot(page, args.out / "inspect_page.png", 1100, 1500, work)
