@@ -47,6 +47,7 @@ def screenshot(page: Path, png: Path, width: int, height: int, work: Path) -> bo
                     f"--user-data-dir={work / 'profile'}", f"--window-size={width},{height}",
                     "--virtual-time-budget=5000", f"--screenshot={png}", page.as_uri()],
                    check=True, capture_output=True, timeout=180)
+    Image.open(png).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(png, optimize=True)
     print(f"{png}: {width}x{height} screenshot of {page.name}")
     return True
 
