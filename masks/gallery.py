@@ -6,9 +6,10 @@ nothing is downloaded. Writes into docs/img/:
 - occluders_shading.png: glasses, sunglasses, surgical and cloth masks, `--shading off`
   (left) and `on` (right): face-driven shading, contact shadow, lens highlight and refraction;
 - occluders_hands.png: the resting poses (chin, cheek-left, cheek-right) and a passing hand;
-- occluders_skin.gif: a synthetic expression (lip corners up and out by 3 px, brows up) under
-  a rigid and a skin-following mask, with |frame - onset| x 16 of the skin mask;
 - occluders_hand_pass.gif: `--hand-path right:0.1:0.9` on a still head.
+
+occluders_skin.gif, inspect_page.png and bench_report.png come from the synthetic demo:
+benchmark/screenshots.py.
 
     .venv/bin/python masks/gallery.py [--out docs/img]
 """
@@ -82,33 +83,6 @@ def hand_sheet(face: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, lis
     return np.hstack(tiles), frames
 
 
-def skin_frames(face: np.ndarray, landmarks: np.ndarray) -> list[np.ndarray]:
-    from occmer.faces.motion import estimate_head_motion
-    from occmer.faces.synthetic import expression_clip
-    from occmer.occluders import make_occluder
-    from occmer.occluders.compositing import Compositor
-
-    n, apex = 14, 7
-    clip = expression_clip(face, landmarks, n, apex, 3.0, 1.0, np.random.default_rng(0), radius_px=8.0)
-    motion = estimate_head_motion(clip, 0, landmarks)
-    panels = {}
-    for mode in ("rigid", "skin"):
-        occluder = make_occluder("surgical", {"variant": "blue", "mask_motion": mode})
-        layer = occluder.follow(occluder.place(clip[0], landmarks, np.random.default_rng(0)), clip, 0, motion, landmarks)
-        compositor = Compositor(layer)
-        panels[mode] = [compositor.composite(f, m, t)[0] for t, (f, m) in enumerate(zip(clip, motion, strict=True))]
-    mouth = (landmarks[61] + landmarks[291]) / 2  # the lower face, centred on the mouth
-    y0, x0 = (int(np.clip(v - 56, 0, 224 - 112)) for v in (mouth[1], mouth[0]))
-    crop = (slice(y0, y0 + 112), slice(x0, x0 + 112))
-    out = []
-    for t in range(n):
-        diff = np.clip(np.abs(panels["skin"][t].astype(int) - panels["skin"][0].astype(int)) * 16, 0, 255).astype(np.uint8)
-        row = [labelled(panels["rigid"][t][crop], "rigid"), labelled(panels["skin"][t][crop], "skin"),
-               labelled(diff[crop], "skin |d| x16")]
-        out.append(np.hstack(row))
-    return out
-
-
 def save_gif(frames: list[np.ndarray], path: Path, ms: int = 120) -> None:
     images = [Image.fromarray(f).convert("P", palette=Image.Palette.ADAPTIVE, colors=128) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=ms, loop=0, optimize=True)
@@ -125,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     Image.fromarray(sheet).save(args.out / "occluders_hands.png", optimize=True)
     small = [np.array(Image.fromarray(f).resize((112, 112), Image.Resampling.LANCZOS)) for f in passing]
     save_gif(small, args.out / "occluders_hand_pass.gif", ms=80)
-    save_gif(skin_frames(face, landmarks), args.out / "occluders_skin.gif")
-    for name in ("occluders_shading.png", "occluders_hands.png", "occluders_hand_pass.gif", "occluders_skin.gif"):
+    for name in ("occluders_shading.png", "occluders_hands.png", "occluders_hand_pass.gif"):
         print(f"{args.out / name}: {(args.out / name).stat().st_size / 1e3:.0f} kB")
     return 0
 

@@ -10,7 +10,9 @@ the same way again) and stops the run as it would locally.
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +26,10 @@ RAY_MAX_RETRIES = 3
 # How long the head node of --ray-address gets to accept a TCP connection. Ray itself retries an
 # unreachable address for minutes before it gives up; a head that is up answers in milliseconds.
 RAY_CONNECT_TIMEOUT_S = 10.0
+# How long `ray.init` gets to join a cluster (--ray-address, auto, $RAY_ADDRESS). Joining a live
+# head takes seconds; a port that accepts TCP but is no Ray head, or a stale address that "auto"
+# read from Ray's last `ray start`, makes Ray retry for many minutes.
+RAY_JOIN_TIMEOUT_S = 60.0
 
 Key = TypeVar("Key")
 
@@ -116,15 +122,59 @@ def ray_session(address: str | None, error: type[OccmerError] = ConfigError) -> 
         init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
         if address:  # reachable: ExecutorChoice.check_available ran before any work
             init["address"] = address
+        joining = os.environ.get("RAY_ADDRESS") or address  # Ray prefers $RAY_ADDRESS to the address it is given
         try:
-            ray.init(**init)
+            if joining:
+                init_within(ray, init, RAY_JOIN_TIMEOUT_S, joining)
+            else:
+                ray.init(**init)  # starts a local Ray: its own processes, no connection to wait for
+        except TimeoutError as exc:
+            raise error(f"{_address_words(joining)}: {exc}") from None
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError for a bad address
-            raise error(f"--executor ray: could not start or reach Ray ({exc}); check --ray-address") from exc
+            raise error(_init_failure(joining, exc)) from exc
     try:
         yield ray
     finally:
         if started_here:
             ray.shutdown()
+
+
+def init_within(ray, init: dict[str, Any], timeout: float, address: str) -> None:
+    """`ray.init(**init)`, or a TimeoutError after `timeout` seconds: Ray's own connection retries
+    last minutes. The call runs in a daemon thread; one that never returns is left behind and
+    does not keep the process from exiting."""
+    outcome: dict[str, BaseException | None] = {}
+
+    def connect() -> None:
+        try:
+            ray.init(**init)
+            outcome["error"] = None
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="occmer-ray-init", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "error" not in outcome:
+        raise TimeoutError(f"Ray did not join the cluster at {address} within {timeout:g} s (a port that is no Ray "
+                           "head, or a stopped cluster); check the address, or start one with `ray start --head`")
+    if outcome["error"] is not None:
+        raise outcome["error"]
+
+
+def _address_words(address: str | None) -> str:
+    if address and address == os.environ.get("RAY_ADDRESS"):
+        return f"--executor ray ($RAY_ADDRESS={address}, which Ray uses before --ray-address)"
+    return f"--ray-address {address}" if address else "--executor ray"
+
+
+def _init_failure(address: str | None, exc: Exception) -> str:
+    """One line for a `ray.init` that failed: Ray's messages span lines and name its own flags."""
+    text = " ".join(str(exc).split())
+    if "Could not find any running Ray instance" in text:
+        return (f"{_address_words(address)}: no running Ray cluster was found on this machine; start one with "
+                "`ray start --head`, give --ray-address HOST:PORT, or leave --ray-address out for a local Ray")
+    return f"{_address_words(address)}: could not start or reach Ray ({text}); check --ray-address"
 
 
 def completed(ray, waiting: dict[Any, Key], *, failed: Callable[[Key, BaseException], BaseException],

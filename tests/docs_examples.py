@@ -13,7 +13,8 @@ Markers, HTML comments on the lines right above a fence (invisible on GitHub), o
     <!-- docs-test: skip-line PREFIX: REASON -->   shell lines starting with PREFIX are not run
 
 README.md's blocks run in the default suite unless marked slow; docs/*.md blocks run under
-`make test-slow` unless marked fast, so that new documentation does not lengthen `make test`.
+`make test-slow` unless marked fast, so that new documentation does not lengthen `make test`;
+tests/test_docs_twins.py gives each page's slow examples a fast twin (same calls, small data).
 
 The runner (tests/test_docs.py) runs the blocks of README.md, then docs/*.md in name order,
 in one scratch folder, with the small demo and few epochs set through the environment

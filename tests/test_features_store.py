@@ -48,15 +48,15 @@ def computed(source, tmp_path_factory) -> Path:
 
 
 def test_layout_shapes_dtypes_and_attributes(computed):
-    assert feature_names(computed) == ["flow_tvl1_28", "flow_tvl1_56"]
+    assert feature_names(computed) == ["flow_tvl1_28", "flow_tvl1_56_diff"]
     assert verify_store(computed) == []
     with h5py.File(computed, "r") as f:
-        group = f["features/flow_tvl1_56"]
+        group = f["features/flow_tvl1_56_diff"]
         assert group["data"].shape == (3, 4, 56, 56) and group["data"].dtype == np.float32
         assert group["data"].chunks == (1, 4, 56, 56)
         assert group["occlusion"].shape == (3, 56, 56) and group["occlusion"].dtype == np.float32
         assert group["scale"].shape == (3, 4)
-    fs = read_features(computed, "flow_tvl1_56")
+    fs = read_features(computed, "flow_tvl1_56_diff")
     assert fs.channels == ["u", "v", "strain", "diff"]
     assert fs.sample_ids == [c.sample_id for c in CLIPS]
     assert fs.attrs["method"] == "tvl1" and fs.attrs["size"] == 56 and fs.attrs["complete"] is True
@@ -82,7 +82,7 @@ def test_occluder_alpha_is_on_the_grid_and_the_covered_region_does_not_move(comp
 
 
 def test_flow_magnitude_peaks_where_the_generator_moved_the_face(computed):
-    fs = read_features(computed, "flow_tvl1_56")
+    fs = read_features(computed, "flow_tvl1_56_diff")
     for row in (0, 1):
         unit = CLIPS[row].action_unit
         truth = resize_flow(displacement_field((FRAME, FRAME), ACTION_UNITS[unit]).astype(np.float32), 56)
@@ -109,10 +109,10 @@ def test_rerun_is_idempotent_and_overwrite_gives_the_same_arrays(computed, tmp_p
     after = read_features(path, "flow_tvl1_28")
     assert np.array_equal(before.data, after.data) and np.array_equal(before.occlusion, after.occlusion)
     with h5py.File(path, "r") as f:
-        assert sorted(f["features"]) == ["flow_tvl1_28", "flow_tvl1_56"]
+        assert sorted(f["features"]) == ["flow_tvl1_28", "flow_tvl1_56_diff"]
     assert os.path.getsize(path) <= size + after.data.nbytes + after.occlusion.nbytes + 65536
     with pytest.raises(FeatureError, match="already exists with other settings .differs in: normalisation.*--overwrite"):
-        add_features(path, [FlowSpec("tvl1", 28, normalise="maxabs")], progress=False)
+        add_features(path, [FlowSpec("tvl1", 28, normalise="maxabs", name="flow_tvl1_28")], progress=False)
 
 
 def test_two_workers_write_the_same_arrays_as_one(gt, computed):
@@ -155,7 +155,7 @@ def test_rows_that_no_longer_follow_samples_are_refused(gt):
 
 def test_bad_requests_fail_before_any_work(gt, tmp_path):
     with pytest.raises(ConfigError, match="flow_dis_28"):
-        add_features(gt, [FlowSpec("dis", 28), FlowSpec("dis", 28, diff=True)], progress=False)
+        add_features(gt, [FlowSpec("dis", 28), FlowSpec("dis", 28, diff=True, name="flow_dis_28")], progress=False)
     with pytest.raises(ConfigError, match="--workers"):
         add_features(gt, [FlowSpec("dis", 28)], workers=0, progress=False)
     with pytest.raises(StoreError, match="file not found"):

@@ -199,3 +199,30 @@ def test_per_clip_datasets_say_what_they_hold(block_file):
         assert "(x, y) order" in clip["landmarks"].attrs["description"]
         assert "(x, y)" in clip["head_motion"].attrs["description"]
         assert clip["frames"].attrs["units"] == "8-bit pixel values"
+
+
+def test_bench_shows_progress_while_it_builds_the_demo_database(tmp_path, capsys, monkeypatch):
+    """A cold cache: `occmer bench` built the demo database for minutes without a word; in a log
+    (stderr not a terminal) it now prints occmer's progress lines, never carriage-return frames."""
+    import occmer.bench.demo as bench_demo
+    import occmer.progress
+
+    class Built(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Built
+
+    monkeypatch.setattr(occmer.progress, "_SETTINGS", occmer.progress.OutputSettings())
+    monkeypatch.setattr(bench_demo, "synthesize", stop)  # the database is what this test is about
+    with pytest.raises(Built):
+        bench_demo.ensure_demo_condition("none", features=(), cache_dir=tmp_path, progress=True,
+                                         demo_params={"subjects": 2, "clips_per_subject": 3, "frames": 12, "size": 160})
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("demo database (first use): ")]
+    assert len(lines) >= 2 and "6/6 clips done in" in lines[-1], err
+    assert "\r" not in err
+    with pytest.raises(Built):  # cached now: no second build, no progress
+        bench_demo.ensure_demo_condition("none", features=(), cache_dir=tmp_path, progress=True,
+                                         demo_params={"subjects": 2, "clips_per_subject": 3, "frames": 12, "size": 160})
+    assert "demo database" not in capsys.readouterr().err

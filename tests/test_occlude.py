@@ -342,3 +342,35 @@ def test_occluding_four_maps_moves_both_flows_alike_and_remakes_the_direction_ma
     assert condition.landmark_source == LANDMARKS_FACES
     expected = np.stack([five_points(p, (224, 224), SIZE) for p in faces.landmarks])
     np.testing.assert_allclose(condition.points, expected)
+
+def test_the_inspect_page_of_an_occlude_output_shows_the_occluder_alpha_on_each_face(raw, tmp_path):
+    """Issue 27: the /faces alpha panel of `occmer inspect --html` on an `occmer occlude` output, checked
+    pixel by pixel against the stored alpha (covered = bright, visible face = dark)."""
+    import base64
+    import html
+    import io
+    import re
+
+    from PIL import Image
+
+    from occmer.pages import clips as anim
+    from occmer.pages.inspect_page import render_inspect_html
+
+    out = _occlude(raw, tmp_path / "glasses.h5", mask="sunglasses", seed=1)
+    _, faces, samples, _, _ = _read(out)
+    page = render_inspect_html(out, tmp_path / "page.html").read_text()
+    figures = re.findall(r'<div class="titles">(.*?)</div><img src="data:image/png;base64,([^"]+)" '
+                         r'alt="features of ([^"]+)" width="(\d+)" height="(\d+)"', page)
+    assert len(figures) == len(samples) == 4
+    ids = [s.sample_id for s in samples]
+    for titles, data, sample_id, width, side in figures:
+        titles = [html.unescape(t) for t in re.findall(r"<span[^>]*>(.*?)</span>", titles)]
+        assert titles[-1] == "occluder alpha (face image)", titles
+        still = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L"))
+        side = int(side)
+        assert still.shape == (side, int(width)) and int(width) == len(titles) * (side + 4) - 4
+        shown = still[:, -side:].astype(np.float64)
+        alpha = np.asarray(anim.resize_stack(faces.alpha[ids.index(html.unescape(sample_id))][None], side)[0])
+        alpha = alpha[..., 0] if alpha.ndim == 3 else alpha
+        assert (alpha > 60).mean() > 0.002 and (alpha == 0).mean() > 0.3  # the lenses cover part of the face image
+        assert np.abs(shown - alpha).mean() < 3 and np.abs(shown - alpha).max() < 40  # the stored alpha, as is

@@ -18,9 +18,9 @@ from typing import Any
 
 from occmer import __version__
 from occmer.databases.resolve import resolve_databases, scan_all
-from occmer.demo import default_cache_dir, ensure_demo_database
+from occmer.demo import default_cache_dir
 from occmer.demo.build import GENERATOR_VERSION
-from occmer.demo.cache import cached_demo_params
+from occmer.demo.cache import cached_demo_params, ensure_demo_database_shown
 from occmer.errors import ResumeError
 from occmer.features import add_features, parse_feature_spec
 from occmer.outputs import output_lock
@@ -120,7 +120,7 @@ def ensure_demo_condition(
 
 def _build_demo_condition(settings: SynthesisSettings, features: Sequence[str], cache: Path, params: dict,
                           out: Path, workers: int, progress: bool) -> Path:
-    root = ensure_demo_database(cache_dir=cache, **params)
+    root = ensure_demo_database_shown(cache_dir=cache, progress=progress, **params)
     clips = scan_all(resolve_databases("demo", (str(root),))).clips
     building = out.with_name(out.stem + ".building.h5")
     run = {"workers": workers, "roots": {"demo": root}, "progress": progress, "splits": compute_splits,

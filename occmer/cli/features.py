@@ -9,6 +9,7 @@ import click
 from occmer.cli.common import guarded_output, overwrite_option, workers_option
 from occmer.cli.output import output_options
 from occmer.features import FLOW_METHODS, NORMALISERS, add_features, describe_features, specs_from_options
+from occmer.features.spec import settings_text
 from occmer.progress import show_progress
 
 _METHODS_HELP = "; ".join(f"{name}: {cls.description}" for name, cls in FLOW_METHODS.items())
@@ -39,6 +40,10 @@ def features_command(
     """Compute onset->apex flow (u, v), optical strain (and optionally the difference image)
     for every clip in FILE and store them under /features/flow_<method>_<size>/.
 
+    Anything but the default computation gets its own name, so it never replaces the default
+    set: --diff adds _diff, --normalise maxabs _maxabs, each --flow-param KEY=VALUE that differs
+    from the method's default _<KEY><VALUE> (e.g. flow_tvl1_28_lambda0.1_nscales3).
+
     The flow is computed on the stored (aligned, occluded) frames at their resolution, then
     resized to each S x S grid; the occluder alpha is stored on the same grid. Sets already
     present with the same settings are skipped, so rerunning is safe.
@@ -62,8 +67,12 @@ def _print_sets(file: Path) -> None:
         click.echo(f"{file}: no feature sets")
     for info in infos:
         n, c, s, _ = info.shape
-        click.echo(f"{info.name}: {n} x {c} x {s} x {s} ({', '.join(info.channels)}), "
-                   f"method {info.attrs['method']}, normalisation {info.attrs['normalisation']}")
+        method = info.attrs.get("method", "unknown")
+        line = (f"{info.name}: {n} x {c} x {s} x {s} ({', '.join(info.channels)}), "
+                f"method {method}, normalisation {info.attrs.get('normalisation', 'unknown')}")
+        if method in FLOW_METHODS and isinstance(info.attrs.get("params"), dict):
+            line += f", {settings_text(method, info.attrs['params'])}"
+        click.echo(line)
 
 
 COMMANDS = [features_command]

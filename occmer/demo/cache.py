@@ -18,6 +18,7 @@ from typing import Any
 from occmer import __version__
 from occmer.demo.build import GENERATOR_VERSION, DemoParams, build_into_temp, is_demo_database, make_params
 from occmer.errors import ConfigError, DataError
+from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
 
 CACHE_ENV = "OCCMER_CACHE"
@@ -103,12 +104,16 @@ def demo_fallback_roots(spec: str, roots: Sequence[str], progress: bool = True) 
         return {}
     if any(r.startswith("demo=") for r in roots) or (roots and names == ["demo"]):
         return {}
-    from occmer.progress import progress_bar
+    return {"demo": ensure_demo_database_shown(progress=progress)}
 
-    params = cached_demo_params()
-    cached = default_cache_dir().absolute() / cache_key(params)
-    if is_demo_database(cached):
-        return {"demo": cached}
-    total = params.subjects * params.clips_per_subject
+
+def ensure_demo_database_shown(cache_dir: Path | None = None, progress: bool = True, **params: Any) -> Path:
+    """`ensure_demo_database` with occmer's progress display while a first use builds it (a bar on
+    a terminal, a line every interval in a log): building takes minutes and was silent."""
+    settings = cached_demo_params(**params)
+    cached = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
+    if is_demo_database(cached / cache_key(settings)):
+        return cached / cache_key(settings)
+    total = settings.subjects * settings.clips_per_subject
     with progress_bar(total, "demo database (first use)", "clip", enabled=progress, leave=False) as bar:
-        return {"demo": ensure_demo_database(progress=lambda _sample: bar.update(1))}
+        return ensure_demo_database(cache_dir=cache_dir, progress=lambda _sample: bar.update(1), **params)

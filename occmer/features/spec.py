@@ -58,7 +58,9 @@ NORMALISATION_DOC = {
 class FlowSpec:
     """One feature set: flow `method` at an S x S grid (`size`), optional difference image.
 
-    params override the method's defaults; name defaults to `flow_<method>_<size>`.
+    params override the method's defaults. The name defaults to `flow_<method>_<size>` for the
+    default computation; anything else adds what differs (`_diff`, `_maxabs`, `_<key><value>` per
+    changed flow setting), so a variant is stored beside the default set and never replaces it.
     `four_maps`: CausalNet's input instead (occmer.features.maps: the onset->apex and
     apex->offset flow images and their direction maps, 12 channels), named `flow4_<method>_<size>`.
     """
@@ -88,7 +90,17 @@ class FlowSpec:
 
     @property
     def feature_name(self) -> str:
-        return self.name or f"{'flow4' if self.four_maps else 'flow'}_{self.method}_{int(self.size)}"
+        return self.name or f"{'flow4' if self.four_maps else 'flow'}_{self.method}_{int(self.size)}" + "".join(f"_{p}" for p in self.variant_parts())
+
+    def changed_settings(self) -> dict[str, Any]:
+        """The flow settings that differ from the method's defaults (key order sorted)."""
+        return changed_from_defaults(self.method, self.settings())
+
+    def variant_parts(self) -> list[str]:
+        """What sets this computation apart from the default one, as name parts (empty for the default)."""
+        parts = ["diff"] if self.diff else []
+        parts += [self.normalise] if self.normalise != "none" else []
+        return parts + [f"{key}{_value_text(value)}" for key, value in self.changed_settings().items()]
 
     @property
     def channels(self) -> list[str]:
@@ -121,6 +133,27 @@ class FlowSpec:
 def four_map_feature_name(name: str) -> str:
     """The four-map counterpart of a flow set's default name (flow_tvl1_28 -> flow4_tvl1_28); others unchanged."""
     return "flow4_" + name.removeprefix("flow_") if name.startswith("flow_") else name
+
+
+def changed_from_defaults(method: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The items of a method's resolved `settings` that differ from its defaults, sorted by key."""
+    defaults = flow_method(method).defaults
+    return {k: v for k, v in sorted(settings.items()) if k not in defaults or v != defaults[k]}
+
+
+def settings_text(method: str, settings: Mapping[str, Any]) -> str:
+    """'default settings' or 'settings lambda=0.1, nscales=3 (the rest default)', for listings."""
+    changed = changed_from_defaults(method, settings)
+    if not changed:
+        return "default settings"
+    return "settings " + ", ".join(f"{k}={_value_text(v)}" for k, v in changed.items()) + " (the rest default)"
+
+
+def _value_text(value: Any) -> str:
+    """A setting's value as it appears in a feature-set name: 0.1, 3, true."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def parse_sizes(text: str) -> list[int]:
