@@ -36,6 +36,9 @@ TWINS = {
     "occlude.md": ["tests/test_occlude.py::test_cli_occlude_and_one_line_errors and "
                    "test_occlude_raw_import_stores_everything_and_verifies (import, occlude, verify on stand-ins)"],
     "occluders.md": ["test_occluders_twin"],
+    "spotting.md": ["tests/test_spotting_bench.py (bench --task spot and --task str on a 2-subject long demo) and "
+                    "tests/test_spotting_long_files.py::test_synthesize_verify_spot_from_the_command_line "
+                    "(synthesize --db demo-long, verify, spot --data, bench --task spot --data)"],
 }
 
 
