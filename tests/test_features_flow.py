@@ -163,7 +163,9 @@ def test_key_frame_lookup_names_the_sample():
 
 def test_specs_from_text():
     specs = specs_from_options("tvl1,dis", "28,112", flow_params=["nscales=3", "patch_size=12"])
-    assert [s.feature_name for s in specs] == ["flow_tvl1_28", "flow_tvl1_112", "flow_dis_28", "flow_dis_112"]
+    # non-default settings name their own sets (issue 27): never the default set's name
+    assert [s.feature_name for s in specs] == ["flow_tvl1_28_nscales3", "flow_tvl1_112_nscales3",
+                                              "flow_dis_28_patch_size12", "flow_dis_112_patch_size12"]
     assert specs[0].settings()["nscales"] == 3 and specs[2].settings()["patch_size"] == 12
     assert "patch_size" not in specs[0].params
     spec = parse_feature_spec("farneback:56:diff:maxabs:winsize=21")
