@@ -33,6 +33,7 @@ from occmer.errors import StoreError
 from occmer.outputs import ensure_space
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
+from occmer.store.opening import OpenFile, open_checked
 from occmer.store.writer import (
     RunDirectory,
     gzip_options,
@@ -478,7 +479,7 @@ def long_video_problems(f: h5py.File, read_data: bool) -> list[str]:
 # ---------------------------------------------------------------- reading
 
 
-class LongVideoFile:
+class LongVideoFile(OpenFile):
     """A checked, open long-video file. Use `with LongVideoFile.open(path) as f:`.
 
     Nothing is read at open beyond attributes and links; frames come by range
@@ -495,16 +496,8 @@ class LongVideoFile:
     def open(cls, path: str | Path, require_complete: bool = True) -> LongVideoFile:
         """Open and check a long-video file; StoreError naming the file and the problem otherwise."""
         path = Path(path)
-        if not path.is_file():
-            hint = (f"; an interrupted run is in {parts_dir(path)}: rerun the same command with --resume"
-                    if parts_dir(path).exists() else "")
-            raise StoreError(f"file not found: {path}{hint}")
-        try:
-            handle = h5py.File(path, "r")
-        except Exception as exc:
-            raise StoreError(f"{path} is not a readable HDF5 file ({exc})") from exc
-        try:
-            header = checks.header(handle, require_complete)
+
+        def build(handle: h5py.File, header: checks.Header) -> LongVideoFile:
             if header.contents != schema.LONG_VIDEOS:
                 raise Bad(f"holds {header.contents}, not long videos (contents='{schema.LONG_VIDEOS}'): read it "
                           "with occmer.store.reader.OccmerFile.open")
@@ -512,21 +505,8 @@ class LongVideoFile:
             if problems:
                 raise Bad(problems[0])
             return cls(path, handle, video_ids_of(handle))
-        except Bad as exc:
-            handle.close()
-            raise StoreError(f"{path}: {exc}") from None
-        except BaseException:
-            handle.close()
-            raise
 
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> LongVideoFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return open_checked(path, "r", require_complete, build)
 
     def attrs(self) -> dict[str, Any]:
         """Root attributes, the JSON-valued ones (occluder, settings...) parsed."""

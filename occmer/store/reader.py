@@ -20,8 +20,8 @@ from occmer.frames import frame_position
 from occmer.store import checks, schema
 from occmer.store.checks import Bad
 from occmer.store.occluded import FaceLayers, read_face_group
+from occmer.store.opening import OpenFile, open_checked
 from occmer.store.splits import SplitSet, read_split, split_names, write_split_group
-from occmer.store.writer import parts_dir
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class FeatureInfo:
     attrs: dict[str, Any]
 
 
-class OccmerFile:
+class OccmerFile(OpenFile):
     """A checked, open occmer file. Use `with OccmerFile.open(path) as f:`.
 
     mode "r" reads; "r+" also allows `write_feature_set` (the file is checked the same way).
@@ -108,24 +108,8 @@ class OccmerFile:
     def open(cls, path: str | Path, require_complete: bool = True, mode: str = "r") -> OccmerFile:
         """Open and check a file; StoreError (naming the file and what is wrong) if it is not usable."""
         path = Path(path)
-        if not path.exists():
-            hint = ""
-            if parts_dir(path).exists():
-                hint = f"; an interrupted run is in {parts_dir(path)}: rerun the same command with --resume"
-            raise StoreError(f"file not found: {path}{hint}")
-        if not path.is_file():
-            raise StoreError(f"{path} is not a file")
-        try:
-            handle = h5py.File(path, mode)
-        except Exception as exc:
-            if mode != "r" and path.exists():
-                raise StoreError(
-                    f"{path} cannot be opened for writing ({exc}); close every program that has it open "
-                    "(a reader, a training run) and rerun"
-                ) from exc
-            raise StoreError(f"{path} is not a readable HDF5 file ({exc})") from exc
-        try:
-            header = checks.header(handle, require_complete)
+
+        def build(handle: h5py.File, header: checks.Header) -> OccmerFile:
             if header.contents == schema.LONG_VIDEOS:
                 raise Bad("holds long videos (contents='long-videos'), not clips: read it with "
                           "occmer.store.long_video.LongVideoFile.open")
@@ -138,21 +122,8 @@ class OccmerFile:
             if problems:
                 raise Bad(problems[0])
             return cls(path, handle, header, table)
-        except Bad as exc:
-            handle.close()
-            raise StoreError(f"{path}: {exc}") from None
-        except BaseException:
-            handle.close()
-            raise
 
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> OccmerFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return open_checked(path, mode, require_complete, build)
 
     def _error(self, exc: Bad) -> StoreError:
         return StoreError(f"{self.path}: {exc}")

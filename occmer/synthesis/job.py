@@ -117,8 +117,9 @@ def _onset_index(clip: Clip, numbers: Sequence[int]) -> int:
     return index
 
 
-class ClipProcessor:
-    """Processes clips one at a time with one landmark backend and one occluder (per worker)."""
+class Processor:
+    """What every synthesis processor holds: the settings, one occluder, and one landmark backend
+    opened on first use (one per worker) and closed by `close`."""
 
     def __init__(self, settings: SynthesisSettings) -> None:
         self.settings = settings
@@ -130,6 +131,14 @@ class ClipProcessor:
         if self._backend is None:
             self._backend = LANDMARK_BACKENDS[self.settings.landmarks](**self.settings.landmark_options)
         return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+
+class ClipProcessor(Processor):
+    """Processes clips one at a time with one landmark backend and one occluder (per worker)."""
 
     def read(self, clip: Clip) -> tuple[list[np.ndarray], np.ndarray]:
         chosen = select_frames(clip, self.settings.frames)
@@ -192,10 +201,6 @@ class ClipProcessor:
             alignment=np.asarray(alignment, np.float64), placement=placement, occlusion_ratio=ratio,
             occluder_arrays=occluder_motion_arrays(layer, motion),
         )
-
-    def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
 
 
 def process_clip(clip: Clip, settings: SynthesisSettings) -> ProcessedClip:

@@ -31,10 +31,8 @@ import numpy as np
 from occmer.databases.long_video import LongVideoRecord
 from occmer.errors import DataError, FaceNotFoundError
 from occmer.faces.align import alignment_transform, identity, transform_points, warp_frame
-from occmer.faces.landmarks import LANDMARK_BACKENDS, LandmarkBackend
 from occmer.faces.motion import MotionConfig, PointTracker, chi2_sf, fit_motion, max_displacement, tracking_points
 from occmer.frames import apply_color_policy, is_gray_rgb, read_frame, to_gray
-from occmer.occluders import Occluder, make_occluder
 from occmer.occluders.compositing import Compositor
 from occmer.seeding import sample_rng
 from occmer.store.long_video import (
@@ -49,7 +47,7 @@ from occmer.store.long_video import (
     VideoSegment,
     write_segment,
 )
-from occmer.synthesis.job import SynthesisSettings
+from occmer.synthesis.job import Processor, SynthesisSettings
 
 LONG_MOTION = MotionConfig(model="similarity", smooth=0.0)  # minutes of video: the head's distance changes
 
@@ -133,24 +131,12 @@ class FrameResult:
     anchor: int
 
 
-class LongVideoProcessor:
+class LongVideoProcessor(Processor):
     """Synthesizes long videos one segment at a time with one landmark backend and one occluder."""
 
     def __init__(self, settings: SynthesisSettings, config: LongTrackConfig | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config or LongTrackConfig()
-        self.occluder: Occluder = make_occluder(settings.mask, settings.mask_options)
-        self._backend: LandmarkBackend | None = None
-
-    @property
-    def backend(self) -> LandmarkBackend:
-        if self._backend is None:
-            self._backend = LANDMARK_BACKENDS[self.settings.landmarks](**self.settings.landmark_options)
-        return self._backend
-
-    def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
 
     def video(self, record: LongVideoRecord, out: Path, resume: ResumePoint | None = None,
               on_segment: Callable[[int], None] = lambda n: None) -> LongVideoMeta:
