@@ -174,7 +174,7 @@ def summarize_long(path: str | Path) -> str:
             totals.update({f"track {k}": int(v) for k, v in meta.track_summary.items() if isinstance(v, int)})
     lines.append(
         f"total: {totals['videos']} videos, {len(subjects)} subjects, {totals['frames']} frames "
-        f"({totals['seconds'] / 60:.1f} min), intervals micro {totals['micro']} macro {totals['macro']}, "
+        f"({totals['seconds']:.1f} s = {totals['seconds'] / 60:.1f} min), intervals micro {totals['micro']} macro {totals['macro']}, "
         f"placements {totals['placements']}, frames lost {totals['track lost']}, re-acquired {totals['track reacquired']}"
     )
     incomplete = totals["incomplete"] + totals["unreadable"]
