@@ -15,7 +15,8 @@ from occmer.progress import info, show_progress
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--html", "html", is_flag=True,
               help="Also write a self-contained HTML page: provenance, counts, occlusion-ratio histogram and "
-                   "animated clips (onset to offset: clean | occluded | occluder alpha | flow magnitude).")
+                   "animated clips (onset to offset: clean | occluded | occluder alpha | flow magnitude); for a long-video "
+                   "file, one video played over its true and spotted intervals.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="--html: the page to write (default: FILE's name with _inspect.html, beside FILE).")
 @click.option("--per-class", type=click.IntRange(1, 20), default=2, show_default=True,
