@@ -38,7 +38,8 @@ TWINS = {
     "occluders.md": ["test_occluders_twin"],
     "spotting.md": ["tests/test_spotting_bench.py (bench --task spot and --task str on a 2-subject long demo) and "
                     "tests/test_spotting_long_files.py::test_synthesize_verify_spot_from_the_command_line "
-                    "(synthesize --db demo-long, verify, spot --data, bench --task spot --data)"],
+                    "(synthesize --db demo-long, verify, spot --data, bench --task spot --data) and "
+                    "tests/test_inspect_long.py (inspect LONG.h5, --html, --spots)"],
 }
 
 

@@ -33,12 +33,13 @@ from occmer.bench.training import FoldTensors, TrainConfig, train_fold
 from occmer.demo.long_video import LongVideoParams, cached_long_demo
 from occmer.errors import BenchError, ConfigError
 from occmer.features.spec import FlowSpec
-from occmer.pages.long_video import TimelineMark, write_long_video_page
+from occmer.pages.long_video import write_long_video_page
 from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
 from occmer.spotting.intervals import KINDS, Interval
-from occmer.spotting.metrics import OVERALL, match_all, spotting_scores, str_scores
+from occmer.spotting.metrics import OVERALL, spotting_scores, str_scores
 from occmer.spotting.occlusion import occluder_filter
+from occmer.spotting.page import page_stretch, timeline_marks
 from occmer.spotting.samples import read_frames, sample_features, spotted_sample, true_samples
 from occmer.spotting.task import FoldResult, SpottingRun, run_loso, truth_intervals
 from occmer.spotting.video import FrameFilter, LongVideoSource
@@ -46,8 +47,6 @@ from occmer.spotting.video import FrameFilter, LongVideoSource
 TASKS = ("recognize", "spot", "str")
 DEFAULT_STR_MODEL = "ststnet"
 CLEAN = "clean"
-PAGE_SECONDS = 20.0  # the stretch the inspect page plays
-PAGE_STEP = 2  # every 2nd frame: a micro-expression (<= 0.5 s) still shows in 7 frames at 30 fps
 
 
 def ensure_long_demo(params: LongVideoParams, cache_dir: Path | None = None, progress: bool = True) -> Path:
@@ -339,28 +338,6 @@ def markdown_table(payload: Mapping[str, Any]) -> str:
         lines.append(f"STR: {settings['model']} trained per fold on the other subjects' true intervals; STRS = spotting "
                      f"F1 (kinds together) x analysis F1; mean ± std over seeds {settings['seeds']}.")
     return "\n".join(lines) + "\n"
-
-
-def page_stretch(video: LongVideoSource, truth: Sequence[Interval], seconds: float = PAGE_SECONDS) -> range:
-    """The frames the page plays: the `seconds` of the video holding the most true intervals (earliest on ties)."""
-    length = min(video.count, int(round(seconds * video.fps)))
-    first = video.first_frame  # frame numbers count from it
-    starts = range(first, first + max(video.count - length, 0) + 1, max(1, int(video.fps)))
-    best = max(starts, key=lambda s: (sum(1 for t in truth if s <= t.onset and t.offset < s + length), -s))
-    return range(best, best + length, PAGE_STEP)
-
-
-def timeline_marks(truth: Sequence[Interval], spotted: Sequence[Interval]) -> list[TimelineMark]:
-    """TP/FP/FN of one video's intervals, matched by the MEGC rules (kinds apart)."""
-    marks = []
-    for matching in match_all(truth, spotted).values():
-        for m in matching.matches:
-            marks.append(TimelineMark(m.truth.onset, m.truth.offset, "truth", "TP", f"{m.truth.kind} {m.truth.emotion}"))
-            marks.append(TimelineMark(m.spotted.onset, m.spotted.offset, "spotted", "TP",
-                                      f"{m.spotted.kind} IoU {m.iou:.2f}"))
-        marks += [TimelineMark(s.onset, s.offset, "spotted", "FP", s.kind) for s in matching.false_positives]
-        marks += [TimelineMark(t.onset, t.offset, "truth", "FN", f"{t.kind} {t.emotion}") for t in matching.false_negatives]
-    return sorted(marks, key=lambda m: (m.onset, m.row))
 
 
 def write_condition_page(request: SpotRequest, condition: str, run: SpottingRun) -> Path:

@@ -21,7 +21,7 @@ is always k stored frames.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,8 +105,10 @@ def _tracked_box(f: LongVideoFile, meta: LongVideoInfo, numbers: np.ndarray,
     return None
 
 
-def read_long_video_file(path: str | Path, block: int = BLOCK_FRAMES) -> list[FileVideo]:
-    """Every video of a long-video HDF5 file (clean or occluded) for the spotting task.
+def read_long_video_file(path: str | Path, block: int = BLOCK_FRAMES,
+                         video_ids: Collection[str] | None = None) -> list[FileVideo]:
+    """Every video of a long-video HDF5 file (clean or occluded) for the spotting task
+    (only those of `video_ids`, in the file's order, when given: `occmer inspect --html` shows one).
 
     Reads attributes, intervals and frame numbers only (and, for an unaligned file, one frame
     per video for its face box); frames come later, block by block, from `FileVideo.frames()`.
@@ -118,8 +120,9 @@ def read_long_video_file(path: str | Path, block: int = BLOCK_FRAMES) -> list[Fi
         settings = f.attrs().get("settings") or {}
         aligned = bool(settings.get("align", True))
         backend = None if aligned else _landmark_backend(settings)
+        wanted = f.video_ids if video_ids is None else [v for v in f.video_ids if v in set(video_ids)]
         try:
-            for video_id in f.video_ids:
+            for video_id in wanted:
                 meta = f.info(video_id)
                 numbers = f.frame_numbers(video_id)
                 events, first = _events(f.intervals(video_id), numbers)

@@ -1,14 +1,23 @@
-"""`occmer inspect`: a human summary of an occmer file (provenance, counts, sizes, occlusion)."""
+"""`occmer inspect`: a human summary of an occmer file (provenance, counts, sizes, occlusion).
+
+Clip files and long-video files (contents="long-videos") each get their own summary; both read
+attributes and small arrays only, never frames.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from occmer.errors import StoreError
 from occmer.progress import size_text
+from occmer.store import schema
+from occmer.store.long_video import LongVideoFile
+from occmer.store.opening import file_contents
 from occmer.store.reader import OccmerFile
 
 
@@ -27,8 +36,10 @@ def occluder_text(occluder: Any) -> str:
 
 
 def summarize(path: str | Path) -> str:
-    """The text `occmer inspect` prints."""
+    """The text `occmer inspect` prints (a long-video file's own summary when it holds long videos)."""
     path = Path(path)
+    if file_contents(path) == schema.LONG_VIDEOS:
+        return summarize_long(path)
     with OccmerFile.open(path, require_complete=False) as f:
         attrs = f.attrs()
         samples = f.columns()
@@ -46,14 +57,7 @@ def summarize(path: str | Path) -> str:
             info = f.feature_info(name)
             shape = " x ".join(str(n) for n in info.shape)
             feature_lines.append(f"  {name}: {shape}, channels {', '.join(info.channels)}")
-    lines = [
-        f"file: {path} ({size_text(path.stat().st_size)})",
-        f"complete: {attrs.get('complete')}  format: {attrs.get('format')} v{attrs.get('schema_version')}  "
-        f"written by occmer {attrs.get('occmer_version')} at {attrs.get('created_utc')}",
-        f"database: {attrs.get('database')}  seed: {attrs.get('seed')}",
-        f"occluder: {occluder_text(attrs.get('occluder'))}",
-        f"command: {attrs.get('command')}",
-    ]
+    lines = _provenance(path, attrs)
     subjects = list(samples["subject"])
     n_frames = np.asarray(samples["n_frames"])
     lines.append(
@@ -102,3 +106,78 @@ def _split_lines(path: Path) -> list[str]:
             lines.append(f"  {name}: {len(split.members)} samples, {len(split.fold_names)} folds, labels "
                          f"{split.label_scheme}, membership {'official list' if split.official else 'rules'}")
     return lines
+
+
+def _provenance(path: Path, attrs: dict[str, Any]) -> list[str]:
+    return [
+        f"file: {path} ({size_text(path.stat().st_size)})",
+        f"complete: {attrs.get('complete')}  format: {attrs.get('format')} v{attrs.get('schema_version')}  "
+        f"written by occmer {attrs.get('occmer_version')} at {attrs.get('created_utc')}",
+        f"database: {attrs.get('database')}  seed: {attrs.get('seed')}",
+        f"occluder: {occluder_text(attrs.get('occluder'))}",
+        f"command: {attrs.get('command')}",
+    ]
+
+
+def _settings_text(settings: Any) -> str:
+    """The synthesis settings on one line, key=value (nested ones as JSON), the options' order kept."""
+    if not isinstance(settings, dict) or not settings:
+        return "(none recorded)"
+    return "  ".join(f"{k}={v if not isinstance(v, dict | list) else json.dumps(v, separators=(',', ':'))}"
+                     for k, v in settings.items())
+
+
+def _track_text(summary: dict[str, Any]) -> str:
+    """The face track record's counts in the schema's order (tracked, placed, lost, ...)."""
+    names = [name for name in schema.TRACK_STATES.values() if name in summary]
+    return ", ".join(f"{name} {summary[name]}" for name in names) or "(no record)"
+
+
+def summarize_long(path: str | Path) -> str:
+    """The text `occmer inspect` prints for a long-video file: provenance, each video, totals.
+
+    Attributes, the intervals tables and dataset storage sizes only: a file of hours of video
+    is summarised without decoding a frame. A video that cannot be read is named with why.
+    """
+    path = Path(path)
+    lines: list[str] = []
+    totals: Counter[str] = Counter()
+    subjects: set[str] = set()
+    with LongVideoFile.open(path, require_complete=False) as f:
+        attrs = f.attrs()
+        lines += _provenance(path, attrs)
+        lines.append(f"settings: {_settings_text(attrs.get('settings'))}")
+        lines.append(f"contents: long videos ({len(f.video_ids)})")
+        for video_id in f.video_ids:
+            try:
+                meta = f.info(video_id)
+                kinds = Counter(i.kind for i in f.intervals(video_id))
+                stored = f.stored_bytes(video_id)
+            except StoreError as exc:
+                lines.append(f"  {video_id}: cannot be read: {exc}")
+                totals["unreadable"] += 1
+                continue
+            seconds = meta.n_frames / meta.fps
+            reasons = Counter(str(p.get("reason", "?")) for p in meta.placements if isinstance(p, dict))
+            lines += [
+                f"  {video_id}: subject {meta.subject}, {meta.n_frames} frames at {meta.fps:g} fps ({seconds:.1f} s), "
+                f"{meta.height}x{meta.width} {'gray' if meta.channels == 1 else 'RGB'}, {size_text(stored)} stored, "
+                f"complete {meta.complete}",
+                f"    intervals: micro {kinds['micro']}, macro {kinds['macro']}",
+                f"    face track: {_track_text(meta.track_summary)}; placements {len(meta.placements)}"
+                + (f" ({', '.join(f'{r} {n}' for r, n in sorted(reasons.items()))})" if reasons else ""),
+            ]
+            subjects.add(meta.subject)
+            totals.update({"videos": 1, "frames": meta.n_frames, "micro": kinds["micro"], "macro": kinds["macro"],
+                           "placements": len(meta.placements), "incomplete": int(not meta.complete)})
+            totals["seconds"] += seconds
+            totals.update({f"track {k}": int(v) for k, v in meta.track_summary.items() if isinstance(v, int)})
+    lines.append(
+        f"total: {totals['videos']} videos, {len(subjects)} subjects, {totals['frames']} frames "
+        f"({totals['seconds']:.1f} s = {totals['seconds'] / 60:.1f} min), intervals micro {totals['micro']} macro {totals['macro']}, "
+        f"placements {totals['placements']}, frames lost {totals['track lost']}, re-acquired {totals['track reacquired']}"
+    )
+    incomplete = totals["incomplete"] + totals["unreadable"]
+    lines.append("every video complete" if not incomplete else
+                 f"{incomplete} videos incomplete or unreadable: `occmer verify {path}` names every problem")
+    return "\n".join(lines)

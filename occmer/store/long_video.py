@@ -551,6 +551,13 @@ class LongVideoFile(OpenFile):
             track_summary=dict(extra["track_summary"]),
         )
 
+    def stored_bytes(self, video_id: str) -> int:
+        """Bytes one video's datasets take in the file (compressed; nothing decoded)."""
+        layout = self._layout(video_id)
+        datasets = (layout.frames, layout.occlusion, layout.frame_numbers, layout.state, layout.transform,
+                    layout.anchor, *layout.intervals.values())
+        return int(sum(ds.id.get_storage_size() for ds in datasets))
+
     def intervals(self, video_id: str) -> tuple[LongInterval, ...]:
         """The annotated expressions of one video (frame numbers as the source numbers them)."""
         try:

@@ -55,6 +55,17 @@ def open_checked(path: Path, mode: str, require_complete: bool,
         raise
 
 
+def file_contents(path: Path) -> str:
+    """What an occmer file holds (root attribute contents: clips, features or long-videos), read from its
+    header alone, so a command can pick the reader; StoreError naming the file when it is no occmer file."""
+
+    def contents(handle: h5py.File, header: checks.Header) -> str:
+        handle.close()
+        return header.contents
+
+    return open_checked(Path(path), "r", False, contents)
+
+
 class OpenFile:
     """What an open reader shares: its path, its handle, and closing (also as a context manager)."""
 
