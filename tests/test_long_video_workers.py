@@ -137,3 +137,17 @@ def test_progress_reads_the_frames_the_workers_wrote_from_the_shard_names(tmp_pa
         assert watch.shown == 96
         (folder / "000000096.h5").touch()
     assert moved == [24]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--executor", "ray"], "--executor ray does not run long videos yet"),
+    (["--features", "tvl1:28"], "--features applies to clips, not to long videos"),
+])
+def test_the_cli_refuses_what_long_videos_do_not_support_before_any_work(extra, message, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from occmer.cli import cli
+
+    result = CliRunner().invoke(cli, ["synthesize", "--db", "demo-long", "--out", str(tmp_path / "x.h5"), *extra])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "x.h5").exists()

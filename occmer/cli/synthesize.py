@@ -95,9 +95,15 @@ def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, 
     from occmer.ray_runtime import ExecutorChoice
 
     refuse_together(resume=resume, overwrite=overwrite)
+    db = db or "demo"
+    long_videos = is_long_video_database(db)
+    if long_videos and feature_specs:
+        raise click.UsageError(f"--features applies to clips, not to long videos (--db {db})")
+    if long_videos and executor == "ray":
+        raise click.UsageError(f"--executor ray does not run long videos yet (--db {db}): use --workers N "
+                               "(local processes, one video each)")
     where = ExecutorChoice(executor, ray_address, cpus_per_task)
     where.check_available()  # before the database scan
-    db = db or "demo"
     landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
     occluder_options_ = occluder_settings(mask, occluder)
     settings = SynthesisSettings(
@@ -106,12 +112,7 @@ def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, 
         apex=apex, offset=offset_policy, compression=compression, color=color, on_lost=on_lost,
     )
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
-    if is_long_video_database(db):
-        if feature_specs:
-            raise click.UsageError(f"--features applies to clips, not to long videos (--db {db})")
-        if executor == "ray":
-            raise click.UsageError(f"--executor ray does not run long videos yet (--db {db}): use --workers N "
-                                   "(local processes, one video each)")
+    if long_videos:
         _synthesize_long(settings, roots, out, workers=workers, resume=resume, overwrite=overwrite,
                          skip_invalid=skip_invalid, inputs=[*template_files(mask, occluder.get("choices")), *landmark_files(landmark_options_)])
         return
