@@ -25,7 +25,14 @@ from occmer.hashing import file_sha256
 from occmer.progress import command_seconds, detail, progress_bar, size_text
 from occmer.progress import info as info_line
 from occmer.ray_runtime import ExecutorChoice
-from occmer.store.long_video import LongVideoFile, assemble_long, discard_segments_from, resume_point
+from occmer.store.long_video import (
+    LongVideoFile,
+    LongVideoMeta,
+    assemble_long,
+    clear_stop,
+    discard_segments_from,
+    resume_point,
+)
 from occmer.store.writer import RunDirectory, SplitMaker, assemble, to_json
 from occmer.synthesis import local_runner, ray_runner
 from occmer.synthesis.job import (
@@ -38,7 +45,14 @@ from occmer.synthesis.job import (
     process_clip,
     settings_dict,
 )
-from occmer.synthesis.long_video import FrameSource, LongTrackConfig, LongVideoProcessor
+from occmer.synthesis.long_video import (
+    FrameSource,
+    LongTrackConfig,
+    LongVideoProcessor,
+    LongVideoRun,
+    SegmentWatch,
+    VideoTask,
+)
 from occmer.workers import check_workers
 
 __all__ = [
@@ -325,6 +339,7 @@ def synthesize_long(
     videos: Sequence[LongVideoRecord],
     out: Path,
     *,
+    workers: int = 1,
     resume: bool = False,
     overwrite: bool = False,
     command: str = "",
@@ -337,7 +352,10 @@ def synthesize_long(
     Frames stream through a segment at a time (occmer.synthesis.long_video); each finished
     segment is a shard in OUT.parts/, so --resume continues an interrupted run from the last
     finished segment of each video, and the file appears only when every video is whole.
+    Each video is one task of the local worker pool (`workers` processes, each with its own
+    landmark backend); the file is the same whatever `workers` (every choice is seeded per video).
     """
+    check_workers(workers)
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite contradict each other: pass one of them")
     if not videos:
@@ -349,29 +367,36 @@ def synthesize_long(
     out.parent.mkdir(parents=True, exist_ok=True)
     track = track or LongTrackConfig()
     recorded = {**settings_dict(settings), "long_video": track.record()}
-    processor = LongVideoProcessor(settings, track)  # validates the occluder options before any work
+    LongVideoProcessor(settings, track)  # validates the occluder options before any work
     run = RunDirectory(out)
     source = long_source_identity(videos, roots)
     run.start(recorded, resume=resume, overwrite=overwrite, source=source)
     if resume:
         check_same_source(run, source)
+    clear_stop(out)
     counts = [len(FrameSource(v)) for v in videos]
     points = [resume_point(out, v.video_id) if resume else None for v in videos]
+    for record, point in zip(videos, points, strict=True):
+        if point is not None:
+            discard_segments_from(out, record.video_id, point.position)
+    tasks = [VideoTask(record, point) for record, point in zip(videos, points, strict=True)]
     done = sum(min(p.position, n) for p, n in zip(points, counts, strict=True) if p is not None)
+    job = LongVideoRun(settings, track, out)
     start = time.perf_counter()
     bar = progress_bar(sum(counts), "synthesize", "frame", initial=done, enabled=progress)
-    metas = []
+    metas: dict[str, LongVideoMeta] = {}
+
+    def finished(meta: LongVideoMeta) -> None:
+        metas[meta.video_id] = meta
+        detail(f"done {meta.video_id}")
+
     try:
-        for record, point in zip(videos, points, strict=True):
-            if point is not None:
-                discard_segments_from(out, record.video_id, point.position)
-            metas.append(processor.video(record, out, point, on_segment=bar.update))
-            detail(f"done {record.video_id}")
+        with SegmentWatch(job, tasks, counts, bar.update, enabled=progress):
+            local_runner.run_long_local(job, workers, tasks, finished)
     except OccmerError as exc:
         raise type(exc)(f"{exc}\n(finished segments are kept in {run.path}: fix the cause and rerun with --resume)") from exc
     finally:
         bar.close()
-        processor.close()
     attrs = {
         "database": settings.database,
         "occluder": to_json({"spec": settings.mask, "options": settings.mask_options}),
@@ -379,7 +404,7 @@ def synthesize_long(
         "skipped": to_json([]), "invalid": to_json([]),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    assemble_long(out, metas, attrs, settings.compression)
+    assemble_long(out, [metas[i] for i in ids], attrs, settings.compression)
     lost, placements = _track_totals(out)
     return LongSynthesisSummary(out, len(videos), sum(counts), time.perf_counter() - start, done, lost, placements)
 

@@ -188,6 +188,6 @@ class _worker_deaths:  # noqa: N801 - used as a context manager, reads as a phra
         if exc_type is not None and issubclass(exc_type, BrokenProcessPool):
             raise WorkerError(
                 "a worker process died without an error message (out of memory, or a crash in a native "
-                "library); finished work is kept: rerun with --workers 1 to see which clip fails"
+                "library); finished work is kept: rerun with --workers 1 to see which clip or video fails"
             ) from exc
         return False

@@ -46,8 +46,8 @@ from occmer.progress import show_progress
               help="clip = onset..offset, keyframes = onset/apex/offset, all = the whole folder.")
 @landmark_options()
 @database_input_options()
-@workers_option("Worker processes of the local executor, and of --features (parallel over clips; at most twice "
-                "the CPUs).")
+@workers_option("Worker processes of the local executor (parallel over clips, or over videos for a long-video "
+                "--db), and of --features; at most twice the CPUs. The file is the same whatever the count.")
 @executor_options("clip", local="this process or --workers processes", output="file", threads="OpenCV")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run of the same command (refused if it read other data).")
@@ -88,15 +88,22 @@ def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, 
       occmer synthesize --db samm --root /data/SAMM --mask glasses --workers 2
       occmer synthesize --db casme2+samm --root casme2=/data/CASME2 --root samm=/data/SAMM --mask surgical
       occmer synthesize --db samm --root /shared/SAMM --mask glasses --out /shared/glasses.h5 --executor ray
+      occmer synthesize --db demo-long --mask glasses --workers 2 --out long_glasses.h5
     """
     from occmer.pipeline import SynthesisSettings, synthesize
     from occmer.protocols.splits import compute_splits
     from occmer.ray_runtime import ExecutorChoice
 
     refuse_together(resume=resume, overwrite=overwrite)
+    db = db or "demo"
+    long_videos = is_long_video_database(db)
+    if long_videos and feature_specs:
+        raise click.UsageError(f"--features applies to clips, not to long videos (--db {db})")
+    if long_videos and executor == "ray":
+        raise click.UsageError(f"--executor ray does not run long videos yet (--db {db}): use --workers N "
+                               "(local processes, one video each)")
     where = ExecutorChoice(executor, ray_address, cpus_per_task)
     where.check_available()  # before the database scan
-    db = db or "demo"
     landmarks, landmark_options_ = landmark_settings(landmarks, landmarks_dir)
     occluder_options_ = occluder_settings(mask, occluder)
     settings = SynthesisSettings(
@@ -105,11 +112,9 @@ def synthesize_command(db, roots, mask, out, seed, size, no_align, frames_mode, 
         apex=apex, offset=offset_policy, compression=compression, color=color, on_lost=on_lost,
     )
     out = out or Path(f"{db.replace('+', '-')}_{mask.split(':')[0]}.h5")
-    if is_long_video_database(db):
-        if feature_specs or executor == "ray":
-            raise click.UsageError("--features and --executor ray apply to clips, not to long videos (--db " + db + ")")
-        _synthesize_long(settings, roots, out, resume=resume, overwrite=overwrite, skip_invalid=skip_invalid,
-                         inputs=[*template_files(mask, occluder.get("choices")), *landmark_files(landmark_options_)])
+    if long_videos:
+        _synthesize_long(settings, roots, out, workers=workers, resume=resume, overwrite=overwrite,
+                         skip_invalid=skip_invalid, inputs=[*template_files(mask, occluder.get("choices")), *landmark_files(landmark_options_)])
         return
     specs = _parse_feature_specs(feature_specs)
     loaded = load_clips(db, roots, apex, skip_invalid, progress=show_progress(), offset_policy=offset_policy,
@@ -134,7 +139,7 @@ def is_long_video_database(db: str) -> bool:
     return db in LONG_VIDEO_DATABASES
 
 
-def _synthesize_long(settings, roots: tuple[str, ...], out: Path, *, resume: bool, overwrite: bool,
+def _synthesize_long(settings, roots: tuple[str, ...], out: Path, *, workers: int, resume: bool, overwrite: bool,
                      skip_invalid: bool, inputs: list[Path]) -> None:
     """`--db` names a long-video database: whole occluded videos (docs/spotting.md, docs/hdf5-format.md)."""
     from occmer.databases.demo_long import DATABASE_ID as DEMO_LONG
@@ -160,7 +165,7 @@ def _synthesize_long(settings, roots: tuple[str, ...], out: Path, *, resume: boo
         click.echo(f"skipping invalid video {problem}", err=True)
     sources = [*(p for v in scan.videos for p in ([v.array] if v.array else [f for _, f in v.frames])), *inputs]
     with guarded_output(out, sources) as target:
-        summary = synthesize_long(settings, scan.videos, target, resume=resume, overwrite=overwrite,
+        summary = synthesize_long(settings, scan.videos, target, workers=workers, resume=resume, overwrite=overwrite,
                                   command=command_line(), progress=show_progress(), roots={db: root})
     click.echo(summary.line())
 

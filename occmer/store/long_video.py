@@ -49,6 +49,7 @@ SEGMENT_FRAMES = 32 * FRAMES_PER_CHUNK  # frames of one resumable shard (and wha
 MAX_LONG_FRAMES = 2_000_000  # 3 h at 200 fps; never allocated at once (reads are ranges)
 SEGMENT = "segment"
 RESUME_ARRAYS = "resume"  # shard group of the arrays the next segment continues from (anchor landmarks)
+STOP_FILE = "stop"  # in OUT.parts: the run asks its workers to stop (request_stop)
 NO_APEX = -1  # intervals/apex of an interval the sheet leaves without apex
 
 
@@ -179,15 +180,41 @@ class ResumePoint:
     arrays: dict[str, np.ndarray]
 
 
-def segment_starts(out: Path, video_id: str) -> list[int]:
-    """Starts of the finished segments of a video that follow each other from frame 0 (temporary files ignored)."""
+def shard_starts(out: Path, video_id: str) -> list[int]:
+    """Starts of a video's finished shards on disk, sorted, from their names alone (temporary files ignored)."""
     folder = video_dir(out, video_id)
     if not folder.is_dir():
         return []
-    found = sorted(int(p.stem) for p in folder.iterdir()
-                   if p.suffix == ".h5" and not p.name.startswith(".") and p.stem.isdigit())
+    return sorted(int(p.stem) for p in folder.iterdir()
+                  if p.suffix == ".h5" and not p.name.startswith(".") and p.stem.isdigit())
+
+
+def frames_written(out: Path, video_id: str, n_frames: int, segment_frames: int, resumed_at: int = 0) -> int:
+    """Frames of a video its shards hold so far, for progress (no shard opened): a run cuts every
+    segment `segment_frames` long from `resumed_at` on, the last one short."""
+    starts = [s for s in shard_starts(out, video_id) if s >= resumed_at]
+    return max(resumed_at, min(n_frames, starts[-1] + segment_frames)) if starts else resumed_at
+
+
+def request_stop(out: Path) -> None:
+    """Ask the workers of a long-video run to stop at their next segment (another video failed, or Ctrl-C)."""
+    if parts_dir(out).is_dir():
+        (parts_dir(out) / STOP_FILE).touch()
+
+
+def stop_requested(out: Path) -> bool:
+    return (parts_dir(out) / STOP_FILE).exists()
+
+
+def clear_stop(out: Path) -> None:
+    (parts_dir(out) / STOP_FILE).unlink(missing_ok=True)
+
+
+def segment_starts(out: Path, video_id: str) -> list[int]:
+    """Starts of the finished segments of a video that follow each other from frame 0 (temporary files ignored)."""
+    folder = video_dir(out, video_id)
     starts, expected = [], 0
-    for start in found:
+    for start in shard_starts(out, video_id):
         if start != expected:
             break
         try:

@@ -21,15 +21,16 @@ so a resumed run rebuilds the same state and writes the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from occmer.databases.long_video import LongVideoRecord
-from occmer.errors import DataError, FaceNotFoundError
+from occmer.errors import DataError, FaceNotFoundError, OccmerError
 from occmer.faces.align import alignment_transform, identity, transform_points, warp_frame
 from occmer.faces.motion import MotionConfig, PointTracker, chi2_sf, fit_motion, max_displacement, tracking_points
 from occmer.frames import apply_color_policy, is_gray_rgb, read_frame, to_gray
@@ -45,6 +46,8 @@ from occmer.store.long_video import (
     LongVideoMeta,
     ResumePoint,
     VideoSegment,
+    frames_written,
+    stop_requested,
     write_segment,
 )
 from occmer.synthesis.job import Processor, SynthesisSettings
@@ -134,9 +137,11 @@ class FrameResult:
 class LongVideoProcessor(Processor):
     """Synthesizes long videos one segment at a time with one landmark backend and one occluder."""
 
-    def __init__(self, settings: SynthesisSettings, config: LongTrackConfig | None = None) -> None:
+    def __init__(self, settings: SynthesisSettings, config: LongTrackConfig | None = None,
+                 segment_frames: int | None = None) -> None:
         super().__init__(settings)
         self.config = config or LongTrackConfig()
+        self.segment_frames = segment_frames or SEGMENT_FRAMES
 
     def video(self, record: LongVideoRecord, out: Path, resume: ResumePoint | None = None,
               on_segment: Callable[[int], None] = lambda n: None) -> LongVideoMeta:
@@ -145,7 +150,7 @@ class LongVideoProcessor(Processor):
         run = VideoRun(self, record, source)
         position = run.restore(resume) if resume is not None else run.start()
         while position < len(source):
-            segment = run.segment(position, min(len(source), position + SEGMENT_FRAMES))
+            segment = run.segment(position, min(len(source), position + self.segment_frames))
             write_segment(out, record.video_id, segment, self.settings.compression)
             on_segment(len(segment.frame_numbers))
             position = segment.stop
@@ -307,9 +312,102 @@ class VideoRun:
         return point.position
 
 
+# ---------------------------------------------------------------- one video per worker task
+
+
+@dataclass(frozen=True)
+class LongVideoRun:
+    """What a long-video worker is started for: the settings, the tracking knobs, the output file
+    (segments go to OUT.parts/videos/<id>/) and the segment length, fixed here by the parent so
+    every worker cuts the same segments."""
+
+    settings: SynthesisSettings
+    track: LongTrackConfig
+    out: Path
+    segment_frames: int = field(default_factory=lambda: SEGMENT_FRAMES)
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """One task of the pool: a whole video, continued from `resume` (its last finished segment) if any."""
+
+    record: LongVideoRecord
+    resume: ResumePoint | None = None
+
+
+class LongVideoWorker:
+    """One worker's state for a long-video run: its own processor (landmark backend, occluder), kept
+    for the run's next videos. Stops at a segment boundary when the parent asks (`request_stop`)."""
+
+    def __init__(self, run: LongVideoRun) -> None:
+        self.run = run
+        self.processor = LongVideoProcessor(run.settings, run.track, run.segment_frames)
+
+    def _check_stop(self, video_id: str) -> None:
+        if stop_requested(self.run.out):
+            raise OccmerError(f"{video_id}: stopped after a finished segment (the run was stopped)")
+
+    def synthesize(self, task: VideoTask) -> LongVideoMeta:
+        """Write `task`'s remaining segments; an OccmerError names the video."""
+        video_id = task.record.video_id
+        try:
+            return self.processor.video(task.record, self.run.out, task.resume,
+                                        on_segment=lambda n: self._check_stop(video_id))
+        except OccmerError as exc:
+            if str(exc).startswith(video_id):
+                raise
+            raise type(exc)(f"{video_id}: {exc}") from exc
+
+    def close(self) -> None:
+        self.processor.close()
+
+
+class SegmentWatch:
+    """Progress in frames whatever the worker count: a thread of the parent that reads, every
+    `interval_s`, how far each video's shards in OUT.parts have come (names only) and moves `advance`."""
+
+    def __init__(self, run: LongVideoRun, tasks: Sequence[VideoTask], lengths: Sequence[int],
+                 advance: Callable[[int], None], *, enabled: bool = True, interval_s: float = 0.5) -> None:
+        self.run = run
+        self.enabled = enabled
+        self.videos = [(t.record.video_id, n, 0 if t.resume is None else t.resume.position)
+                       for t, n in zip(tasks, lengths, strict=True)]
+        self.advance = advance
+        self.interval_s = interval_s
+        self.shown = self._written() if enabled else 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="occmer-segment-watch", daemon=True)
+
+    def _written(self) -> int:
+        return sum(frames_written(self.run.out, video_id, n, self.run.segment_frames, resumed_at)
+                   for video_id, n, resumed_at in self.videos)
+
+    def poll(self) -> None:
+        written = self._written()
+        if written > self.shown:
+            self.advance(written - self.shown)
+            self.shown = written
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.poll()
+
+    def __enter__(self) -> SegmentWatch:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._stop.set()
+            self._thread.join()
+            self.poll()
+
+
 def track_settings(config: LongTrackConfig | None = None) -> dict[str, Any]:
     """The long-video tracking knobs as recorded beside the synthesis settings."""
     return (config or LongTrackConfig()).record()
 
 
-__all__ = ["FrameSource", "LongTrackConfig", "LongVideoProcessor", "track_settings"]
+__all__ = ["FrameSource", "LongTrackConfig", "LongVideoProcessor", "LongVideoRun", "LongVideoWorker", "SegmentWatch",
+           "VideoTask", "track_settings"]
