@@ -3,12 +3,19 @@
 Each `write_<database>(root, ...)` writes sheets with the real headers and quirks (blank
 columns, "/" apex, AU strings with side/intensity letters, header not on the first row)
 and small face-free frames (32x24), and returns the root to pass to the adapter.
+
+The long-video writers also take `faces=True`: their videos are then the long demo's rendered
+face (occmer.demo.long_video, 128 px, a few seconds) in the release's file naming, and their
+sheets list the demo's micro- and macro-expressions at the release's frame numbers, so that
+`occmer synthesize` finds a face and spotting has expressions to find.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +47,19 @@ def write_frames(
     pattern: str = "img{n}.jpg",
     gray: bool = False,
     shifts: dict[int, float] | None = None,
+    images: Sequence[np.ndarray] | None = None,
 ) -> list[Path]:
-    """Write one small image per frame number; BGR/gray as cv2 writes them."""
+    """Write one small image per frame number (or `images`, one per number, (H, W) gray or (H, W, 3) RGB);
+    BGR/gray as cv2 writes them."""
     import cv2
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for n in numbers:
-        image = frame_image(n, gray=gray, shift=(shifts or {}).get(n, 0.0))
+    for k, n in enumerate(numbers):
+        if images is None:
+            image = frame_image(n, gray=gray, shift=(shifts or {}).get(n, 0.0))
+        else:
+            image = images[k] if gray or images[k].ndim == 3 else np.repeat(images[k][..., None], 3, axis=2)
         path = folder / pattern.format(n=n)
         if not cv2.imwrite(str(path), image if gray else image[..., ::-1]):
             raise OSError(f"could not write {path}")
@@ -236,15 +248,22 @@ CASME3_ROWS = (  # subject, filename, onset, apex, offset, AU, objective, emotio
 CASME3_VIDEOS = {("spNO.1", "a"): range(1, 41), ("spNO.1", "b"): range(1, 11), ("spNO.2", "a"): range(8, 20)}
 
 
-def write_casme3(root: Path, rows=CASME3_ROWS, videos=CASME3_VIDEOS) -> Path:
-    """A CAS(ME)^3 part A tree: annotation/<sheet> (sheet 'label') and data/part_A/<subject>/<video>/color/."""
-    sheet = [CASME3_HEADER]
+def casme3_sheet(rows) -> list[Sequence[object]]:
+    """The rows of a CAS(ME)^3 part A label sheet (header and a Duration column)."""
+    sheet: list[Sequence[object]] = [CASME3_HEADER]
     for subject, filename, onset, apex, offset, au, objective, emotion in rows:
         duration = offset - onset if isinstance(offset, int) and isinstance(onset, int) else None
         sheet.append((subject, filename, onset, apex, offset, duration, au, objective, emotion))
-    write_workbook(root / "annotation" / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", {"label": sheet})
+    return sheet
+
+
+def write_casme3(root: Path, rows=CASME3_ROWS, videos=CASME3_VIDEOS, images: dict | None = None) -> Path:
+    """A CAS(ME)^3 part A tree: annotation/<sheet> (sheet 'label') and data/part_A/<subject>/<video>/color/
+    (`images`: the frames of a video, by (subject, video), instead of textures)."""
+    write_workbook(root / "annotation" / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", {"label": casme3_sheet(rows)})
     for (subject, video), numbers in videos.items():
-        write_frames(root / "data" / "part_A" / subject / video / "color", numbers, "{n}.jpg")
+        write_frames(root / "data" / "part_A" / subject / video / "color", numbers, "{n}.jpg",
+                     images=(images or {}).get((subject, video)))
     return root
 
 
@@ -337,6 +356,51 @@ def write_database(name: str, root: Path) -> Path:
 # Long-video releases (issue 29): whole videos, micro- and macro-expressions at absolute frames
 # ------------------------------------------------------------------------------------------
 
+# faces=True: the long demo rendered once per frame rate (two subjects: a leave-one-subject-out
+# bench needs two; rates high enough that each video holds a micro- and a macro-expression).
+FACED_PARAMS = {"subjects": 2, "seconds": 5.0, "size": 128, "micro_per_minute": 24.0, "macro_per_minute": 12.0}
+FACED_FIRST_FRAME = 1  # each release numbers its frame files from 1: img1.jpg, 006_1_0001.jpg, color/1.jpg
+
+
+@dataclass(frozen=True)
+class FacedVideo:
+    """One video of the long demo as a release stores it: its frames and the expressions in it."""
+
+    frames: np.ndarray  # (T, H, W) uint8 gray, the demo's frame i is the release's frame FACED_FIRST_FRAME + i
+    events: tuple[dict, ...]  # the demo's micro- and macro-expressions (blinks are not labelled), 0-based frames
+
+    @property
+    def numbers(self) -> range:
+        return range(FACED_FIRST_FRAME, FACED_FIRST_FRAME + len(self.frames))
+
+    def expressions(self) -> list[tuple[dict, int, int, int]]:
+        """(event, onset, apex, offset) at the release's frame numbers, in time order."""
+        return [(e, e["onset"] + FACED_FIRST_FRAME, e["apex"] + FACED_FIRST_FRAME, e["offset"] + FACED_FIRST_FRAME)
+                for e in self.events]
+
+
+@lru_cache(maxsize=2)
+def faced_videos(fps: float) -> tuple[FacedVideo, ...]:
+    """The long demo's videos at `fps` (FACED_PARAMS), rendered once per process (about 2 s at 30 fps)."""
+    from occmer.demo.long_video import LongVideoParams, read_long_demo, write_long_demo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_long_demo(Path(tmp) / "demo", LongVideoParams(fps=fps, **FACED_PARAMS))
+        return tuple(FacedVideo(np.stack(list(v.frames())), tuple(e for e in v.events if e["kind"] != "blink"))
+                     for v in read_long_demo(root))
+
+
+def release_fps(name: str) -> float:
+    """The frame rate the adapter declares: a faced fixture is rendered at it (SAMM: 200 fps)."""
+    from occmer.databases.long_video import LONG_VIDEO_DATABASES
+
+    return LONG_VIDEO_DATABASES[name].fps
+
+
+def _aus(event: dict) -> str:
+    return "+".join(str(n) for n in event["action_units"])
+
+
 CASME2X_LONG_EXPRESSIONS = (  # the code sheet's nine headerless columns; offset 0 = not annotated
     (1, "disgust1_1", 10, 14, 20, "4+7", "negative", "micro-expression", "disgust"),
     (1, "disgust1_2", 30, 40, 60, "4+9", "negative", "macro-expression", "disgust"),
@@ -347,16 +411,33 @@ CASME2X_LONG_EXPRESSIONS = (  # the code sheet's nine headerless columns; offset
 CASME2X_LONG_FOLDERS = {("s15", "15_0101disgustingteeth"): range(1, 81), ("s15", "15_0401girlcrashing"): range(1, 41),
                         ("s16", "16_0401girlcrashing"): range(1, 41)}
 CASME2X_LONG_EXPECTED = {"videos": 3, "micro": 2, "macro": 3}
+# faces=True: demo subject k -> (subject number in sheet 1, video name, rawpic folder)
+CASME2X_FACED = ((1, "disgust1", ("s15", "15_0101disgustingteeth")), (2, "anger1", ("s16", "16_0401girlcrashing")))
 
 
-def write_casme2x_long(root: Path, expressions=CASME2X_LONG_EXPRESSIONS, folders=CASME2X_LONG_FOLDERS) -> Path:
+def faced_casme2x_long() -> tuple[list[tuple], dict, dict]:
+    """The code sheet's rows, frame numbers and images of the faced CAS(ME)^2 release."""
+    expressions, folders, images = [], {}, {}
+    for (number, name, folder), video in zip(CASME2X_FACED, faced_videos(release_fps("casme2x-long")), strict=True):
+        for k, (event, onset, apex, offset) in enumerate(video.expressions(), 1):
+            expressions.append((number, f"{name}_{k}", onset, apex, offset, _aus(event), event["emotion"],
+                                f"{event['kind']}-expression", event["emotion"]))
+        folders[folder], images[folder] = video.numbers, video.frames
+    return expressions, folders, images
+
+
+def write_casme2x_long(root: Path, expressions=CASME2X_LONG_EXPRESSIONS, folders=CASME2X_LONG_FOLDERS,
+                       faces: bool = False) -> Path:
     """A CAS(ME)^2 release for the long-video adapter: the headerless code sheet and its two naming sheets,
-    videos `rawpic/s15/15_0101disgustingteeth/img<N>.jpg` (N from 1)."""
+    videos `rawpic/s15/15_0101disgustingteeth/img<N>.jpg` (N from 1); `faces`: the long demo's videos."""
+    images: dict = {}
+    if faces:
+        expressions, folders, images = faced_casme2x_long()
     write_workbook(root / "CAS(ME)^2code_final.xlsx", {
         "Sheet1": expressions, "naming rule1": CASME2X_SUBJECTS, "naming rule2": CASME2X_VIDEOS,
     })
     for (subject, video), numbers in folders.items():
-        write_frames(root / "rawpic" / subject / video, numbers, "img{n}.jpg")
+        write_frames(root / "rawpic" / subject / video, numbers, "img{n}.jpg", images=images.get((subject, video)))
     return root
 
 
@@ -373,11 +454,26 @@ SAMM_LONG_ROWS = (  # subject, filename, onset, apex, offset, type, AUs
 )
 SAMM_LONG_VIDEOS = {"006_1": range(1, 121), "007_2": range(1, 101)}
 SAMM_LONG_EXPECTED = {"videos": 2, "micro": 3, "macro": 2}
+SAMM_FACED = (("006", "006_1"), ("007", "007_2"))  # faces=True: demo subject k -> (subject, video)
+SAMM_TYPES = {"micro": "Micro - 1/2", "macro": "Macro"}
 
 
-def write_samm_long(root: Path, rows=SAMM_LONG_ROWS, videos=SAMM_LONG_VIDEOS) -> Path:
+def faced_samm_long() -> tuple[list[tuple], dict, dict]:
+    """The sheet's rows, frame numbers and images of the faced SAMM release (200 fps)."""
+    rows, videos, images = [], {}, {}
+    for (subject, name), video in zip(SAMM_FACED, faced_videos(release_fps("samm-long")), strict=True):
+        for k, (event, onset, apex, offset) in enumerate(video.expressions(), 1):
+            rows.append((subject, f"{name}_{k}", onset, apex, offset, SAMM_TYPES[event["kind"]], _aus(event)))
+        videos[name], images[name] = video.numbers, video.frames
+    return rows, videos, images
+
+
+def write_samm_long(root: Path, rows=SAMM_LONG_ROWS, videos=SAMM_LONG_VIDEOS, faces: bool = False) -> Path:
     """A SAMM long-video release: the sheet opens with nine rows of title and notes, grayscale frames
-    `SAMM_longvideos/006_1/006_1_0001.jpg`."""
+    `SAMM_longvideos/006_1/006_1_0001.jpg`; `faces`: the long demo's videos at 200 fps."""
+    images: dict = {}
+    if faces:
+        rows, videos, images = faced_samm_long()
     sheet: list[Sequence[object]] = [(line,) for line in SAMM_LONG_NOTES]
     sheet.append(SAMM_LONG_HEADER)
     for subject, filename, onset, apex, offset, kind, aus in rows:
@@ -385,7 +481,8 @@ def write_samm_long(root: Path, rows=SAMM_LONG_ROWS, videos=SAMM_LONG_VIDEOS) ->
         sheet.append((subject, filename, filename.split("_")[1], onset, apex, offset, duration, kind, aus, None))
     write_xlsx(root / "SAMM_LongVideos_V2_Release.xlsx", sheet)
     for video, numbers in videos.items():
-        write_frames(root / "SAMM_longvideos" / video, numbers, video + "_{n:04d}.jpg", gray=True)
+        write_frames(root / "SAMM_longvideos" / video, numbers, video + "_{n:04d}.jpg", gray=True,
+                     images=images.get(video))
     return root
 
 
@@ -397,11 +494,29 @@ CASME3A_LONG_ROWS = (  # the ME label sheet: micro-expressions only; one video h
 )
 CASME3A_LONG_VIDEOS = {("spNO.1", "a"): range(1, 61), ("spNO.1", "j"): range(1, 21), ("spNO.2", "a"): range(1, 31)}
 CASME3A_LONG_EXPECTED = {"videos": 3, "micro": 4, "macro": 0}
+CASME3A_FACED = (("spNO.1", "a"), ("spNO.2", "a"))  # faces=True: demo subject k -> (subject, video)
+CASME3A_MACRO_SHEET = "cas(me)3_part_A_MaE_label_JpgIndex_v2.xlsx"  # the adapter's guess at the unpublished name
 
 
-def write_casme3a_long(root: Path, rows=CASME3A_LONG_ROWS, videos=CASME3A_LONG_VIDEOS) -> Path:
-    """A CAS(ME)^3 part A release for the long-video adapter (same layout as `write_casme3`)."""
-    return write_casme3(root, rows, videos)
+def faced_casme3a_long() -> tuple[list[tuple], list[tuple], dict, dict]:
+    """The ME sheet's rows, the MaE sheet's rows, frame numbers and images of the faced CAS(ME)^3 part A release."""
+    micro, macro, videos, images = [], [], {}, {}
+    for key, video in zip(CASME3A_FACED, faced_videos(release_fps("casme3a-long")), strict=True):
+        for event, onset, apex, offset in video.expressions():
+            row = (*key, onset, apex, offset, _aus(event).replace("+", ","), event["objective_class"], event["emotion"])
+            (micro if event["kind"] == "micro" else macro).append(row)
+        videos[key], images[key] = video.numbers, video.frames
+    return micro, macro, videos, images
+
+
+def write_casme3a_long(root: Path, rows=CASME3A_LONG_ROWS, videos=CASME3A_LONG_VIDEOS, faces: bool = False) -> Path:
+    """A CAS(ME)^3 part A release for the long-video adapter (same layout as `write_casme3`); `faces`: the long
+    demo's videos as colour frames, its macro-expressions in a MaE label sheet beside the ME one."""
+    if not faces:
+        return write_casme3(root, rows, videos)
+    micro, macro, videos, images = faced_casme3a_long()
+    write_workbook(root / "annotation" / CASME3A_MACRO_SHEET, {"label": casme3_sheet(macro)})
+    return write_casme3(root, micro, videos, images)
 
 
 LONG_WRITERS = {"casme2x-long": write_casme2x_long, "samm-long": write_samm_long, "casme3a-long": write_casme3a_long}
@@ -409,6 +524,14 @@ LONG_EXPECTED = {"casme2x-long": CASME2X_LONG_EXPECTED, "samm-long": SAMM_LONG_E
                  "casme3a-long": CASME3A_LONG_EXPECTED}
 
 
-def write_long_database(name: str, root: Path) -> Path:
-    """The fixture tree of a registered long-video release, by name (for tests and other helpers)."""
-    return LONG_WRITERS[name](root)
+def write_long_database(name: str, root: Path, faces: bool = False) -> Path:
+    """The fixture tree of a registered long-video release, by name (for tests and other helpers); `faces`:
+    the long demo's rendered face in the release's layout (`faced_truth` gives its intervals)."""
+    return LONG_WRITERS[name](root, faces=faces)
+
+
+def faced_truth(name: str) -> list[list[tuple[int, int, int, str]]]:
+    """The (onset, apex, offset, kind) a faced release's sheets list, per video (demo subject order), at the
+    release's absolute frame numbers."""
+    return [[(onset, apex, offset, event["kind"]) for event, onset, apex, offset in video.expressions()]
+            for video in faced_videos(release_fps(name))]
