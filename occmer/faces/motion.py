@@ -249,8 +249,34 @@ def max_displacement(transform: np.ndarray, points: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(moved - pts, axis=1))) if len(pts) else 0.0
 
 
+# Brightness gains outside this range are not a flickering lamp but a cut or a dark frame:
+# matching them would only amplify noise, so the gain is clipped.
+BRIGHTNESS_GAIN_RANGE = (0.5, 2.0)
+
+
+def _match_brightness(gray: np.ndarray, reference_mean: float) -> np.ndarray:
+    """`gray` (uint8) scaled to the mean brightness `reference_mean` (the onset frame's).
+
+    Lucas-Kanade assumes brightness constancy: a global gain of 1-2 % (a flickering lamp,
+    auto-exposure) biases each point's flow along its gradient by several tenths of a pixel,
+    so points fail the forward-backward check or the robust fit and the head is lost on the
+    frames farthest in brightness from the onset. A frame whose gain is within 1e-3 of 1 is
+    returned unchanged, so clips under steady light track bit-identically as before.
+    """
+    mean = float(gray.mean())
+    if mean <= 0.0:
+        return gray
+    gain = float(np.clip(reference_mean / mean, *BRIGHTNESS_GAIN_RANGE))
+    if abs(gain - 1.0) < 1e-3:
+        return gray
+    return np.clip(np.rint(gray.astype(np.float32) * gain), 0, 255).astype(np.uint8)
+
+
 class PointTracker:
-    """Pyramidal LK from the onset frame's points to any frame, checked forward-backward."""
+    """Pyramidal LK from the onset frame's points to any frame, checked forward-backward.
+
+    Each frame is first brought to the onset frame's mean brightness (_match_brightness).
+    """
 
     def __init__(self, onset_gray: np.ndarray, points: np.ndarray, config: MotionConfig) -> None:
         self.config = config
@@ -258,9 +284,11 @@ class PointTracker:
         self.win = (config.window, config.window)
         self.criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-3)
         self.onset = onset_gray
+        self.onset_mean = float(onset_gray.mean())
 
     def track(self, gray: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(points in this frame (N, 2), ok mask (N,)) starting LK from the guessed positions."""
+        gray = _match_brightness(gray, self.onset_mean)
         flags = cv2.OPTFLOW_USE_INITIAL_FLOW
         lk = {"winSize": self.win, "maxLevel": self.config.levels, "criteria": self.criteria, "flags": flags}
         fwd, st1, _ = cv2.calcOpticalFlowPyrLK(self.onset, gray, self.points, guess.reshape(-1, 1, 2).copy(), **lk)
