@@ -27,6 +27,15 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ["OCCMER_CACHE"] = old
 
 
+@pytest.fixture(autouse=True)
+def _fresh_output_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with the default output choices: a command run by an earlier test
+    (`--quiet`, `--no-progress`) sets them module-wide, as it does for one process."""
+    import occmer.progress
+
+    monkeypatch.setattr(occmer.progress, "_SETTINGS", occmer.progress.OutputSettings())
+
+
 @pytest.fixture(scope="session")
 def aligned_hopper():
     """(aligned 224 px RGB onset crop, its 478 landmarks) of the bundled Grace Hopper portrait,
