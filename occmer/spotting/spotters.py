@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from occmer.errors import ConfigError
-from occmer.spotting import DEFAULT_SPOTTER, SPOTTER_NAMES
 from occmer.spotting.intervals import KINDS
 from occmer.spotting.softnet import MapCache, SoftNetSettings, run_softnet_loso
 from occmer.spotting.task import SpottingRun, run_loso
