@@ -247,8 +247,12 @@ class MapCache:
         self.regions[video.video] = regions
         return regions
 
+    def missing(self, video: LongVideoSource, ks: Iterable[int]) -> list[int]:
+        """The k among `ks` whose maps of `video` are not computed yet."""
+        return sorted({int(k) for k in ks} - {k for (name, k) in self.maps if name == video.video})
+
     def prepare(self, video: LongVideoSource, ks: Iterable[int], bar: object | None = None) -> None:
-        missing = sorted({int(k) for k in ks} - {k for (name, k) in self.maps if name == video.video})
+        missing = self.missing(video, ks)
         if not missing:
             return
         regions, stride, size = self.find_regions(video), self.settings.stride, self.settings.flow_size
@@ -258,7 +262,7 @@ class MapCache:
             window.append(face_crop(frame, video.face_box, size))
             for k in missing:
                 start = t - k
-                if start >= 0 and start % stride == 0 and start < video.count - k:
+                if start >= 0 and start % stride == 0:
                     found[k].append(pair_maps(window[-1 - k], window[-1], regions, self.flow))
             if bar is not None:
                 bar.update(1)  # type: ignore[attr-defined]
@@ -416,8 +420,9 @@ def run_softnet_loso(videos: Sequence[LongVideoSource], kinds: Sequence[str] = K
     cache = cache or MapCache(settings or SoftNetSettings(), frame_filter)
     try:
         ks = fold_ks(videos, kinds)
-        with progress_bar(sum(v.count for v in videos), f"{label}: flow", "frame", enabled=progress) as bar:
-            for video in videos:
+        todo = [v for v in videos if cache.missing(v, ks)]
+        with progress_bar(sum(v.count for v in todo), f"{label}: flow", "frame", enabled=progress and bool(todo)) as bar:
+            for video in todo:
                 cache.prepare(video, ks, bar)
         run = SpottingRun(fps=videos[0].fps)
         with progress_bar(len(subjects) * len(kinds), f"{label}: training", "fold", enabled=progress) as bar:
