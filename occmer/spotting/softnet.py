@@ -32,9 +32,10 @@ Where occmer differs, and why (docs/spotting.md):
   occmer.faces.pointsets), found on the whole frame and moved into the face crop; a video with
   no face found in its first `FIND_FACE_SECONDS` uses a fixed face layout (`FALLBACK_LAYOUT`).
 - CPU: the flow is computed at `flow_size` (64 px, the reference 128 px: the 42 x 21 regions
-  are about that resolution anyway; the ROI paddings scale with it) and for every `stride`-th
-  pair only (3; the reference every pair), the scores interpolated linearly to every pair
-  before the smoothing. With stride 1 and flow_size 128 it is the reference's sampling.
+  are about that resolution anyway; the ROI paddings scale with it), 2.5x faster. Every pair
+  is used (`stride` 1, as the reference); a larger stride computes every `stride`-th pair and
+  interpolates the scores linearly in between (3x faster at 3, but it spotted worse on the
+  long demo: benchmark/RESULTS.md).
 - Strain derivatives are occmer's central differences (the reference: forward differences).
 - Peaks: occmer's `find_peaks` (strictly above T, the highest kept first) in place of scipy's.
 """
@@ -83,7 +84,7 @@ class SoftNetSettings:
     lr: float = 0.0005
     negative_share: float = 0.5
     flow_size: int = 64
-    stride: int = 3
+    stride: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.p <= 1.0:
