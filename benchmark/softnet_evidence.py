@@ -8,7 +8,7 @@ Prints and writes WORK/<condition>.json: F1 per kind, TP/FP/FN, the folds, CPU a
 per part, the load average.
 
 Usage: OMP_NUM_THREADS=1 python benchmark/softnet_evidence.py WORK CONDITION [SEEDS] [SECONDS] [STRIDE] [FLOW_SIZE]
-(STRIDE, FLOW_SIZE: SOFTNet's pair sampling, default SoftNetSettings' 3 and 64; 1 and 128 are the
+(STRIDE, FLOW_SIZE: SOFTNet's pair sampling, default SoftNetSettings' 1 and 64; 1 and 128 are the
 reference's; with either given, the file is WORK/<condition>-s<STRIDE>-<FLOW_SIZE>.json.)
 """
 
