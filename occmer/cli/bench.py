@@ -18,6 +18,7 @@ from occmer.labels import LABEL_SCHEMES
 from occmer.outputs import check_output
 from occmer.progress import info, show_progress
 from occmer.protocols import PROTOCOLS
+from occmer.spotting import DEFAULT_SPOTTER
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 
@@ -148,7 +149,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
                   gpus_per_task: float, no_html: bool, batch_folds: str, allow_partial: bool = False,
                   membership: str = "official", task: str = "recognize", long_demo: Path | None = None,
-                  long_seconds: float = 60.0, placement: str = "held", spotter: str = "megc-baseline") -> None:
+                  long_seconds: float = 60.0, placement: str = "held", spotter: str = DEFAULT_SPOTTER) -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -170,7 +171,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
         train = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device}
         _long_video_bench(task, models, long_options, train, hparams, seed, n_seeds, out, not no_html, data)
         return
-    if spotter != "megc-baseline":
+    if spotter != DEFAULT_SPOTTER:
         raise click.UsageError(f"--spotter {spotter} is for --task spot or str (long videos); drop it or add --task")
     if not models:
         raise click.UsageError("Missing argument 'MODELS...'.")
@@ -266,7 +267,7 @@ class LongVideoOptions:
     size: int | None
     placement: str
     masks: str
-    spotter: str = "megc-baseline"
+    spotter: str = DEFAULT_SPOTTER
 
 
 def _long_video_bench(task: str, models: tuple[str, ...], options: LongVideoOptions, train: dict, hparams: tuple[str, ...],
