@@ -1,6 +1,7 @@
 """`occmer bench --task spot | str`: spotting and spot-then-recognize on long videos (docs/spotting.md).
 
-spot: leave-one-subject-out with the MEGC feature-difference baseline (occmer.spotting.task),
+spot: leave-one-subject-out with a spotter of occmer.spotting.spotters (default the MEGC
+feature-difference baseline, occmer.spotting.task; or SOFTNet, occmer.spotting.softnet),
 scored by the MEGC rules (IoU >= 0.5, F1 pooled per database and overall, micro and macro
 apart and together). str: the same spotting, then each spotted interval is classified by one
 of occmer's recognition models, trained per fold on the other subjects' TRUE intervals
@@ -36,12 +37,14 @@ from occmer.features.spec import FlowSpec
 from occmer.pages.long_video import write_long_video_page
 from occmer.progress import progress_bar
 from occmer.seeding import stable_hash
+from occmer.spotting import DEFAULT_SPOTTER
 from occmer.spotting.intervals import KINDS, Interval
 from occmer.spotting.metrics import OVERALL, spotting_scores, str_scores
 from occmer.spotting.occlusion import occluder_filter
 from occmer.spotting.page import page_stretch, timeline_marks
 from occmer.spotting.samples import read_frames, sample_features, spotted_sample, true_samples
-from occmer.spotting.task import FoldResult, SpottingRun, run_loso, truth_intervals
+from occmer.spotting.spotters import make_spotter, spotter_class
+from occmer.spotting.task import FoldResult, SpottingRun, truth_intervals
 from occmer.spotting.video import FrameFilter, LongVideoSource
 
 TASKS = ("recognize", "spot", "str")
@@ -73,8 +76,14 @@ class SpotRequest:
     # conditions read as stored (a synthesized long-video file each: `bench --task spot --data FILE`),
     # the same videos as `videos` with their own frames; every other condition composites on `videos`
     stored: Mapping[str, Sequence[LongVideoSource]] = field(default_factory=dict)
+    spotter: str = DEFAULT_SPOTTER  # occmer.spotting.spotters; a learnt one is seeded by the first seed
 
     def __post_init__(self) -> None:
+        learnt = spotter_class(self.spotter).learnt  # an unknown name fails here, before any work
+        if learnt and self.task == "spot" and len(self.seeds) > 1:  # (str: the first seed spots, all train the model)
+            raise ConfigError(f"--spotter {self.spotter} spots with one training seed a run: run the bench once per "
+                              "--seed S (each with its own --out), or benchmark/softnet_evidence.py for several seeds "
+                              "on shared flow maps")
         if self.task not in ("spot", "str"):
             raise ConfigError(f"a long-video bench runs --task spot or str (got {self.task!r})")
         if not self.videos:
@@ -96,6 +105,10 @@ class SpotRequest:
                                "placement": self.placement, "source": dict(self.source),
                                "videos": [{"video": v.video, "subject": v.subject, "database": v.database,
                                            "frames": v.count, "fps": v.fps} for v in self.videos]}
+        if self.spotter != DEFAULT_SPOTTER:  # the baseline's runs keep the settings (and resume) they had
+            out["spotter"] = self.spotter
+            if spotter_class(self.spotter).learnt:
+                out["spotter_seed"] = self.seeds[0]
         if self.task == "str":
             out |= {"model": self.model, "seeds": list(self.seeds), "train": asdict(self.train),
                     "hparams": dict(self.hparams), "features": asdict(self.flow_spec())}
@@ -139,8 +152,9 @@ def spot_condition(request: SpotRequest, condition: str, progress: bool) -> Spot
         run.truth = [t for v in request.videos for t in truth_intervals(v) if t.kind in request.kinds]
         return run
     videos, frame_filter = condition_frames(request, condition)
-    run = run_loso(videos, kinds=request.kinds, frame_filter=frame_filter, progress=progress,
-                   label=f"spotting {condition}")
+    spotter = make_spotter(request.spotter, request.seeds[0])
+    run = spotter.run(videos, kinds=request.kinds, frame_filter=frame_filter, progress=progress,
+                      label=f"spotting {condition}")
     write_json_atomic(path, {"condition": condition, "frames": run.frames, "fps": run.fps,
                              "folds": [asdict(f) for f in run.folds], "spotted": [asdict(s) for s in run.spotted]})
     return run
@@ -332,12 +346,21 @@ def markdown_table(payload: Mapping[str, Any]) -> str:
     settings = payload["settings"]
     lines += ["F1 (TP/FP/FN): the MEGC spotting rules, a spotted interval is a TP at IoU >= 0.5 with a true one, counts "
               "summed over the videos, micro and macro matched apart (docs/spotting.md). FP / min: false spots per minute "
-              "of video.", f"Spotter: the MEGC feature-difference baseline (Moilanen et al. 2014), leave-one-subject-out; "
+              "of video.", f"Spotter: {spotter_description(settings)}, leave-one-subject-out; "
               f"occluders placed {settings['placement']}."]
     if task == "str":
         lines.append(f"STR: {settings['model']} trained per fold on the other subjects' true intervals; STRS = spotting "
                      f"F1 (kinds together) x analysis F1; mean ± std over seeds {settings['seeds']}.")
     return "\n".join(lines) + "\n"
+
+
+def spotter_description(settings: Mapping[str, Any]) -> str:
+    """The spotter of a run's settings, in words (the baseline's words unchanged for its tables)."""
+    name = settings.get("spotter", DEFAULT_SPOTTER)
+    if name == DEFAULT_SPOTTER:
+        return "the MEGC feature-difference baseline (Moilanen et al. 2014)"
+    seed = f", seed {settings['spotter_seed']}" if "spotter_seed" in settings else ""
+    return f"{spotter_class(name).description}{seed}"
 
 
 def write_condition_page(request: SpotRequest, condition: str, run: SpottingRun) -> Path:
@@ -352,7 +375,7 @@ def write_condition_page(request: SpotRequest, condition: str, run: SpottingRun)
     pictures = [frames[n] if crop is None else frames[n][crop[1]:crop[3], crop[0]:crop[2]] for n in numbers]
     folds = [f for f in run.folds if f.subject == video.subject]
     facts = [("condition", condition), ("video", video.video), ("subject (held out)", video.subject),
-             ("spotter", "feature difference (Moilanen et al. 2014), MEGC baseline"),
+             ("spotter", spotter_description(request.settings())),
              *((f"{f.kind}: k, p (set on the other subjects)", f"{f.k}, {f.tau:g}") for f in folds)]
     out = request.out / "pages" / f"{safe_name(condition)}.html"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import click
 
 from occmer.cli.common import MAX_SEED, data_option, executor_options, guarded_output, optimiser_options, seed_option
 from occmer.cli.output import output_options
+from occmer.cli.spot import spotter_option
 from occmer.demo.classes import BALANCES
 from occmer.demo.presets import PRESETS
 from occmer.errors import ConfigError
@@ -17,6 +18,7 @@ from occmer.labels import LABEL_SCHEMES
 from occmer.outputs import check_output
 from occmer.progress import info, show_progress
 from occmer.protocols import PROTOCOLS
+from occmer.spotting import DEFAULT_SPOTTER
 
 DEMO_MASKS_DEFAULT = "none,glasses,surgical"
 
@@ -30,7 +32,8 @@ def _protocol_help() -> str:
 @click.argument("models", nargs=-1)
 @click.option("--task", type=click.Choice(["recognize", "spot", "str"]), default="recognize", show_default=True,
               help="recognize: classify cut clips (the tables below). spot: find the expressions in long videos "
-                   "(MEGC feature-difference baseline, leave-one-subject-out, MEGC rules); str: spot, then classify "
+                   "(--spotter: the MEGC feature-difference baseline or SOFTNet, leave-one-subject-out, MEGC "
+                   "rules); str: spot, then classify "
                    "each spotted interval with MODEL (default ststnet), scored by STRS. spot and str run on the long "
                    "demo (--long-demo, --long-seconds, --demo-subjects, --demo-face-size) under --demo-masks "
                    "(docs/spotting.md).")
@@ -42,6 +45,7 @@ def _protocol_help() -> str:
 @click.option("--placement", type=click.Choice(["held", "per-frame"]), default="held", show_default=True,
               help="--task spot/str: the occluder held on the face (occmer) or placed again on every frame from "
                    "that frame's landmarks (the public generator's way).")
+@spotter_option()
 @data_option()
 @click.option("--demo-masks", default=DEMO_MASKS_DEFAULT, show_default=True,
               help="Occluders of the demo conditions used when no --data is given (comma-separated).")
@@ -145,7 +149,7 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
                   shard: str, max_folds: int | None, executor: str, ray_address: str | None, cpus_per_task: float,
                   gpus_per_task: float, no_html: bool, batch_folds: str, allow_partial: bool = False,
                   membership: str = "official", task: str = "recognize", long_demo: Path | None = None,
-                  long_seconds: float = 60.0, placement: str = "held") -> None:
+                  long_seconds: float = 60.0, placement: str = "held", spotter: str = DEFAULT_SPOTTER) -> None:
     """Train each MODEL on each condition and print one table (rows models, columns conditions,
     cells UF1 / UAR / accuracy pooled over folds, mean ± std over seeds).
 
@@ -162,10 +166,13 @@ def bench_command(models: tuple[str, ...], data: tuple[str, ...], demo_masks: st
       occmer bench ststnet --task str --out str_out       # spot, then recognise
     """
     if task != "recognize":
-        long_options = LongVideoOptions(long_demo, long_seconds, demo_subjects, demo_face_size, placement, demo_masks)
+        long_options = LongVideoOptions(long_demo, long_seconds, demo_subjects, demo_face_size, placement, demo_masks,
+                                        spotter)
         train = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device}
         _long_video_bench(task, models, long_options, train, hparams, seed, n_seeds, out, not no_html, data)
         return
+    if spotter != DEFAULT_SPOTTER:
+        raise click.UsageError(f"--spotter {spotter} is for --task spot or str (long videos); drop it or add --task")
     if not models:
         raise click.UsageError("Missing argument 'MODELS...'.")
     from occmer.bench.conditions import group_conditions
@@ -260,6 +267,7 @@ class LongVideoOptions:
     size: int | None
     placement: str
     masks: str
+    spotter: str = DEFAULT_SPOTTER
 
 
 def _long_video_bench(task: str, models: tuple[str, ...], options: LongVideoOptions, train: dict, hparams: tuple[str, ...],
@@ -301,7 +309,7 @@ def _long_video_bench(task: str, models: tuple[str, ...], options: LongVideoOpti
                          else train["weight_decay"], device=train["device"])
     request = SpotRequest(task=task, videos=videos, out=out, source=source, conditions=conditions,
                           placement=options.placement, model=model, seeds=tuple(range(seed, seed + n_seeds)),
-                          train=config, hparams=parsed, stored=stored)
+                          train=config, hparams=parsed, stored=stored, spotter=options.spotter)
     with guarded_output(out, []):
         run_spot_bench(request, progress=show_progress(), html=html, echo=info)
     click.echo(f"results in {out} (table.md, metrics.json" + (", pages/" if html else "") + ")")
