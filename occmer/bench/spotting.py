@@ -376,7 +376,7 @@ def write_condition_page(request: SpotRequest, condition: str, run: SpottingRun)
     folds = [f for f in run.folds if f.subject == video.subject]
     facts = [("condition", condition), ("video", video.video), ("subject (held out)", video.subject),
              ("spotter", spotter_description(request.settings())),
-             *((f"{f.kind}: k, p (set on the other subjects)", f"{f.k}, {f.tau:g}") for f in folds)]
+             *((f"{f.kind}: {spotter_class(request.spotter).fold_settings}", f"{f.k}, {f.tau:g}") for f in folds)]
     out = request.out / "pages" / f"{safe_name(condition)}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     return write_long_video_page(out, video.video, pictures, numbers, video.fps, video.count,

@@ -30,6 +30,7 @@ import numpy as np
 from occmer.errors import ConfigError, DataError
 from occmer.pages.long_video import TimelineMark, write_long_video_page
 from occmer.progress import progress_bar
+from occmer.spotting import DEFAULT_SPOTTER
 from occmer.spotting.feature_difference import FeatureDifferenceSettings, contrast_curves, crop, spot_curve
 from occmer.spotting.intervals import KINDS, Interval
 from occmer.spotting.metrics import match_all
@@ -202,7 +203,9 @@ def read_spots(spots: Path, video: FileVideo, file_videos: Sequence[str]) -> Spo
         facts.append(("spotting run on", source))
     if isinstance(document.get("spotter"), str):
         facts.append(("spotter", document["spotter"]))
-    facts += [(f"{f['kind']}: k, p (set on the other subjects)", f"{f['k']}, {f['tau']}")
+    which = ("k, p (set on the other subjects)" if document.get("spotter", DEFAULT_SPOTTER) == DEFAULT_SPOTTER
+             else "k, p (as that run's spotter set them)")
+    facts += [(f"{f['kind']}: {which}", f"{f['k']}, {f['tau']}")
               for f in document.get("folds") or () if isinstance(f, dict) and f.get("subject") == video.subject
               and isinstance(f.get("kind"), str) and isinstance(f.get("k"), int) and isinstance(f.get("tau"), float)]
     return Spots(out, facts)

@@ -24,6 +24,7 @@ class Spotter(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     learnt: ClassVar[bool] = False
+    fold_settings: ClassVar[str] = "k, p (set on the other subjects)"  # what a fold's (k, tau) are, for pages
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -51,6 +52,7 @@ class SoftNetSpotter(Spotter):
     name = "softnet"
     description = "SOFTNet (Liong et al. 2021, shallow optical-flow three-stream CNN)"
     learnt = True
+    fold_settings = "k, p (k set on the other subjects; p fixed, as the reference)"
 
     def __init__(self, seed: int = 0, settings: SoftNetSettings | None = None, cache: MapCache | None = None) -> None:
         super().__init__(seed)
