@@ -115,6 +115,7 @@ def write_long_video_page(
     stretch = (int(numbers[0]), int(numbers[-1])) if len(numbers) else (0, 0)
     svg, left, scale = timeline_svg(marks, total, fps, stretch)
     step = (numbers[1] - numbers[0]) if len(numbers) > 1 else 1
+    every = "every frame" if step == 1 else f"one frame in {step}"
     player = {"uris": uris, "numbers": [int(n) for n in numbers], "fps": fps, "left": left, "scale": scale,
               "delay": delay_ms or max(20, int(round(1000 * step / fps)))}
     counts = {o: sum(1 for m in marks if m.outcome == o and (o != "TP" or m.row == "spotted")) for o in COLOURS}
@@ -125,7 +126,7 @@ def write_long_video_page(
             f'<span id="frame-label"></span></div></div><p class="legend">{legend}</p>{svg}'
             f'<p class="muted">Top row: the true intervals (TP: matched by a spot with IoU &ge; 0.5; FN: missed). Bottom row: '
             f'the spotted intervals (TP or FP). The shaded band is the stretch the player shows (frames '
-            f'{stretch[0]}..{stretch[1]}, every {step}th frame); hover an interval for its frames.</p>'
+            f'{stretch[0]}..{stretch[1]}, {every}); hover an interval for its frames.</p>'
             f'<script type="application/json" id="frames">{json.dumps(player)}</script><script>{SCRIPT}</script>')
     table = "".join(f"<tr><td>{esc(m.row)}</td><td>{esc(m.outcome)}</td><td class=num>{m.onset}</td>"
                     f"<td class=num>{m.offset}</td><td>{esc(m.label)}</td></tr>" for m in sorted(marks, key=lambda m: (m.onset, m.row)))
