@@ -144,14 +144,47 @@ def test_bench_task_spot_with_softnet_records_the_spotter(long_demo, tmp_path, t
                                       "--demo-masks", "none", "--no-html", "--seed", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     settings = json.loads((out / "config.json").read_text())["settings"]
-    assert settings["spotter"] == "softnet" and settings["spotter_seed"] == 2
-    assert "SOFTNet" in (out / "table.md").read_text()
+    assert settings["spotter"] == "softnet" and settings["spotter_seeds"] == [2]
+    table = (out / "table.md").read_text()
+    assert "SOFTNet" in table and "seed 2," in table and " ± 0.000 [" in table  # one seed: std 0
+    assert (out / "conditions" / "clean" / "seed2" / "spotting.json").exists()
     refused = CliRunner().invoke(cli, ["bench", "ststnet", "--spotter", "softnet", "--out", str(tmp_path / "x")])
     assert refused.exit_code != 0 and "--task spot or str" in refused.output
 
 
-def test_bench_refuses_several_softnet_seeds_instead_of_using_the_first(long_demo, tmp_path):
-    result = CliRunner().invoke(cli, ["bench", "--task", "spot", "--spotter", "softnet", "--long-demo", str(long_demo),
-                                      "--demo-masks", "none", "--no-html", "--seeds", "3", "--out", str(tmp_path / "b")])
-    assert result.exit_code != 0 and "one training seed a run" in result.output
-    assert not (tmp_path / "b" / "metrics.json").exists()
+def test_bench_spots_once_per_softnet_seed_and_reports_mean_and_std(long_demo, tmp_path, tiny_softnet):
+    out = tmp_path / "b"
+    args = ["bench", "--task", "spot", "--spotter", "softnet", "--long-demo", str(long_demo), "--demo-masks", "none",
+            "--seed", "1", "--seeds", "2", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "config.json").read_text())["settings"]
+    assert settings["spotter_seeds"] == [1, 2] and "spotter_seed" not in settings
+    folder = out / "conditions" / "clean"
+    files = {seed: folder / f"seed{seed}" / "spotting.json" for seed in (1, 2)}
+    saved = {seed: json.loads(path.read_text()) for seed, path in files.items()}
+    assert not (folder / "spotting.json").exists() and [saved[s]["seed"] for s in (1, 2)] == [1, 2]
+    assert saved[1]["spotted"] != saved[2]["spotted"] or saved[1]["folds"] != saved[2]["folds"]  # seeds differ
+    # each seed's run on the shared maps is the run of that seed alone
+    alone = run_softnet_loso(read_long_demo(long_demo), seed=2, settings=TINY)
+    assert [Interval(**s) for s in saved[2]["spotted"]] == alone.spotted
+
+    entry = json.loads((out / "metrics.json").read_text())["conditions"]["clean"]
+    assert set(entry["seeds"]) == {"1", "2"} and "spotting" not in entry
+    for kind, spread in entry["summary"]["f1"]["overall"].items():
+        per_seed = [entry["seeds"][s]["spotting"]["overall"][kind]["f1"] for s in ("1", "2")]
+        assert spread["per_seed"] == per_seed
+        assert spread["mean"] == pytest.approx(np.mean(per_seed)) and spread["std"] == pytest.approx(np.std(per_seed, ddof=1))
+    overall = entry["summary"]["f1"]["overall"]["overall"]
+    shown = f"{overall['mean']:.3f} ± {overall['std']:.3f} [{overall['per_seed'][0]:.3f}, {overall['per_seed'][1]:.3f}]"
+    assert f"overall F1 {shown} (seeds 1, 2)" in result.output
+    table = (out / "table.md").read_text()
+    assert shown in table and "seeds 1, 2" in table and "mean ± std over the spotter's seeds [1, 2]" in table
+    assert "spots shown" in (out / "pages" / "clean.html").read_text()
+
+    stamp = files[1].stat().st_mtime_ns
+    files[2].unlink()  # resumes: only the missing seed is spotted again
+    again = CliRunner().invoke(cli, [*args, "--no-html"])
+    assert again.exit_code == 0, again.output
+    assert files[1].stat().st_mtime_ns == stamp and json.loads(files[2].read_text()) == saved[2]
+    assert json.loads((out / "metrics.json").read_text())["conditions"]["clean"] == entry

@@ -12,6 +12,9 @@ Inputs: any sequence of videos with the LongVideoSource interface (occmer.spotti
 the command line builds and caches the long demo. Each condition (clean, or an occluder
 composited on every frame) is one spotting run; results resume per condition (spotting) and
 per fold (STR): OUT/conditions/<condition>/spotting.json and .../str/seed<S>/<subject>.json.
+A learnt spotter (SOFTNet) spots once per seed of --task spot, on flow maps shared by the seeds
+of a condition, each resumable: OUT/conditions/<condition>/seed<S>/spotting.json; its F1 is
+reported as mean ± std over the seeds (--task str: the first seed spots, every seed recognises).
 OUT gets config.json, metrics.json, table.md and one inspect page per condition
 (pages/<condition>.html: a stretch of the first video played over its timeline).
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -76,14 +80,12 @@ class SpotRequest:
     # conditions read as stored (a synthesized long-video file each: `bench --task spot --data FILE`),
     # the same videos as `videos` with their own frames; every other condition composites on `videos`
     stored: Mapping[str, Sequence[LongVideoSource]] = field(default_factory=dict)
-    spotter: str = DEFAULT_SPOTTER  # occmer.spotting.spotters; a learnt one is seeded by the first seed
+    spotter: str = DEFAULT_SPOTTER  # occmer.spotting.spotters; a learnt one: see spotter_seeds
 
     def __post_init__(self) -> None:
-        learnt = spotter_class(self.spotter).learnt  # an unknown name fails here, before any work
-        if learnt and self.task == "spot" and len(self.seeds) > 1:  # (str: the first seed spots, all train the model)
-            raise ConfigError(f"--spotter {self.spotter} spots with one training seed a run: run the bench once per "
-                              "--seed S (each with its own --out), or benchmark/softnet_evidence.py for several seeds "
-                              "on shared flow maps")
+        spotter_class(self.spotter)  # an unknown name fails here, before any work
+        if not self.seeds:
+            raise ConfigError("a long-video bench needs at least one seed")
         if self.task not in ("spot", "str"):
             raise ConfigError(f"a long-video bench runs --task spot or str (got {self.task!r})")
         if not self.videos:
@@ -107,7 +109,9 @@ class SpotRequest:
                                            "frames": v.count, "fps": v.fps} for v in self.videos]}
         if self.spotter != DEFAULT_SPOTTER:  # the baseline's runs keep the settings (and resume) they had
             out["spotter"] = self.spotter
-            if spotter_class(self.spotter).learnt:
+            if self.learnt_seeds():
+                out["spotter_seeds"] = list(self.spotter_seeds)
+            elif spotter_class(self.spotter).learnt:  # str: the first seed spots
                 out["spotter_seed"] = self.seeds[0]
         if self.task == "str":
             out |= {"model": self.model, "seeds": list(self.seeds), "train": asdict(self.train),
@@ -116,6 +120,18 @@ class SpotRequest:
 
     def flow_spec(self) -> FlowSpec:
         return FlowSpec("tvl1", size=model_spec(self.model).input_size)
+
+    def learnt_seeds(self) -> bool:
+        """Whether the spotter runs once per seed (a learnt spotter, --task spot): F1 as mean ± std."""
+        return self.task == "spot" and spotter_class(self.spotter).learnt
+
+    @property
+    def spotter_seeds(self) -> tuple[int | None, ...]:
+        """The seeds the spotter runs with: every seed (learnt, spot), the first (learnt, str), or None
+        (a deterministic spotter, whose results keep their unseeded layout)."""
+        if not spotter_class(self.spotter).learnt:
+            return (None,)
+        return self.seeds if self.task == "spot" else self.seeds[:1]
 
 
 def condition_filter(condition: str, placement: str) -> FrameFilter | None:
@@ -142,9 +158,17 @@ def _interval(record: Mapping[str, Any]) -> Interval:
     return Interval(**{k: record[k] for k in ("video", "onset", "offset", "kind", "emotion", "subject", "database")})
 
 
-def spot_condition(request: SpotRequest, condition: str, progress: bool) -> SpottingRun:
-    """The LOSO spotting run of one condition, read back when OUT already holds it."""
-    path = request.out / "conditions" / safe_name(condition) / "spotting.json"
+def spotting_path(request: SpotRequest, condition: str, seed: int | None = None) -> Path:
+    """Where a condition's spotting run is kept: one file, or one per seed of a learnt spotter."""
+    folder = request.out / "conditions" / safe_name(condition)
+    return folder / "spotting.json" if seed is None else folder / f"seed{seed}" / "spotting.json"
+
+
+def spot_condition(request: SpotRequest, condition: str, progress: bool, seed: int | None = None,
+                   shared: Any = None) -> SpottingRun:
+    """The LOSO spotting run of one condition (and `seed`, for a learnt spotter), read back when OUT
+    already holds it; `shared`: what the spotter's runs on this condition share (its shared_work)."""
+    path = spotting_path(request, condition, seed)
     if path.exists():
         saved = json.loads(path.read_text())
         run = SpottingRun(spotted=[_interval(s) for s in saved["spotted"]], folds=[FoldResult(**f) for f in saved["folds"]],
@@ -152,12 +176,25 @@ def spot_condition(request: SpotRequest, condition: str, progress: bool) -> Spot
         run.truth = [t for v in request.videos for t in truth_intervals(v) if t.kind in request.kinds]
         return run
     videos, frame_filter = condition_frames(request, condition)
-    spotter = make_spotter(request.spotter, request.seeds[0])
+    spotter = make_spotter(request.spotter, request.seeds[0] if seed is None else seed, shared)
     run = spotter.run(videos, kinds=request.kinds, frame_filter=frame_filter, progress=progress,
-                      label=f"spotting {condition}")
-    write_json_atomic(path, {"condition": condition, "frames": run.frames, "fps": run.fps,
-                             "folds": [asdict(f) for f in run.folds], "spotted": [asdict(s) for s in run.spotted]})
+                      label=f"spotting {condition}" + ("" if seed is None else f" seed {seed}"))
+    record: dict[str, Any] = {"condition": condition}
+    if seed is not None:
+        record["seed"] = seed
+    record |= {"frames": run.frames, "fps": run.fps, "folds": [asdict(f) for f in run.folds],
+               "spotted": [asdict(s) for s in run.spotted]}
+    write_json_atomic(path, record)
     return run
+
+
+def spot_condition_seeds(request: SpotRequest, condition: str, progress: bool) -> dict[int | None, SpottingRun]:
+    """The condition's spotting run per spotter seed (request.spotter_seeds), the seeds sharing the
+    work that does not depend on them (SOFTNet's flow maps); each seed resumes on its own."""
+    todo = [seed for seed in request.spotter_seeds if not spotting_path(request, condition, seed).exists()]
+    _, frame_filter = condition_frames(request, condition)
+    with spotter_class(request.spotter).shared_work(frame_filter) if todo else nullcontext() as shared:
+        return {seed: spot_condition(request, condition, progress, seed, shared) for seed in request.spotter_seeds}
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,10 +306,9 @@ def run_spot_bench(request: SpotRequest, *, progress: bool = True, html: bool = 
     write_json_atomic(out / "config.json", {"occmer_version": __version__, "settings": settings})
     results: dict[str, Any] = {}
     for condition in request.conditions:
-        run = spot_condition(request, condition, progress)
-        scores = spotting_scores(run.truth, run.spotted)
-        entry: dict[str, Any] = {"spotting": scores.as_dict(), "false_spots_per_minute": run.false_spots_per_minute(),
-                                 "minutes": run.minutes, "folds": [asdict(f) for f in run.folds]}
+        runs = spot_condition_seeds(request, condition, progress)
+        run = next(iter(runs.values()))  # the first seed's, for the page (and STR)
+        entry = seeds_entry(runs) if request.learnt_seeds() else spotting_entry(run)
         if request.task == "str":
             classes = analysis_classes(request.videos, request.kinds)
             per_seed, features = {}, _Features(request, condition, run.spotted)
@@ -288,6 +324,36 @@ def run_spot_bench(request: SpotRequest, *, progress: bool = True, html: bool = 
     write_json_atomic(out / "metrics.json", payload)
     (out / "table.md").write_text(markdown_table(payload), encoding="utf-8")
     return payload
+
+
+def spotting_entry(run: SpottingRun) -> dict[str, Any]:
+    """metrics.json's record of one spotting run: counts and F1 per database and kind, every fold."""
+    return {"spotting": spotting_scores(run.truth, run.spotted).as_dict(),
+            "false_spots_per_minute": run.false_spots_per_minute(), "minutes": run.minutes,
+            "folds": [asdict(f) for f in run.folds]}
+
+
+def seeds_entry(runs: Mapping[int | None, SpottingRun]) -> dict[str, Any]:
+    """A learnt spotter's record of one condition: each seed's run, and F1 (and false spots per
+    minute) as mean ± std over the seeds with the per-seed values."""
+    per_seed = {seed: spotting_entry(run) for seed, run in runs.items()}
+    entries = list(per_seed.values())
+    f1: dict[str, dict[str, dict[str, Any]]] = {}
+    for db in entries[0]["spotting"]:
+        kinds = [k for k in entries[0]["spotting"][db] if all(k in e["spotting"].get(db, {}) for e in entries)]
+        f1[db] = {kind: _spread([e["spotting"][db][kind]["f1"] for e in entries]) for kind in kinds}
+    return {"seeds": per_seed, "minutes": entries[0]["minutes"],
+            "summary": {"f1": f1, "false_spots_per_minute": _spread([e["false_spots_per_minute"] for e in entries])}}
+
+
+def _spread(values: Sequence[float]) -> dict[str, Any]:
+    mean, std = mean_std(values)
+    return {"mean": mean, "std": std, "per_seed": [float(v) for v in values]}
+
+
+def _spread_text(spread: Mapping[str, Any]) -> str:
+    """`mean ± std [per-seed values]`, as the terminal line and table.md print a learnt spotter's F1."""
+    return f"{spread['mean']:.3f} ± {spread['std']:.3f} [{', '.join(f'{v:.3f}' for v in spread['per_seed'])}]"
 
 
 STR_METRICS = (("strs", ("strs",)), ("spotting F1", ("spotting", "f1")), ("analysis F1", ("analysis", "f1")),
@@ -312,6 +378,10 @@ def _str_summary(per_seed: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[st
 
 
 def _line(entry: Mapping[str, Any]) -> str:
+    if "seeds" in entry:
+        f1 = entry["summary"]["f1"][OVERALL]
+        return (", ".join(f"{kind} F1 {_spread_text(f1[kind])}" for kind in (*KINDS, OVERALL) if kind in f1)
+                + f" (seeds {', '.join(str(s) for s in entry['seeds'])})")
     spot = entry["spotting"][OVERALL]
     text = ", ".join(f"{kind} F1 {spot[kind]['f1']:.3f}" for kind in (*KINDS, OVERALL) if kind in spot)
     if "str" in entry:
@@ -323,7 +393,7 @@ def _line(entry: Mapping[str, Any]) -> str:
 def markdown_table(payload: Mapping[str, Any]) -> str:
     """table.md: spotting F1 per kind (and STR numbers, mean ± std over seeds) per condition, per database."""
     conditions = payload["conditions"]
-    named = sorted({db for entry in conditions.values() for db in entry["spotting"]} - {OVERALL})
+    named = sorted({db for entry in conditions.values() for db in _spotting_of(entry)} - {OVERALL})
     databases = [OVERALL] + (named if len(named) > 1 else [])  # per database only when there are several
     task = payload["task"]
     lines = [f"# occmer bench --task {task}", ""]
@@ -334,10 +404,7 @@ def markdown_table(payload: Mapping[str, Any]) -> str:
         lines += [f"## {'all databases pooled' if db == OVERALL else db}", "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]
         for condition, entry in conditions.items():
-            spot = entry["spotting"].get(db, {})
-            cells = [condition] + [f"{spot[k]['f1']:.3f} ({spot[k]['tp']}/{spot[k]['fp']}/{spot[k]['fn']})" if k in spot
-                                   else "-" for k in (*KINDS, OVERALL)]
-            cells.append(f"{entry['false_spots_per_minute']:.2f}" if db == OVERALL else "")
+            cells = [condition] + _spotting_cells(entry, db)
             if task == "str":
                 summary = entry["str"]["summary"].get(db, {})
                 cells += [f"{summary[n][0]:.3f} ± {summary[n][1]:.3f}" if n in summary else "-" for n, _ in STR_METRICS]
@@ -348,10 +415,31 @@ def markdown_table(payload: Mapping[str, Any]) -> str:
               "summed over the videos, micro and macro matched apart (docs/spotting.md). FP / min: false spots per minute "
               "of video.", f"Spotter: {spotter_description(settings)}, leave-one-subject-out; "
               f"occluders placed {settings['placement']}."]
+    if "spotter_seeds" in settings:
+        lines.append(f"F1 and FP / min: mean ± std over the spotter's seeds {settings['spotter_seeds']}, each seed's "
+                     "F1 in brackets (each seed's counts in metrics.json).")
     if task == "str":
         lines.append(f"STR: {settings['model']} trained per fold on the other subjects' true intervals; STRS = spotting "
                      f"F1 (kinds together) x analysis F1; mean ± std over seeds {settings['seeds']}.")
     return "\n".join(lines) + "\n"
+
+
+def _spotting_of(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A condition's spotting scores per database (a learnt spotter's: its F1 summary)."""
+    return entry["summary"]["f1"] if "seeds" in entry else entry["spotting"]
+
+
+def _spotting_cells(entry: Mapping[str, Any], db: str) -> list[str]:
+    """table.md's F1 per kind and FP / min of one condition and database."""
+    if "seeds" in entry:
+        f1 = entry["summary"]["f1"].get(db, {})
+        cells = [_spread_text(f1[k]) if k in f1 else "-" for k in (*KINDS, OVERALL)]
+        fp = entry["summary"]["false_spots_per_minute"]
+        return cells + [f"{fp['mean']:.2f} ± {fp['std']:.2f}" if db == OVERALL else ""]
+    spot = entry["spotting"].get(db, {})
+    cells = [f"{spot[k]['f1']:.3f} ({spot[k]['tp']}/{spot[k]['fp']}/{spot[k]['fn']})" if k in spot else "-"
+             for k in (*KINDS, OVERALL)]
+    return cells + [f"{entry['false_spots_per_minute']:.2f}" if db == OVERALL else ""]
 
 
 def spotter_description(settings: Mapping[str, Any]) -> str:
@@ -360,6 +448,9 @@ def spotter_description(settings: Mapping[str, Any]) -> str:
     if name == DEFAULT_SPOTTER:
         return "the MEGC feature-difference baseline (Moilanen et al. 2014)"
     seed = f", seed {settings['spotter_seed']}" if "spotter_seed" in settings else ""
+    if "spotter_seeds" in settings:
+        seeds = settings["spotter_seeds"]
+        seed = f", seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)}"
     return f"{spotter_class(name).description}{seed}"
 
 
@@ -376,6 +467,8 @@ def write_condition_page(request: SpotRequest, condition: str, run: SpottingRun)
     folds = [f for f in run.folds if f.subject == video.subject]
     facts = [("condition", condition), ("video", video.video), ("subject (held out)", video.subject),
              ("spotter", spotter_description(request.settings())),
+             *([("spots shown", f"seed {request.seeds[0]}'s (metrics.json and table.md: every seed)")]
+               if request.learnt_seeds() else []),
              *((f"{f.kind}: {spotter_class(request.spotter).fold_settings}", f"{f.k}, {f.tau:g}") for f in folds)]
     out = request.out / "pages" / f"{safe_name(condition)}.html"
     out.parent.mkdir(parents=True, exist_ok=True)

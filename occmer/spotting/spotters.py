@@ -8,8 +8,9 @@ occmer.spotting.SPOTTER_NAMES (the command line reads them without importing tor
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
 
 from occmer.errors import ConfigError
 from occmer.spotting.intervals import KINDS
@@ -26,8 +27,14 @@ class Spotter(ABC):
     learnt: ClassVar[bool] = False
     fold_settings: ClassVar[str] = "k, p (set on the other subjects)"  # what a fold's (k, tau) are, for pages
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, shared: Any = None) -> None:
         self.seed = seed
+
+    @classmethod
+    @contextmanager
+    def shared_work(cls, frame_filter: FrameFilter | None = None) -> Iterator[Any]:
+        """What the runs of several seeds on one condition share (passed on as `shared`); none here."""
+        yield None
 
     @abstractmethod
     def run(self, videos: Sequence[LongVideoSource], kinds: Sequence[str] = KINDS,
@@ -54,9 +61,20 @@ class SoftNetSpotter(Spotter):
     learnt = True
     fold_settings = "k, p (k set on the other subjects; p fixed, as the reference)"
 
-    def __init__(self, seed: int = 0, settings: SoftNetSettings | None = None, cache: MapCache | None = None) -> None:
+    def __init__(self, seed: int = 0, shared: MapCache | None = None, settings: SoftNetSettings | None = None) -> None:
         super().__init__(seed)
-        self.settings, self.cache = settings or SoftNetSettings(), cache
+        self.cache = shared
+        self.settings = shared.settings if shared is not None else settings or SoftNetSettings()
+
+    @classmethod
+    @contextmanager
+    def shared_work(cls, frame_filter: FrameFilter | None = None) -> Iterator[MapCache]:
+        """The flow maps of one condition (its frame filter), which do not depend on the seed."""
+        cache = MapCache(SoftNetSettings(), frame_filter)
+        try:
+            yield cache
+        finally:
+            cache.close()
 
     def run(self, videos: Sequence[LongVideoSource], kinds: Sequence[str] = KINDS,
             frame_filter: FrameFilter | None = None, progress: bool = False, label: str = "spotting") -> SpottingRun:
@@ -72,6 +90,7 @@ def spotter_class(name: str) -> type[Spotter]:
     return SPOTTERS[name]
 
 
-def make_spotter(name: str, seed: int = 0) -> Spotter:
-    """The spotter registered as `name`, seeded (a learnt spotter's folds derive their seeds from it)."""
-    return spotter_class(name)(seed)
+def make_spotter(name: str, seed: int = 0, shared: Any = None) -> Spotter:
+    """The spotter registered as `name`, seeded (a learnt spotter's folds derive their seeds from it);
+    `shared`: what its class's `shared_work` yields, when several seeds run on one condition."""
+    return spotter_class(name)(seed, shared)
