@@ -64,15 +64,16 @@ def inspect_command(file: Path, html: bool, out: Path | None, per_class: int, cl
       occmer inspect long_glasses.h5 --html --spots spot_glasses   # OUT of `occmer spot ... --data`
     """
     from occmer.store import schema
-    from occmer.store.inspect import summarize
+    from occmer.store.inspect import summarize_clips, summarize_long
     from occmer.store.opening import file_contents
 
-    long_file = file_contents(file) == schema.LONG_VIDEOS
+    long_file = file_contents(file) == schema.LONG_VIDEOS  # read once: it picks the summary and the page
     _refuse_misplaced_options(long_file, html)
+    summary = (summarize_long if long_file else summarize_clips)(file)
     if not html:
-        click.echo(summarize(file))
+        click.echo(summary)
         return
-    info(summarize(file))  # with --html the page is the result: --quiet prints only its path
+    info(summary)  # with --html the page is the result: --quiet prints only its path
     if long_file:
         _write_long_page(file, out, video_id, spots, panel, overwrite)
         return

@@ -34,6 +34,11 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "occmer"
 
 
+def cache_root(cache_dir: Path | None = None) -> Path:
+    """The absolute cache folder the demos are built under: `cache_dir`, else `default_cache_dir()`."""
+    return (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
+
+
 def cached_demo_params(defaults: Mapping[str, Any] | None = None, **params: Any) -> DemoParams:
     """The parameters of the cached demo: DemoParams' defaults, then `defaults` (the bench's own),
     then $OCCMER_DEMO_PARAMS, then `params`.
@@ -75,8 +80,7 @@ def ensure_demo_database(
 ) -> Path:
     """The cached demo database for these parameters (see `build_demo_database`), built on first use."""
     settings = cached_demo_params(**params)
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    target = cache.absolute() / cache_key(settings)
+    target = cache_root(cache_dir) / cache_key(settings)
     if is_demo_database(target):
         return target
     if target.exists():
@@ -111,9 +115,9 @@ def ensure_demo_database_shown(cache_dir: Path | None = None, progress: bool = T
     """`ensure_demo_database` with occmer's progress display while a first use builds it (a bar on
     a terminal, a line every interval in a log): building takes minutes and was silent."""
     settings = cached_demo_params(**params)
-    cached = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
-    if is_demo_database(cached / cache_key(settings)):
-        return cached / cache_key(settings)
+    cached = cache_root(cache_dir) / cache_key(settings)
+    if is_demo_database(cached):
+        return cached
     total = settings.subjects * settings.clips_per_subject
     with progress_bar(total, "demo database (first use)", "clip", enabled=progress, leave=False) as bar:
         return ensure_demo_database(cache_dir=cache_dir, progress=lambda _sample: bar.update(1), **params)

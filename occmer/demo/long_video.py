@@ -32,7 +32,7 @@ import numpy as np
 from occmer import __version__
 from occmer.databases.demo_long import DATABASE_ID, FRAMES, HEAD_MOTION, MANIFEST  # the adapter reads these files
 from occmer.demo import actions, classes, distractors, faces, motion
-from occmer.demo.cache import default_cache_dir, env_params
+from occmer.demo.cache import cache_root, env_params
 from occmer.errors import ConfigError, DataError
 from occmer.faces.landmarks import MediapipeBackend
 from occmer.frames import to_gray
@@ -321,6 +321,11 @@ def long_demo_cache_key(params: LongVideoParams) -> str:
     return f"long-demo-{__version__}-s{params.seed}-{stable_hash(text):016x}"
 
 
+def long_demo_folder(settings: LongVideoParams, cache_dir: Path | None = None) -> Path:
+    """Where the cached long demo of these parameters lives (complete when it holds MANIFEST)."""
+    return cache_root(cache_dir) / long_demo_cache_key(settings)
+
+
 def ensure_long_demo(cache_dir: Path | None = None, progress: Callable[[int], None] | None = None,
                      **params: object) -> Path:
     """The cached long demo for these parameters (under `default_cache_dir()`), built on first use.
@@ -329,13 +334,12 @@ def ensure_long_demo(cache_dir: Path | None = None, progress: Callable[[int], No
     the other discards its copy (as the clip demo's cache does).
     """
     settings = cached_long_demo_params(**params)
-    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
-    target = cache / long_demo_cache_key(settings)
+    target = long_demo_folder(settings, cache_dir)
     if (target / MANIFEST).is_file():
         return target
     if target.exists():
         raise DataError(f"{target} exists but is not a complete long demo (no {MANIFEST}); delete that folder and retry")
-    private = cache / f".{target.name}.{os.getpid()}"
+    private = target.parent / f".{target.name}.{os.getpid()}"
     write_long_demo(private, settings, overwrite=True, progress=progress)
     try:
         private.rename(target)
@@ -350,9 +354,8 @@ def cached_long_demo(progress: bool = True, cache_dir: Path | None = None, **par
     """The cached long demo (`--db demo-long` without --root, `bench --task spot|str`), built with a
     progress bar on first use."""
     settings = cached_long_demo_params(**params)
-    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
-    if (cache / long_demo_cache_key(settings) / MANIFEST).is_file():
-        return cache / long_demo_cache_key(settings)
+    if (long_demo_folder(settings, cache_dir) / MANIFEST).is_file():
+        return long_demo_folder(settings, cache_dir)
     with progress_bar(settings.subjects * settings.frames, f"long demo (first use: {settings.subjects} x "
                       f"{settings.seconds:g} s)", "frame", enabled=progress, leave=False) as bar:
         return ensure_long_demo(cache_dir, bar.update, **params)

@@ -261,7 +261,8 @@ def _match_brightness(gray: np.ndarray, reference_mean: float) -> np.ndarray:
     auto-exposure) biases each point's flow along its gradient by several tenths of a pixel,
     so points fail the forward-backward check or the robust fit and the head is lost on the
     frames farthest in brightness from the onset. A frame whose gain is within 1e-3 of 1 is
-    returned unchanged, so clips under steady light track bit-identically as before.
+    returned unchanged (head motion or an expression alone can move a frame's mean past that,
+    so steady light does not guarantee unchanged outputs).
     """
     mean = float(gray.mean())
     if mean <= 0.0:

@@ -28,7 +28,7 @@ from occmer.features.clip import clip_features
 from occmer.features.spec import FlowSpec
 from occmer.spotting.feature_difference import crop
 from occmer.spotting.intervals import Interval
-from occmer.spotting.video import FrameFilter, LongVideoSource
+from occmer.spotting.video import FrameFilter, LongVideoSource, filtered_frames
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,7 @@ def read_frames(video: LongVideoSource, numbers: Iterable[int], frame_filter: Fr
     wanted = set(int(n) for n in numbers)
     if not wanted:
         return {}
-    frames = video.frames()
-    if frame_filter is not None:
-        frames = frame_filter(video, frames)
+    frames = filtered_frames(video, frame_filter)
     out: dict[int, np.ndarray] = {}
     last = max(wanted)
     for t, frame in enumerate(frames, start=video.first_frame):  # frame numbers count from first_frame

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -64,7 +64,7 @@ from occmer.spotting.feature_difference import crop, find_peaks, threshold
 from occmer.spotting.intervals import KINDS, MICRO, Interval
 from occmer.spotting.metrics import OVERALL, spotting_scores
 from occmer.spotting.task import FoldResult, SpottingRun, truth_intervals
-from occmer.spotting.video import FrameFilter, LongVideoSource
+from occmer.spotting.video import FrameFilter, LongVideoSource, filtered_frames
 
 REFERENCE_SIDE = 128  # the reference's face crop; its pixel paddings are in this frame
 ROI_PAD, EYE_PAD, NOSE_HALF = 12, 15, 5
@@ -223,10 +223,6 @@ class MapCache:
         self.flow = TVL1Flow.settings()
         self._backend: MediapipeBackend | None = None
 
-    def _frames(self, video: LongVideoSource) -> Iterator[np.ndarray]:
-        frames = video.frames()
-        return self.frame_filter(video, frames) if self.frame_filter is not None else frames
-
     def find_regions(self, video: LongVideoSource) -> FaceRegions:
         """The regions from the first frame with a face (within FIND_FACE_SECONDS), else the fallback layout."""
         if video.video in self.regions:
@@ -235,7 +231,7 @@ class MapCache:
             self._backend = MediapipeBackend()
         size, regions = self.settings.flow_size, fallback_regions(self.settings.flow_size)
         limit = int(FIND_FACE_SECONDS * video.fps)
-        for number, frame in enumerate(self._frames(video)):
+        for number, frame in enumerate(filtered_frames(video, self.frame_filter)):
             if number >= limit:
                 break
             points = self._backend.detect(frame)
@@ -259,7 +255,7 @@ class MapCache:
         regions, stride, size = self.find_regions(video), self.settings.stride, self.settings.flow_size
         window: deque[np.ndarray] = deque(maxlen=max(missing) + 1)
         found: dict[int, list[np.ndarray]] = {k: [] for k in missing}
-        for t, frame in enumerate(self._frames(video)):
+        for t, frame in enumerate(filtered_frames(video, self.frame_filter)):
             window.append(face_crop(frame, video.face_box, size))
             for k in missing:
                 start = t - k

@@ -19,7 +19,7 @@ from occmer.progress import progress_bar
 from occmer.spotting.feature_difference import FeatureDifferenceSettings, contrast_curves, spot_curve
 from occmer.spotting.intervals import KINDS, Interval
 from occmer.spotting.metrics import OVERALL, SpottingScores, spotting_scores
-from occmer.spotting.video import FrameFilter, LongVideoSource
+from occmer.spotting.video import FrameFilter, LongVideoSource, filtered_frames
 
 TAUS = tuple(float(x) for x in np.round(np.arange(0.05, 1.0, 0.05), 2))
 
@@ -82,9 +82,7 @@ class CurveCache:
         missing = sorted({int(k) for k in ks} - {k for (name, k) in self.curves if name == video.video})
         if not missing:
             return
-        frames = video.frames()
-        if self.frame_filter is not None:
-            frames = self.frame_filter(video, frames)
+        frames = filtered_frames(video, self.frame_filter)
         for k, curve in contrast_curves(frames, missing, video.face_box).items():
             self.curves[(video.video, k)] = curve
 

@@ -42,3 +42,9 @@ class LongVideoSource(Protocol):
 
 # A frame filter: (video, frames) -> frames, e.g. an occluder composited on each frame.
 FrameFilter = Callable[[LongVideoSource, Iterator[np.ndarray]], Iterator[np.ndarray]]
+
+
+def filtered_frames(video: LongVideoSource, frame_filter: FrameFilter | None) -> Iterator[np.ndarray]:
+    """The video's frames in order, through `frame_filter` when there is one (a condition's frames)."""
+    frames = video.frames()
+    return frame_filter(video, frames) if frame_filter is not None else frames

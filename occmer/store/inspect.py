@@ -37,9 +37,12 @@ def occluder_text(occluder: Any) -> str:
 
 def summarize(path: str | Path) -> str:
     """The text `occmer inspect` prints (a long-video file's own summary when it holds long videos)."""
+    return (summarize_long if file_contents(Path(path)) == schema.LONG_VIDEOS else summarize_clips)(path)
+
+
+def summarize_clips(path: str | Path) -> str:
+    """The summary of a clip (or features-only) file."""
     path = Path(path)
-    if file_contents(path) == schema.LONG_VIDEOS:
-        return summarize_long(path)
     with OccmerFile.open(path, require_complete=False) as f:
         attrs = f.attrs()
         samples = f.columns()
